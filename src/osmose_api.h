@@ -1,0 +1,52 @@
+/*  osmose_api.h: the daemon's face to local programs.
+
+    Local clients (libosmose, the osmose CLI, osmose-top) talk to osmosed
+    over one ROUTER socket, usually ipc://. A request is three frames,
+    [command][sequence][JSON arguments]; the reply is [sequence][code][JSON].
+    Modules of the daemon register handlers by command name, so the API
+    grows with the daemon without a central switch.
+*/
+#ifndef OSMOSE_API_H_INCLUDED
+#define OSMOSE_API_H_INCLUDED
+
+#include <jansson.h>
+
+typedef struct _osmose_api_t osmose_api_t;
+
+//  A handler answers one request: it returns 0 and sets *reply (a new
+//  reference) or returns a negative OSMOSE_E* code (*reply may then hold a
+//  JSON object with details, e.g. {"error": "..."}).
+typedef int (osmose_api_fn) (void *arg, json_t *request, json_t **reply);
+
+//  Bind the API at ENDPOINT (for ipc://, the directory is created).
+//  Returns NULL with a reason in ERROR when the endpoint cannot be bound.
+osmose_api_t *
+    osmose_api_new (const char *endpoint, char *error, size_t error_size);
+
+void
+    osmose_api_destroy (osmose_api_t **self_p);
+
+//  The socket to poll for requests.
+zsock_t *
+    osmose_api_socket (osmose_api_t *self);
+
+//  Route COMMAND to HANDLER. Returns 0, OSMOSE_EEXIST or OSMOSE_ENOMEM.
+int OSMOSE_CHECK
+    osmose_api_register (osmose_api_t *self, const char *command,
+                         osmose_api_fn *handler, void *arg);
+
+//  Read one request from the socket and answer it. Malformed requests
+//  are answered with OSMOSE_EPROTO and counted, never fatal.
+void
+    osmose_api_handle (osmose_api_t *self);
+
+//  Requests answered, and malformed requests dropped, so far.
+uint64_t
+    osmose_api_requests (osmose_api_t *self);
+uint64_t
+    osmose_api_malformed (osmose_api_t *self);
+
+void
+    osmose_api_test (bool verbose);
+
+#endif

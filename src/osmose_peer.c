@@ -1,0 +1,290 @@
+/*  osmose_peer.c: the peer actor (see osmose_peer.h).
+
+    The actor's context, s_peer_t, is the only mutable state of a daemon.
+    Modules keep their own state in objects the context owns; the loop
+    below only routes socket events and timers to them.
+*/
+#include "osmose_prelude.h"
+#include "osmose_peer.h"
+#include "osmose_identity.h"
+#include "osmose_api.h"
+#include <sys/stat.h>
+
+typedef struct {
+    zsock_t *pipe;              //  to the front end
+    osmose_config_t *config;    //  borrowed from the front end
+    osmose_identity_t *identity;
+    osmose_api_t *api;
+    zpoller_t *poller;
+    int64_t started;            //  zclock_time at start
+    char name [256];
+    bool terminated;
+} s_peer_t;
+
+struct _osmose_peer_t {
+    zactor_t *actor;
+    char id [OSMOSE_ID_SIZE + 1];
+};
+
+static int
+s_api_ping (void *arg, json_t *request, json_t **reply)
+{
+    *reply = json_pack ("{s:s}", "version", PACKAGE_VERSION);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+static int
+s_api_status (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    osmose_alloc_stats_t stats;
+    int have_stats = osmose_alloc_stats (&stats) == 0;
+    *reply = json_pack ("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:{s:s, s:b, s:I, s:I}}",
+        "id", osmose_identity_id (self->identity),
+        "name", self->name,
+        "location", osmose_config_str (self->config, "node/location"),
+        "version", PACKAGE_VERSION,
+        "uptime_ms", (json_int_t) (zclock_time () - self->started),
+        "bind", osmose_config_str (self->config, "mesh/bind"),
+        "api_requests", (json_int_t) osmose_api_requests (self->api),
+        "api_malformed", (json_int_t) osmose_api_malformed (self->api),
+        "allocator",
+            "name", osmose_alloc_name (),
+            "stats", have_stats,
+            "allocated", (json_int_t) stats.allocated,
+            "resident", (json_int_t) stats.resident);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+static int
+s_api_peers (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    //  Until membership lands, the member table holds only ourselves
+    *reply = json_pack ("[{s:s, s:s, s:s, s:s, s:b}]",
+        "id", osmose_identity_id (self->identity),
+        "name", self->name,
+        "location", osmose_config_str (self->config, "node/location"),
+        "state", "alive",
+        "self", 1);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+static void
+s_peer_destroy (s_peer_t **self_p)
+{
+    if (*self_p) {
+        s_peer_t *self = *self_p;
+        zpoller_destroy (&self->poller);
+        osmose_api_destroy (&self->api);
+        osmose_identity_destroy (&self->identity);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static s_peer_t *
+s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_size)
+{
+    s_peer_t *self = (s_peer_t *) zmalloc (sizeof (s_peer_t));
+    if (!self) {
+        snprintf (error, error_size, "out of memory");
+        return NULL;
+    }
+    self->pipe = pipe;
+    self->config = config;
+    self->started = zclock_time ();
+    const char *name = osmose_config_str (config, "node/name");
+    if (*name)
+        snprintf (self->name, sizeof (self->name), "%s", name);
+    else
+    if (gethostname (self->name, sizeof (self->name) - 1) != 0)
+        snprintf (self->name, sizeof (self->name), "osmose");
+
+    const char *state_dir = osmose_config_str (config, "node/state_dir");
+    if (zsys_dir_create ("%s", state_dir) != 0) {
+        snprintf (error, error_size, "%s: cannot create state directory: %s",
+                  state_dir, strerror (errno));
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    int rc = osmose_identity_load (state_dir, true, &self->identity);
+    if (rc) {
+        snprintf (error, error_size, "%s/node.key: cannot load identity: %s",
+                  state_dir, osmose_strerror (rc));
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    self->api = osmose_api_new (osmose_config_str (config, "api/endpoint"),
+                                error, error_size);
+    if (!self->api) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    if (osmose_api_register (self->api, "PING", s_api_ping, self)
+    ||  osmose_api_register (self->api, "STATUS", s_api_status, self)
+    ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)) {
+        snprintf (error, error_size, "cannot register API commands");
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (pipe, osmose_api_socket (self->api), NULL);
+    if (!self->poller) {
+        snprintf (error, error_size, "out of memory");
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_handle_pipe (s_peer_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    char *command = msg? zmsg_popstr (msg): NULL;
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_peer_actor (zsock_t *pipe, void *args)
+{
+    //  zactor_new returns on this signal; the outcome of start-up follows
+    //  as a message, so the front end can report why a peer did not start
+    zsock_signal (pipe, 0);
+    char error [512] = "";
+    s_peer_t *self = s_peer_new (pipe, (osmose_config_t *) args, error, sizeof (error));
+    //  The handshake carries the id, or the reason we could not start
+    if (!self) {
+        zstr_sendx (pipe, "ERROR", error, NULL);
+        return;
+    }
+    zstr_sendx (pipe, "OK", osmose_identity_id (self->identity), NULL);
+    zsys_info ("osmose: peer %s (%s) at %s, api %s",
+               osmose_identity_id (self->identity), self->name,
+               osmose_config_str (self->config, "node/location"),
+               osmose_config_str (self->config, "api/endpoint"));
+    while (!self->terminated) {
+        void *which = zpoller_wait (self->poller, 1000);
+        if (which == pipe)
+            s_handle_pipe (self);
+        else
+        if (which == osmose_api_socket (self->api))
+            osmose_api_handle (self->api);
+        else
+        if (zpoller_terminated (self->poller))
+            break;
+    }
+    zsys_info ("osmose: peer %s stopping", osmose_identity_id (self->identity));
+    s_peer_destroy (&self);
+}
+
+osmose_peer_t *
+osmose_peer_new (osmose_config_t *config, char *error, size_t error_size)
+{
+    assert (config);
+    osmose_peer_t *self = (osmose_peer_t *) zmalloc (sizeof (osmose_peer_t));
+    if (!self) {
+        snprintf (error, error_size, "out of memory");
+        return NULL;
+    }
+    self->actor = zactor_new (s_peer_actor, config);
+    char *status = NULL, *detail = NULL;
+    if (!self->actor || zstr_recvx (self->actor, &status, &detail, NULL) != 2
+    ||  !streq (status, "OK")) {
+        snprintf (error, error_size, "%s", detail? detail: "peer failed to start");
+        zstr_free (&status);
+        zstr_free (&detail);
+        zactor_destroy (&self->actor);
+        free (self);
+        return NULL;
+    }
+    snprintf (self->id, sizeof (self->id), "%s", detail);
+    zstr_free (&status);
+    zstr_free (&detail);
+    return self;
+}
+
+void
+osmose_peer_destroy (osmose_peer_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        osmose_peer_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+osmose_peer_id (osmose_peer_t *self)
+{
+    assert (self);
+    return self->id;
+}
+
+void
+osmose_peer_test (bool verbose)
+{
+    printf (" * osmose_peer: ");
+    char dir [] = "/tmp/osmose-peer-test-XXXXXX";
+    assert (mkdtemp (dir));
+    osmose_config_t *config = osmose_config_new_default ();
+    assert (config);
+    char value [PATH_MAX];
+    snprintf (value, sizeof (value), "%s/state", dir);
+    assert (osmose_config_set (config, "node/state_dir", value) == 0);
+    snprintf (value, sizeof (value), "ipc://%s/api.sock", dir);
+    assert (osmose_config_set (config, "api/endpoint", value) == 0);
+    assert (osmose_config_set (config, "node/location", "lab/bench1") == 0);
+    assert (osmose_config_set (config, "node/name", "tester") == 0);
+
+    char error [512];
+    osmose_peer_t *peer = osmose_peer_new (config, error, sizeof (error));
+    assert (peer);
+    assert (strlen (osmose_peer_id (peer)) == OSMOSE_ID_SIZE);
+
+    //  A second peer on the same state and endpoint must refuse to start
+    osmose_peer_t *twin = osmose_peer_new (config, error, sizeof (error));
+    assert (!twin);
+    assert (strstr (error, "another osmosed"));
+
+    osmose_t *client = NULL;
+    assert (osmose_connect (value, 2000, &client) == 0);
+    char *json = NULL;
+    assert (osmose_status_json (client, &json) == 0);
+    json_error_t json_error;
+    json_t *status = json_loads (json, 0, &json_error);
+    assert (status);
+    assert (streq (json_string_value (json_object_get (status, "id")), osmose_peer_id (peer)));
+    assert (streq (json_string_value (json_object_get (status, "location")), "lab/bench1"));
+    assert (streq (json_string_value (json_object_get (status, "name")), "tester"));
+    json_decref (status);
+    osmose_free (json);
+    osmose_disconnect (&client);
+
+    //  The identity survives a restart
+    char id [OSMOSE_ID_SIZE + 1];
+    strcpy (id, osmose_peer_id (peer));
+    osmose_peer_destroy (&peer);
+    peer = osmose_peer_new (config, error, sizeof (error));
+    assert (peer);
+    assert (streq (id, osmose_peer_id (peer)));
+    osmose_peer_destroy (&peer);
+
+    //  An unusable state directory is a clear start-up error
+    assert (osmose_config_set (config, "node/state_dir", "/proc/osmose-cannot-exist") == 0);
+    peer = osmose_peer_new (config, error, sizeof (error));
+    assert (!peer);
+    assert (strstr (error, "/proc/osmose-cannot-exist"));
+    osmose_config_destroy (&config);
+    zdir_t *tree = zdir_new (dir, NULL);
+    assert (tree);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    assert (access (dir, F_OK) != 0);
+    printf ("OK\n");
+}

@@ -1,0 +1,51 @@
+#!/bin/sh
+#   run-tests.sh: the test runner behind "make check".
+#   Runs every class self-test (osmose_selftest -l) and every end-to-end
+#   script in tests/e2e/*.sh, each isolated with a time limit, and ends with
+#   one line "N passed, N failed, N skipped". Exit 0 only if none failed.
+#   Environment: TESTS="name ..." runs only those; TEST_TIMEOUT (seconds).
+#   An e2e script exits 0 to pass, 77 to skip, anything else to fail.
+top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-.}
+timeout_s=${TEST_TIMEOUT:-300}
+logdir="$top_builddir/tests/logs"
+mkdir -p "$logdir"
+export top_builddir top_srcdir
+# Absolute paths, so tests may cd where they like
+top_builddir=$(cd "$top_builddir" && pwd)
+top_srcdir=$(cd "$top_srcdir" && pwd)
+selftest="$top_builddir/tests/osmose_selftest"
+
+passed=0; failed=0; skipped=0; failures=""
+wanted () {
+    [ -z "$TESTS" ] && return 0
+    for t in $TESTS; do [ "$t" = "$1" ] && return 0; done
+    return 1
+}
+run_one () {
+    name=$1; shift
+    wanted "$name" || return 0
+    start=$(date +%s.%N)
+    timeout -k 10 "$timeout_s" "$@" >"$logdir/$name.log" 2>&1
+    rc=$?
+    took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+    case $rc in
+        0)  passed=$((passed + 1)); printf 'PASS  %-32s %6ss\n' "$name" "$took" ;;
+        77) skipped=$((skipped + 1)); printf 'SKIP  %-32s (%s)\n' "$name" "$(tail -n 1 "$logdir/$name.log")" ;;
+        *)  failed=$((failed + 1)); failures="$failures $name"
+            [ $rc -eq 124 ] && echo "(killed after ${timeout_s}s)" >>"$logdir/$name.log"
+            printf 'FAIL  %-32s exit %d, log: %s\n' "$name" "$rc" "$logdir/$name.log"
+            tail -n 20 "$logdir/$name.log" | sed 's/^/    | /' ;;
+    esac
+}
+for name in $("$selftest" -l); do
+    run_one "$name" "$selftest" -v -t "$name"
+done
+for script in "$top_srcdir"/tests/e2e/*.sh; do
+    [ -f "$script" ] || continue
+    name=$(basename "$script" .sh)
+    run_one "$name" sh "$script"
+done
+[ -n "$failures" ] && echo "failed:$failures"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
