@@ -43,7 +43,7 @@ static const s_setting_t s_schema [] = {
     { "mesh/advertise", S_STRING, "", 0, 0, NULL,
       "Address peers should use to reach us; empty means discover it" },
     { "mesh/seeds", S_ENDPOINTS, "", 0, 0, NULL,
-      "Static peers to contact when mDNS is not available" },
+      "Static peers to contact without mDNS: PEERID@tcp://host:port ..." },
     { "mesh/active_view", S_INT, "6", 1, 64, NULL,
       "Open connections kept to the nearest peers" },
     { "mesh/random_view", S_INT, "2", 0, 16, NULL,
@@ -182,8 +182,10 @@ s_valid_endpoint (const char *value)
     if (strncmp (value, "tcp://", 6) == 0) {
         const char *colon = strrchr (rest, ':');
         int64_t port;
-        if (!colon || colon == rest || !s_parse_int (colon + 1, &port)
-        ||  port < 0 || port > 65535)
+        //  Port "*" lets the system choose (tests, several peers per host)
+        if (!colon || colon == rest
+        ||  (!streq (colon + 1, "*")
+            && (!s_parse_int (colon + 1, &port) || port < 0 || port > 65535)))
             return false;
     }
     return true;
@@ -271,12 +273,17 @@ s_check_value (const s_setting_t *setting, const char *value,
             bool valid = true;
             char *saveptr = NULL;
             for (char *word = strtok_r (copy, " \t,", &saveptr); word && valid;
-                 word = strtok_r (NULL, " \t,", &saveptr))
-                if (!s_valid_endpoint (word)) {
+                 word = strtok_r (NULL, " \t,", &saveptr)) {
+                //  A seed names the peer it expects: PEERID@tcp://host:port
+                char *at = strchr (word, '@');
+                bool id_ok = at && (at - word == 16
+                    && strspn (word, "0123456789abcdef") == 16);
+                if (!id_ok || !s_valid_endpoint (at + 1)) {
                     snprintf (reason, reason_size,
-                              "'%s' is not an endpoint like tcp://host:port", word);
+                              "'%s' is not a seed like PEERID@tcp://host:port", word);
                     valid = false;
                 }
+            }
             free (copy);
             return valid;
         }
@@ -650,8 +657,10 @@ osmose_config_test (bool verbose)
         { "node\n    name = \"x\n", "t.conf:2: unterminated quoted value" },
         { "log\n    fsync = sometimes\n",
           "t.conf:2: log/fsync: 'sometimes' is not one of always|group|never" },
-        { "mesh\n    seeds = \"tcp://a:1 http://b\"\n",
-          "t.conf:2: mesh/seeds: 'http://b' is not an endpoint like tcp://host:port" },
+        { "mesh\n    seeds = \"tcp://a:1\"\n",
+          "t.conf:2: mesh/seeds: 'tcp://a:1' is not a seed like PEERID@tcp://host:port" },
+        { "mesh\n    seeds = \"0123456789abcdef@tcp://a:1 xyz@tcp://b:2\"\n",
+          "t.conf:2: mesh/seeds: 'xyz@tcp://b:2' is not a seed like PEERID@tcp://host:port" },
         { "discovery\n    avahi = maybe\n",
           "t.conf:2: discovery/avahi: 'maybe' is not a boolean (true or false)" },
         { "node\n    location = /abs\n",

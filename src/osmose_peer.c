@@ -8,14 +8,23 @@
 #include "osmose_peer.h"
 #include "osmose_identity.h"
 #include "osmose_api.h"
+#include "osmose_trust.h"
+#include "osmose_transport.h"
 #include <sys/stat.h>
+
+#define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
 
 typedef struct {
     zsock_t *pipe;              //  to the front end
     osmose_config_t *config;    //  borrowed from the front end
     osmose_identity_t *identity;
     osmose_api_t *api;
+    osmose_trust_t *trust;
+    osmose_transport_t *transport;
     zpoller_t *poller;
+    int64_t next_housekeeping;  //  zclock_mono of the next periodic duties
+    int64_t next_refusal_log;   //  refusals are reported at a bounded pace
+    uint64_t refusals;          //  handshakes refused since start
     int64_t started;            //  zclock_time at start
     char name [256];
     bool terminated;
@@ -70,6 +79,62 @@ s_api_peers (void *arg, json_t *request, json_t **reply)
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
+static int
+s_api_trust_list (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    *reply = osmose_trust_json (self->trust);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  {"key": hex or node.pub text, "role": "device|user|admin", "name": text}
+static int
+s_api_trust_add (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    const char *key_text = json_string_value (json_object_get (request, "key"));
+    const char *role_text = json_string_value (json_object_get (request, "role"));
+    const char *name = json_string_value (json_object_get (request, "name"));
+    uint8_t key [OSMOSE_KEY_SIZE];
+    int role = osmose_trust_role_parse (role_text? role_text: "device");
+    if (!key_text || osmose_trust_parse_key (key_text, key) || role < 0) {
+        *reply = json_pack ("{s:s}", "error", "expected a 64-hex-digit Ed25519 key "
+                            "and a role of device, user or admin");
+        return OSMOSE_EINVAL;
+    }
+    int rc = osmose_trust_add (self->trust, key, (osmose_trust_role_t) role, name);
+    if (rc == 0)
+        rc = osmose_transport_allow (self->transport, key);
+    if (rc == 0 || rc == OSMOSE_EEXIST) {
+        char id [OSMOSE_ID_SIZE + 1];
+        osmose_identity_id_of (key, id);
+        *reply = json_pack ("{s:s, s:b}", "id", id, "added", rc == 0);
+        if (rc == 0)
+            zsys_notice ("osmose: trust: enrolled %s %s (%s)",
+                         osmose_trust_role_name ((osmose_trust_role_t) role), id,
+                         name? name: "-");
+        return 0;
+    }
+    return rc;
+}
+
+//  {"who": id or hex key}
+static int
+s_api_trust_remove (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    const char *who = json_string_value (json_object_get (request, "who"));
+    osmose_trust_entry_t removed;
+    int rc = osmose_trust_remove (self->trust, who, &removed);
+    if (rc == 0) {
+        osmose_transport_deny (self->transport, removed.key);
+        osmose_transport_disconnect (self->transport, removed.id);
+        zsys_notice ("osmose: trust: removed %s (%s)", removed.id, removed.name);
+        *reply = json_pack ("{s:s}", "id", removed.id);
+    }
+    return rc;
+}
+
 static void
 s_peer_destroy (s_peer_t **self_p)
 {
@@ -77,6 +142,8 @@ s_peer_destroy (s_peer_t **self_p)
         s_peer_t *self = *self_p;
         zpoller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
+        osmose_transport_destroy (&self->transport);
+        osmose_trust_destroy (&self->trust);
         osmose_identity_destroy (&self->identity);
         free (self);
         *self_p = NULL;
@@ -115,6 +182,26 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         s_peer_destroy (&self);
         return NULL;
     }
+    char path [PATH_MAX];
+    snprintf (path, sizeof (path), "%s/trust", state_dir);
+    if (osmose_trust_load (path, &self->trust, error, error_size)) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    self->transport = osmose_transport_new (self->identity,
+        osmose_config_str (config, "mesh/bind"),
+        (size_t) osmose_config_int (config, "mesh/max_frame_bytes"), error, error_size);
+    if (!self->transport) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    for (size_t index = 0; index < osmose_trust_size (self->trust); index++)
+        if (osmose_transport_allow (self->transport,
+                                    osmose_trust_at (self->trust, index)->key)) {
+            snprintf (error, error_size, "out of memory");
+            s_peer_destroy (&self);
+            return NULL;
+        }
     self->api = osmose_api_new (osmose_config_str (config, "api/endpoint"),
                                 error, error_size);
     if (!self->api) {
@@ -123,12 +210,16 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     }
     if (osmose_api_register (self->api, "PING", s_api_ping, self)
     ||  osmose_api_register (self->api, "STATUS", s_api_status, self)
-    ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)) {
+    ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)
+    ||  osmose_api_register (self->api, "TRUST_LIST", s_api_trust_list, self)
+    ||  osmose_api_register (self->api, "TRUST_ADD", s_api_trust_add, self)
+    ||  osmose_api_register (self->api, "TRUST_REMOVE", s_api_trust_remove, self)) {
         snprintf (error, error_size, "cannot register API commands");
         s_peer_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (pipe, osmose_api_socket (self->api), NULL);
+    self->poller = zpoller_new (pipe, osmose_api_socket (self->api),
+                                osmose_transport_inbox (self->transport), NULL);
     if (!self->poller) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
@@ -148,6 +239,46 @@ s_handle_pipe (s_peer_t *self)
     zmsg_destroy (&msg);
 }
 
+//  A message from another peer, already authenticated by the transport
+static void
+s_handle_inbox (s_peer_t *self)
+{
+    char from [OSMOSE_ID_SIZE + 1];
+    osmose_msg_type_t type;
+    zframe_t *frame = NULL;
+    const uint8_t *body;
+    size_t size;
+    if (osmose_transport_recv (self->transport, from, &type, &frame, &body, &size))
+        return;                 //  counted by the transport
+    zframe_destroy (&frame);
+}
+
+//  Refused handshakes are evidence of a misconfigured or hostile device;
+//  report them, but at a pace no intruder can turn into a log flood
+static void
+s_report_refusals (s_peer_t *self, int64_t now)
+{
+    char last_z85 [41];
+    uint64_t refusals = osmose_transport_refusals (self->transport, last_z85);
+    self->refusals += refusals;
+    if (refusals && now >= self->next_refusal_log) {
+        zsys_warning ("osmose: refused %" PRIu64 " connection(s) from untrusted keys, "
+                      "last curve key %s", self->refusals, last_z85);
+        self->refusals = 0;
+        self->next_refusal_log = now + S_REFUSAL_LOG_MS;
+    }
+}
+
+static void
+s_housekeeping (s_peer_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now < self->next_housekeeping)
+        return;
+    self->next_housekeeping = now + 1000;
+    s_report_refusals (self, now);
+}
+
 static void
 s_peer_actor (zsock_t *pipe, void *args)
 {
@@ -162,20 +293,27 @@ s_peer_actor (zsock_t *pipe, void *args)
         return;
     }
     zstr_sendx (pipe, "OK", osmose_identity_id (self->identity), NULL);
-    zsys_info ("osmose: peer %s (%s) at %s, api %s",
+    zsys_info ("osmose: peer %s (%s) at %s, mesh %s, api %s, %zu trusted keys",
                osmose_identity_id (self->identity), self->name,
                osmose_config_str (self->config, "node/location"),
-               osmose_config_str (self->config, "api/endpoint"));
+               osmose_transport_endpoint (self->transport),
+               osmose_config_str (self->config, "api/endpoint"),
+               osmose_trust_size (self->trust));
     while (!self->terminated) {
-        void *which = zpoller_wait (self->poller, 1000);
+        int64_t wait = self->next_housekeeping - zclock_mono ();
+        void *which = zpoller_wait (self->poller, (int) (wait < 0? 0: wait));
         if (which == pipe)
             s_handle_pipe (self);
         else
         if (which == osmose_api_socket (self->api))
             osmose_api_handle (self->api);
         else
+        if (which == osmose_transport_inbox (self->transport))
+            s_handle_inbox (self);
+        else
         if (zpoller_terminated (self->poller))
             break;
+        s_housekeeping (self);
     }
     zsys_info ("osmose: peer %s stopping", osmose_identity_id (self->identity));
     s_peer_destroy (&self);
@@ -241,6 +379,7 @@ osmose_peer_test (bool verbose)
     assert (osmose_config_set (config, "api/endpoint", value) == 0);
     assert (osmose_config_set (config, "node/location", "lab/bench1") == 0);
     assert (osmose_config_set (config, "node/name", "tester") == 0);
+    assert (osmose_config_set (config, "mesh/bind", "tcp://127.0.0.1:*") == 0);
 
     char error [512];
     osmose_peer_t *peer = osmose_peer_new (config, error, sizeof (error));
