@@ -1,5 +1,6 @@
 /*  osmose_resources.c: probe this device's resources and apply the config
-    (see osmose_resources.h). The JSON forms live in osmose_resources_json.c.
+    (see osmose_resources.h). The JSON forms and names live in
+    osmose_resources_json.c.
 
     Every figure comes from a file under a root directory, so the self-test
     and the e2e test describe any machine with a fake tree. A figure whose
@@ -583,41 +584,6 @@ osmose_resources_battery_low (const osmose_resources_t *self, int min_percent)
     return self->capacity.power == OSMOSE_POWER_BATTERY
         && self->load.battery_percent >= 0
         && self->load.battery_percent < min_percent;
-}
-
-static const char *s_power_names [] = { "unknown", "wall", "battery" };
-static const char *s_vendor_names [] = { "other", "nvidia", "amd", "intel" };
-
-const char *
-osmose_resources_power_name (osmose_power_t power)
-{
-    return power >= OSMOSE_POWER_UNKNOWN && power <= OSMOSE_POWER_BATTERY?
-        s_power_names [power]: "unknown";
-}
-
-int
-osmose_resources_power_from_name (const char *name)
-{
-    for (int index = 0; name && index < 3; index++)
-        if (streq (name, s_power_names [index]))
-            return index;
-    return -1;
-}
-
-const char *
-osmose_resources_vendor_name (osmose_gpu_vendor_t vendor)
-{
-    return vendor >= OSMOSE_GPU_OTHER && vendor <= OSMOSE_GPU_INTEL?
-        s_vendor_names [vendor]: "other";
-}
-
-int
-osmose_resources_vendor_from_name (const char *name)
-{
-    for (int index = 0; name && index < 4; index++)
-        if (streq (name, s_vendor_names [index]))
-            return index;
-    return -1;
 }
 
 //  --------------------------------------------------------------------------
