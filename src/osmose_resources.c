@@ -8,6 +8,7 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_resources.h"
+#include "osmose_cgroup.h"
 #include <dirent.h>
 #include <ftw.h>
 #include <sched.h>
@@ -182,6 +183,14 @@ s_probe_cpus (osmose_resources_capacity_t *capacity, const char *root)
                 capacity->cpus = (int) online;
         }
     }
+    //  A CPU quota of 1.5 CPUs lets us use two CPUs part of the time
+    osmose_cgroup_limits_t limits;
+    osmose_cgroup_limits (root, &limits);
+    if (limits.cpu_millis > 0) {
+        int64_t quota = (limits.cpu_millis + 999) / 1000;
+        if (quota < capacity->cpus)
+            capacity->cpus = (int) quota;
+    }
     if (capacity->cpus > OSMOSE_RESOURCES_MAX_CPUS)
         capacity->cpus = OSMOSE_RESOURCES_MAX_CPUS;
 }
@@ -223,6 +232,13 @@ s_probe_memory (osmose_resources_t *self, const char *root)
     //  Kernels before 3.14 have no MemAvailable: estimate it
     if (available < 0)
         available = free_kb + buffers + cached;
+    //  Inside a container or slice, its memory limit is our total
+    osmose_cgroup_limits_t limits;
+    osmose_cgroup_limits (root, &limits);
+    if (limits.memory_max >= 0 && limits.memory_max / 1024 < total)
+        total = limits.memory_max / 1024;
+    if (limits.memory_headroom >= 0 && limits.memory_headroom / 1024 < available)
+        available = limits.memory_headroom / 1024;
     if (available > total)
         available = total;
     self->capacity.memory_total_mb = total / 1024;
@@ -787,6 +803,16 @@ osmose_resources_test (bool verbose)
     assert (res.capacity.memory_total_mb == 2 && res.load.memory_free_mb == 1);
     assert (res.load.load1 == 0);
     assert (res.capacity.power == OSMOSE_POWER_WALL && res.load.battery_percent == -1);
+    //  In a container: its cgroup limits bind
+    s_fake (other, "/proc/cpuinfo", "processor : 0\nprocessor : 1\nprocessor : 2\nprocessor : 3\n");
+    s_fake (other, "/proc/self/cgroup", "0::/box\n");
+    s_fake (other, "/sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+    s_fake (other, "/sys/fs/cgroup/box/cpu.max", "150000 100000\n");
+    s_fake (other, "/sys/fs/cgroup/box/memory.max", "1048576\n");
+    s_fake (other, "/sys/fs/cgroup/box/memory.current", "524288\n");
+    assert (osmose_resources_probe (&res, other, NULL) == 0);
+    assert (res.capacity.cpus == 2);
+    assert (res.capacity.memory_total_mb == 1 && res.load.memory_free_mb == 0);
     //  Without NVIDIA's driver and nodes, its DRM card counts
     s_remove_tree (other);
     s_fake (other, "/sys/class/drm/card0/device/vendor", "0x10de\n");
