@@ -83,7 +83,7 @@ osmose_cli_resources (osmose_cli_t *cli, int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     const char *config_file = NULL;
-    const char *root = getenv ("OSMOSE_SYSROOT");
+    const char *root = getenv (OSMOSE_RESOURCES_SYSROOT_ENV);
     int opt;
     while ((opt = getopt_long (argc, argv, "c:jh", options, NULL)) != -1) {
         switch (opt) {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #define S_PATH_MAX 1024
+#define S_MAX_LINES 1000000    //  of a /proc file: a fake tree may be endless
 
 //  Build ROOT + RELATIVE (RELATIVE starts with '/'); false when too long
 static bool
@@ -154,8 +155,10 @@ s_probe_cpus (osmose_resources_capacity_t *capacity, const char *root)
         fopen (path, "r"): NULL;
     int processors = 0;
     if (file) {
-        char line [512];
-        while (fgets (line, sizeof (line), file)) {
+        //  getline: x86's "flags" line is longer than any fixed buffer
+        char *line = NULL;
+        size_t line_size = 0;
+        for (int lines = 0; lines < S_MAX_LINES && getline (&line, &line_size, file) > 0; lines++) {
             char *key, *value;
             if (!s_key_value (line, &key, &value))
                 continue;
@@ -167,6 +170,7 @@ s_probe_cpus (osmose_resources_capacity_t *capacity, const char *root)
                     best = index;
                 }
         }
+        free (line);
         fclose (file);
     }
     capacity->cpus = processors;
@@ -204,8 +208,10 @@ s_probe_memory (osmose_resources_t *self, const char *root)
         fopen (path, "r"): NULL;
     int64_t total = 0, available = -1, free_kb = 0, buffers = 0, cached = 0;
     if (file) {
-        char line [256];
-        while (fgets (line, sizeof (line), file)) {
+        //  getline: x86's "flags" line is longer than any fixed buffer
+        char *line = NULL;
+        size_t line_size = 0;
+        for (int lines = 0; lines < S_MAX_LINES && getline (&line, &line_size, file) > 0; lines++) {
             char *key, *value;
             if (!s_key_value (line, &key, &value))
                 continue;
@@ -227,6 +233,7 @@ s_probe_memory (osmose_resources_t *self, const char *root)
             if (streq (key, "Cached"))
                 cached = kb;
         }
+        free (line);
         fclose (file);
     }
     //  Kernels before 3.14 have no MemAvailable: estimate it

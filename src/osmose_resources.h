@@ -39,6 +39,11 @@
 #define OSMOSE_RESOURCES_MAX_MEMORY_MB INT64_C (1000000000000)
 #define OSMOSE_RESOURCES_MAX_LOAD     100000000   //  load1 x 100
 
+//  Environment variable naming a fake root for probing, honoured by
+//  "osmose resources" (and by osmosed, where the lead wires it in), so
+//  tests can give each peer its own hardware
+#define OSMOSE_RESOURCES_SYSROOT_ENV  "OSMOSE_SYSROOT"
+
 typedef enum {
     OSMOSE_POWER_UNKNOWN = 0,
     OSMOSE_POWER_WALL = 1,          //  mains, or a machine with no battery
