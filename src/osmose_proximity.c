@@ -61,8 +61,18 @@ osmose_proximity_candidate_score (const char *client_location,
                                   int64_t weight_us)
 {
     assert (candidate);
-    int hops = osmose_location_distance (client_location? client_location: "",
+    bool client_known = client_location && *client_location;
+    int hops = osmose_location_distance (client_known? client_location: "",
                                          candidate->location? candidate->location: "");
+    if (hops == OSMOSE_LOCATION_UNKNOWN) {
+        //  Neither RTT nor topology known: nothing says it is near
+        if (candidate->rtt_us < 0)
+            return OSMOSE_PROXIMITY_MAX_US;
+        //  A client that does not know where it is penalises nobody, or a
+        //  latency bound would shut out every peer of an unplanned mesh
+        if (!client_known)
+            hops = 0;
+    }
     return osmose_proximity_score (candidate->rtt_us, hops, weight_us);
 }
 
@@ -243,8 +253,19 @@ osmose_proximity_test (bool verbose)
     assert (osmose_proximity_score (1, INT32_MAX, INT64_MAX) == OSMOSE_PROXIMITY_MAX_US);
     osmose_proximity_candidate_t one = S_CANDIDATE ("one", 300, "hq/f1/r2");
     assert (osmose_proximity_candidate_score ("hq/f1/r1", &one, 1000) == 2300);
-    assert (osmose_proximity_candidate_score (NULL, &one, 1000)
-            == 300 + 1000 * OSMOSE_LOCATION_UNKNOWN);
+
+    //  Unknown topology: a client without a location scores by RTT alone;
+    //  a peer with neither RTT nor a related location comes last
+    assert (osmose_proximity_candidate_score ("", &one, 1000) == 300);
+    one.rtt_us = OSMOSE_PROXIMITY_NO_RTT;
+    assert (osmose_proximity_candidate_score ("", &one, 1000) == OSMOSE_PROXIMITY_MAX_US);
+    assert (osmose_proximity_candidate_score ("annex/f1", &one, 1000) == OSMOSE_PROXIMITY_MAX_US);
+    assert (osmose_proximity_candidate_score ("hq", &one, 1000) == 2000);
+    one.location = NULL;
+    one.rtt_us = 70;
+    assert (osmose_proximity_candidate_score ("hq", &one, 1000)
+            == 70 + 1000 * OSMOSE_LOCATION_UNKNOWN);
+    assert (osmose_proximity_candidate_score (NULL, &one, 1000) == 70);
 
     //  Ranking by score, client at hq/f1/r1, 1 ms a hop
     osmose_proximity_candidate_t mesh [] = {
@@ -277,6 +298,14 @@ osmose_proximity_test (bool verbose)
             printf ("\ncase %zu: '%s'\n", index, text);
         assert (streq (text, cases [index].expect));
     }
+    //  A client that does not know its place ranks by RTT; the peer never
+    //  measured goes last, and no bound admits it
+    request.latency_bound_us = 0;
+    s_ranked ("", mesh, count, &request, 1000, text, sizeof (text));
+    assert (streq (text, "unknown far next-room elsewhere same-room desk"));
+    request.latency_bound_us = 250;
+    s_ranked (NULL, mesh, count, &request, 1000, text, sizeof (text));
+    assert (streq (text, "unknown far next-room"));
     //  The same candidates in another order rank the same
     osmose_proximity_candidate_t shuffled [6];
     request.latency_bound_us = 0;

@@ -14,7 +14,14 @@
     A provider not yet probed has no RTT: it is scored by topology alone,
     which lets a client bid for a neighbour on the same desk before the
     failure detector has measured it, while any measured peer with the same
-    score goes first.
+    score goes first. Where topology says nothing (osmose_location_distance
+    is UNKNOWN):
+      - a client without a location scores every peer by RTT alone, so a
+        mesh nobody has mapped still honours latency bounds;
+      - a client with a location charges an unknown or unrelated peer the
+        UNKNOWN distance (32 hops);
+      - a peer with no RTT either scores OSMOSE_PROXIMITY_MAX_US: last,
+        and outside every latency bound.
 
     Thread safety: pure functions over the caller's data.
 */
@@ -75,7 +82,8 @@ void
     osmose_proximity_candidate_set (osmose_proximity_candidate_t *candidate,
                                     const osmose_resources_t *resources);
 
-//  Score of CANDIDATE for a client at CLIENT_LOCATION.
+//  Score of CANDIDATE for a client at CLIENT_LOCATION (NULL or "": unknown),
+//  with the rules above for unknown topology.
 int64_t
     osmose_proximity_candidate_score (const char *client_location,
                                       const osmose_proximity_candidate_t *candidate,
