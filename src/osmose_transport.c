@@ -70,8 +70,10 @@ osmose_transport_new (osmose_identity_t *identity, const char *endpoint,
         osmose_transport_destroy (&self);
         return NULL;
     }
-    const char *last = zsock_last_endpoint (self->inbox);
+    //  The resolved endpoint (with the port the system chose); caller frees
+    char *last = zsock_last_endpoint (self->inbox);
     snprintf (self->endpoint, sizeof (self->endpoint), "%s", last? last: endpoint);
+    zstr_free (&last);
     return self;
 }
 
