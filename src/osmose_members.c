@@ -30,8 +30,24 @@ osmose_members_params_default (osmose_members_params_t *params)
     params->health_max = 4;
     params->active_view = 6;
     params->random_view = 2;
-    params->hop_weight_us = 2000;
+    params->hop_weight_us = 1000;
     params->require_signatures = true;
+}
+
+void
+osmose_members_params_from_config (osmose_members_params_t *params,
+                                   osmose_config_t *config)
+{
+    osmose_members_params_default (params);
+    params->probe_interval_ms = (int) osmose_config_int (config, "mesh/probe_interval_ms");
+    params->probe_timeout_ms = (int) osmose_config_int (config, "mesh/probe_timeout_ms");
+    params->indirect_probes = (int) osmose_config_int (config, "mesh/indirect_probes");
+    params->suspect_timeout_ms = (int) osmose_config_int (config, "mesh/suspect_timeout_ms");
+    params->gossip_interval_ms = (int) osmose_config_int (config, "mesh/gossip_interval_ms");
+    params->sync_interval_ms = (int) osmose_config_int (config, "mesh/sync_interval_ms");
+    params->active_view = (int) osmose_config_int (config, "mesh/active_view");
+    params->random_view = (int) osmose_config_int (config, "mesh/random_view");
+    params->hop_weight_us = (int) osmose_config_int (config, "proximity/topology_weight_us");
 }
 
 const char *
@@ -630,7 +646,5 @@ s_members_reap (osmose_members_t *self, size_t index)
     self->rotation_size = 0;        //  rebuilt without it
     zhashx_delete (self->index, member->id);
     self->members [index] = self->members [--self->size];
-    if (self->me == member)
-        self->me = NULL;
     s_member_free (&member);
 }

@@ -30,6 +30,7 @@
 #define OSMOSE_MEMBERS_H_INCLUDED
 
 #include "osmose_identity.h"
+#include "osmose_config.h"
 
 #define OSMOSE_MEMBERS_TEXT_MAX 255     //  endpoint, name, location
 #define OSMOSE_MEMBERS_APP_MAX 1024     //  opaque app blob per member
@@ -130,6 +131,14 @@ typedef struct {
 
 void
     osmose_members_params_default (osmose_members_params_t *params);
+
+//  The defaults, then the mesh/* settings of CONFIG (probe_interval_ms,
+//  probe_timeout_ms, indirect_probes, suspect_timeout_ms,
+//  gossip_interval_ms, sync_interval_ms, active_view, random_view) and
+//  proximity/topology_weight_us.
+void
+    osmose_members_params_from_config (osmose_members_params_t *params,
+                                       osmose_config_t *config);
 
 //  New engine for us (SELF_ID, 16 hex chars, which must be the id of
 //  INFO->public_key). PARAMS may be NULL for the defaults. NOW_US starts

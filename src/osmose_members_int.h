@@ -52,6 +52,7 @@ typedef struct {
     uint32_t probe_seq;
     int64_t probe_sent, probe_deadline, probe_timeout;
     bool probe_now;             //  evidence says: probe it out of turn
+    int probe_helpers, probe_nacks;     //  PING_REQs sent, NACKs back
 } s_member_t;
 
 typedef struct {
@@ -65,6 +66,7 @@ typedef struct {
     uint32_t their_seq;         //  the requester's probe
     char requester [OSMOSE_ID_SIZE + 1];
     uint8_t target [S_IDB];
+    int64_t nack_at;            //  NACK the requester then, unless acked
     int64_t expires;            //  0 when the slot is free
 } s_relay_t;
 

@@ -94,6 +94,7 @@ s_msg_header (s_reader_t *reader, s_msg_header_t *header)
         case S_MSG_ACK:
         case S_MSG_GOSSIP:
         case S_MSG_JOIN:
+        case S_MSG_NACK:
             break;
         default:
             return OSMOSE_EPROTO;

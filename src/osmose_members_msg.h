@@ -31,7 +31,8 @@ typedef enum {
     S_MSG_GOSSIP = 4,
     S_MSG_JOIN = 5,
     S_MSG_SYNC_HASH = 6,
-    S_MSG_SYNC_FULL = 7
+    S_MSG_SYNC_FULL = 7,
+    S_MSG_NACK = 8              //  a PING_REQ helper got no ACK in time
 } s_msg_type_t;
 
 #define S_SYNC_REPLY_WANTED 1

@@ -108,7 +108,9 @@ s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
             snprintf (out->endpoint, sizeof (out->endpoint), "%s", self->seeds [i].endpoint);
             memcpy (out->public_key, self->seeds [i].public_key, OSMOSE_KEY_SIZE);
         }
-    out->data = writer->data;
+    //  Buffers are sized for the worst case; give the rest back
+    uint8_t *data = (uint8_t *) realloc (writer->data, writer->pos);
+    out->data = data? data: writer->data;
     out->size = writer->pos;
     self->stats.msgs_out++;
     self->stats.bytes_out += out->size;
@@ -243,6 +245,7 @@ s_on_ping_req (osmose_members_t *self, const char *from, const s_msg_header_t *h
     relay->their_seq = header->seq;
     snprintf (relay->requester, sizeof (relay->requester), "%s", from);
     memcpy (relay->target, header->target, S_IDB);
+    relay->nack_at = self->now + self->params.probe_timeout_ms * INT64_C (1000);
     relay->expires = self->now + 4 * self->params.probe_timeout_ms * INT64_C (1000);
     s_members_send (self, target->id, S_MSG_PING, relay->our_seq, NULL);
 }
@@ -257,6 +260,14 @@ s_members_handle (osmose_members_t *self, const char *from,
             break;
         case S_MSG_ACK:
             s_on_ack (self, from, header->seq);
+            break;
+        case S_MSG_NACK:
+            for (size_t i = 0; i < self->size; i++)
+                if (self->members [i]->probe_phase == S_PROBE_INDIRECT
+                &&  self->members [i]->probe_seq == header->seq) {
+                    self->members [i]->probe_nacks++;
+                    break;
+                }
             break;
         case S_MSG_PING_REQ:
             s_on_ping_req (self, from, header);
@@ -297,13 +308,19 @@ s_probe_start (osmose_members_t *self, s_member_t *member)
     s_members_send (self, member->id, S_MSG_PING, member->probe_seq, NULL);
 }
 
+//  Lifeguard: a failed probe counts against our own health only for the
+//  helpers that did not even NACK (or once, when there were none): when
+//  the helpers answer, the target is the one in trouble, not us
 static void
 s_probe_failed (osmose_members_t *self, s_member_t *member)
 {
+    int missed = member->probe_phase == S_PROBE_INDIRECT?
+                 member->probe_helpers - member->probe_nacks: 1;
     member->probe_phase = S_PROBE_NONE;
     self->stats.probe_failures++;
-    if (self->health < self->params.health_max)
-        self->health++;
+    self->health += missed > 0? missed: 0;
+    if (self->health > self->params.health_max)
+        self->health = self->params.health_max;
     if (member->state == OSMOSE_MEMBER_ALIVE)
         s_members_suspect (self, member, member->incarnation, self->me->idb);
     else
@@ -330,6 +347,8 @@ s_probe_indirect (osmose_members_t *self, s_member_t *member)
         return;
     }
     member->probe_phase = S_PROBE_INDIRECT;
+    member->probe_helpers = sent;
+    member->probe_nacks = 0;
     member->probe_deadline = self->now + 2 * member->probe_timeout;
 }
 
@@ -362,6 +381,18 @@ s_tick_members (osmose_members_t *self)
         &&  !member->is_self && member->tx_left == 0
         &&  now - member->state_since >= self->params.reap_ms * INT64_C (1000))
             s_members_reap (self, i);
+    }
+}
+
+static void
+s_tick_relays (osmose_members_t *self)
+{
+    for (size_t i = 0; i < S_RELAYS; i++) {
+        s_relay_t *relay = &self->relays [i];
+        if (relay->expires > self->now && relay->nack_at && self->now >= relay->nack_at) {
+            relay->nack_at = 0;
+            s_members_send (self, relay->requester, S_MSG_NACK, relay->their_seq, NULL);
+        }
     }
 }
 
@@ -430,6 +461,7 @@ osmose_members_tick (osmose_members_t *self, int64_t now_us)
             self->join_next = now_us + self->params.join_retry_ms * INT64_C (1000);
         }
         s_tick_members (self);
+        s_tick_relays (self);
         if (now_us >= self->view_next) {
             s_members_view_update (self);
             self->view_next = now_us + 1000000;
@@ -466,6 +498,10 @@ osmose_members_deadline (osmose_members_t *self)
             deadline = self->join_next;
     }
     int64_t reap = self->params.reap_ms * INT64_C (1000);
+    for (size_t i = 0; i < S_RELAYS && !self->leaving; i++)
+        if (self->relays [i].expires > self->now && self->relays [i].nack_at
+        &&  self->relays [i].nack_at < deadline)
+            deadline = self->relays [i].nack_at;
     for (size_t i = 0; i < self->size; i++) {
         s_member_t *member = self->members [i];
         int64_t at = INT64_MAX;
