@@ -63,7 +63,7 @@ osmose_member_state_name (int state)
 }
 
 uint64_t
-s_members_random (osmose_members_t *self)
+members_random (osmose_members_t *self)
 {
     //  xorshift64*: deterministic per seed, so simulations replay
     uint64_t x = self->rng;
@@ -75,7 +75,7 @@ s_members_random (osmose_members_t *self)
 }
 
 static void
-s_member_free (s_member_t **member_p)
+s_member_free (members_entry_t **member_p)
 {
     if (*member_p) {
         free ((*member_p)->info_wire);
@@ -84,17 +84,17 @@ s_member_free (s_member_t **member_p)
     }
 }
 
-s_member_t *
-s_members_find (osmose_members_t *self, const uint8_t *idb)
+members_entry_t *
+members_find (osmose_members_t *self, const uint8_t *idb)
 {
     char id [OSMOSE_ID_SIZE + 1];
-    s_msg_id_format (idb, id);
-    return (s_member_t *) zhashx_lookup (self->index, id);
+    members_msg_id_format (idb, id);
+    return (members_entry_t *) zhashx_lookup (self->index, id);
 }
 
 //  How many messages an update rides: lambda * log2(n + 1), rounded up
 int
-s_members_retransmits (osmose_members_t *self)
+members_retransmits (osmose_members_t *self)
 {
     size_t n = osmose_members_alive (self) + 1;
     int bits = 0;
@@ -104,7 +104,7 @@ s_members_retransmits (osmose_members_t *self)
 }
 
 static void
-s_changed (osmose_members_t *self, s_member_t *member, int old_state)
+s_changed (osmose_members_t *self, members_entry_t *member, int old_state)
 {
     if (self->params.on_change && old_state != (int) member->state)
         self->params.on_change (self->params.change_arg, member->id,
@@ -112,24 +112,24 @@ s_changed (osmose_members_t *self, s_member_t *member, int old_state)
 }
 
 static void
-s_set_state (osmose_members_t *self, s_member_t *member,
+s_set_state (osmose_members_t *self, members_entry_t *member,
              osmose_member_state_t state, uint32_t incarnation)
 {
     int old_state = member->state;
     member->state = state;
     member->incarnation = incarnation;
     member->state_since = self->now;
-    member->tx_left = s_members_retransmits (self);
+    member->tx_left = members_retransmits (self);
     if (state != OSMOSE_MEMBER_SUSPECT)
         member->suspecter_count = 0;
     if (state == OSMOSE_MEMBER_DEAD || state == OSMOSE_MEMBER_LEFT)
-        member->probe_phase = S_PROBE_NONE;
+        member->probe_phase = MEMBERS_PROBE_NONE;
     s_changed (self, member, old_state);
 }
 
 //  Replace MEMBER's info with the verified RECORD's, copying the wire bytes
 static int
-s_member_set_info (s_member_t *member, const s_record_t *record)
+s_member_set_info (members_entry_t *member, const members_record_t *record)
 {
     uint8_t *wire = (uint8_t *) malloc (record->info_wire_size);
     if (!wire)
@@ -152,26 +152,26 @@ s_member_set_info (s_member_t *member, const s_record_t *record)
     return 0;
 }
 
-static s_member_t *
-s_member_add (osmose_members_t *self, const s_record_t *record)
+static members_entry_t *
+s_member_add (osmose_members_t *self, const members_record_t *record)
 {
     if (self->size == self->capacity) {
         size_t capacity = self->capacity? self->capacity * 2: 16;
-        s_member_t **members = (s_member_t **) realloc (self->members,
-                                                        capacity * sizeof (s_member_t *));
+        members_entry_t **members = (members_entry_t **) realloc (self->members,
+                                                        capacity * sizeof (members_entry_t *));
         if (!members)
             return NULL;
         self->members = members;
         self->capacity = capacity;
     }
-    s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
+    members_entry_t *member = (members_entry_t *) zmalloc (sizeof (members_entry_t));
     if (!member)
         return NULL;
-    memcpy (member->idb, record->id, S_IDB);
-    s_msg_id_format (record->id, member->id);
+    memcpy (member->idb, record->id, MEMBERS_IDB);
+    members_msg_id_format (record->id, member->id);
     member->rtt_us = -1;
     member->last_heard = -1;
-    member->tiebreak = (uint32_t) s_members_random (self);
+    member->tiebreak = (uint32_t) members_random (self);
     if (s_member_set_info (member, record)) {
         s_member_free (&member);
         return NULL;
@@ -180,23 +180,23 @@ s_member_add (osmose_members_t *self, const s_record_t *record)
     self->members [self->size++] = member;
     //  Join the probe rotation at a random place still ahead of us, so every
     //  member is probed within one rotation (SWIM's bounded detection time)
-    s_members_rotation_insert (self, member);
+    members_rotation_insert (self, member);
     return member;
 }
 
 //  The member's id must hash from its key and its own key must sign it
 static bool
-s_record_verify (osmose_members_t *self, const s_record_t *record)
+s_record_verify (osmose_members_t *self, const members_record_t *record)
 {
     char claimed [OSMOSE_ID_SIZE + 1], derived [OSMOSE_ID_SIZE + 1];
-    s_msg_id_format (record->id, claimed);
+    members_msg_id_format (record->id, claimed);
     osmose_identity_id_of (record->public_key, derived);
     if (!streq (claimed, derived))
         return false;
     if (!self->params.require_signatures)
         return true;
-    uint8_t buffer [S_INFO_MAX + 32];
-    size_t size = s_msg_signed_bytes (buffer, record->id, record->info_wire,
+    uint8_t buffer [MEMBERS_INFO_MAX + 32];
+    size_t size = members_msg_signed_bytes (buffer, record->id, record->info_wire,
                                       record->info_wire_size);
     return crypto_sign_verify_detached (record->signature, buffer, size,
                                         record->public_key) == 0;
@@ -206,37 +206,37 @@ s_record_verify (osmose_members_t *self, const s_record_t *record)
 static int
 s_self_announce (osmose_members_t *self)
 {
-    s_member_t *me = self->me;
-    uint8_t wire [S_INFO_MAX];
-    size_t size = s_msg_encode_info (wire, me->incarnation, me->public_key,
+    members_entry_t *me = self->me;
+    uint8_t wire [MEMBERS_INFO_MAX];
+    size_t size = members_msg_encode_info (wire, me->incarnation, me->public_key,
                                      me->endpoint, me->name, me->location,
                                      self->app, self->app_size);
     if (self->params.sign) {
-        uint8_t buffer [S_INFO_MAX + 32];
-        size_t signed_size = s_msg_signed_bytes (buffer, me->idb, wire, size);
+        uint8_t buffer [MEMBERS_INFO_MAX + 32];
+        size_t signed_size = members_msg_signed_bytes (buffer, me->idb, wire, size);
         self->params.sign (self->params.sign_arg, buffer, signed_size,
                            wire + size - OSMOSE_SIG_SIZE);
     }
-    s_reader_t reader = { wire, size, 0 };
-    uint8_t head [1 + S_IDB + 4];
+    members_reader_t reader = { wire, size, 0 };
+    uint8_t head [1 + MEMBERS_IDB + 4];
     //  Decode our own info back through the parser so the fields and app
     //  pointer are set exactly as for any other member
-    uint8_t record_bytes [sizeof (head) + S_INFO_MAX];
+    uint8_t record_bytes [sizeof (head) + MEMBERS_INFO_MAX];
     record_bytes [0] = OSMOSE_MEMBER_ALIVE | 0x80;
-    memcpy (record_bytes + 1, me->idb, S_IDB);
+    memcpy (record_bytes + 1, me->idb, MEMBERS_IDB);
     uint32_t inc = me->incarnation;
     uint8_t be [4] = { (uint8_t) (inc >> 24), (uint8_t) (inc >> 16),
                        (uint8_t) (inc >> 8), (uint8_t) inc };
-    memcpy (record_bytes + 1 + S_IDB, be, 4);
+    memcpy (record_bytes + 1 + MEMBERS_IDB, be, 4);
     memcpy (record_bytes + sizeof (head), wire, size);
     reader.data = record_bytes;
     reader.size = sizeof (head) + size;
-    s_record_t record;
-    if (s_msg_record (&reader, &record))
+    members_record_t record;
+    if (members_msg_record (&reader, &record))
         return OSMOSE_EINVAL;
     int rc = s_member_set_info (me, &record);
     if (rc == 0)
-        me->tx_left = s_members_retransmits (self);
+        me->tx_left = members_retransmits (self);
     return rc;
 }
 
@@ -244,8 +244,8 @@ osmose_members_t *
 osmose_members_new (const char *self_id, const osmose_member_info_t *info,
                     const osmose_members_params_t *params, int64_t now_us)
 {
-    uint8_t idb [S_IDB];
-    if (!info || !info->public_key || !s_msg_id_parse (self_id, idb))
+    uint8_t idb [MEMBERS_IDB];
+    if (!info || !info->public_key || !members_msg_id_parse (self_id, idb))
         return NULL;
     char derived [OSMOSE_ID_SIZE + 1];
     osmose_identity_id_of (info->public_key, derived);
@@ -270,12 +270,12 @@ osmose_members_new (const char *self_id, const osmose_member_info_t *info,
         return NULL;
     }
     //  Our own member: fill the fields, then sign them into an info section
-    s_record_t record;
+    members_record_t record;
     memset (&record, 0, sizeof (record));
-    memcpy (record.id, idb, S_IDB);
-    uint8_t wire [S_INFO_MAX];
+    memcpy (record.id, idb, MEMBERS_IDB);
+    uint8_t wire [MEMBERS_INFO_MAX];
     record.info_wire = wire;
-    record.info_wire_size = s_msg_encode_info (wire, self->params.incarnation,
+    record.info_wire_size = members_msg_encode_info (wire, self->params.incarnation,
         info->public_key, info->endpoint, info->name, info->location, NULL, 0);
     record.public_key = info->public_key;
     record.endpoint = record.name = record.location = "";
@@ -284,7 +284,7 @@ osmose_members_new (const char *self_id, const osmose_member_info_t *info,
         osmose_members_destroy (&self);
         return NULL;
     }
-    s_member_t *me = self->me;
+    members_entry_t *me = self->me;
     me->is_self = true;
     snprintf (me->endpoint, sizeof (me->endpoint), "%s", info->endpoint? info->endpoint: "");
     snprintf (me->name, sizeof (me->name), "%s", info->name? info->name: "");
@@ -298,7 +298,7 @@ osmose_members_new (const char *self_id, const osmose_member_info_t *info,
         osmose_members_destroy (&self);
         return NULL;
     }
-    self->probe_next = now_us + (int64_t) (s_members_random (self)
+    self->probe_next = now_us + (int64_t) (members_random (self)
                                            % ((uint64_t) self->params.probe_interval_ms * 1000 + 1));
     self->sync_next = now_us + self->params.sync_interval_ms * INT64_C (1000);
     self->view_next = now_us;
@@ -336,16 +336,16 @@ osmose_members_join (osmose_members_t *self, const char *id,
                      const char *endpoint, const uint8_t *public_key,
                      int64_t now_us)
 {
-    uint8_t idb [S_IDB];
-    if (!s_msg_id_parse (id, idb) || !endpoint || !public_key
+    uint8_t idb [MEMBERS_IDB];
+    if (!members_msg_id_parse (id, idb) || !endpoint || !public_key
     ||  strlen (endpoint) > OSMOSE_MEMBERS_TEXT_MAX || streq (id, self->me->id))
         return OSMOSE_EINVAL;
-    s_seed_t *seed = NULL;
+    members_seed_t *seed = NULL;
     for (size_t i = 0; i < self->seed_count; i++)
         if (streq (self->seeds [i].id, id))
             seed = &self->seeds [i];
     if (!seed) {
-        if (self->seed_count == S_SEEDS_MAX)
+        if (self->seed_count == MEMBERS_SEEDS_MAX)
             return OSMOSE_ENOMEM;
         seed = &self->seeds [self->seed_count++];
     }
@@ -353,7 +353,7 @@ osmose_members_join (osmose_members_t *self, const char *id,
     snprintf (seed->endpoint, sizeof (seed->endpoint), "%s", endpoint);
     memcpy (seed->public_key, public_key, OSMOSE_KEY_SIZE);
     self->now = now_us;
-    s_members_send_join (self, seed->id);
+    members_send_join (self, seed->id);
     self->join_next = now_us + self->params.join_retry_ms * INT64_C (1000);
     return 0;
 }
@@ -379,9 +379,9 @@ osmose_members_set_app (osmose_members_t *self, const uint8_t *app,
 
 //  Someone says something about us: refute anything but our own truth
 static void
-s_apply_self (osmose_members_t *self, const s_record_t *record)
+s_apply_self (osmose_members_t *self, const members_record_t *record)
 {
-    s_member_t *me = self->me;
+    members_entry_t *me = self->me;
     bool refute = false;
     if (record->state == OSMOSE_MEMBER_ALIVE)
         //  An older life of ours (before a restart) still circulates
@@ -407,28 +407,28 @@ s_apply_self (osmose_members_t *self, const s_record_t *record)
 }
 
 static void
-s_apply_suspect (osmose_members_t *self, s_member_t *member,
-                 const s_record_t *record)
+s_apply_suspect (osmose_members_t *self, members_entry_t *member,
+                 const members_record_t *record)
 {
     if (member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT
     ||  record->incarnation < member->incarnation)
         return;
     if (member->state == OSMOSE_MEMBER_SUSPECT
     &&  record->incarnation == member->incarnation)
-        s_members_confirm (self, member, record->suspecter);
+        members_confirm (self, member, record->suspecter);
     else
-        s_members_suspect (self, member, record->incarnation, record->suspecter);
+        members_suspect (self, member, record->incarnation, record->suspecter);
 }
 
 //  Apply one record of a well-formed message
 static void
-s_apply (osmose_members_t *self, const s_record_t *record)
+s_apply (osmose_members_t *self, const members_record_t *record)
 {
-    if (memcmp (record->id, self->me->idb, S_IDB) == 0) {
+    if (memcmp (record->id, self->me->idb, MEMBERS_IDB) == 0) {
         s_apply_self (self, record);
         return;
     }
-    s_member_t *member = s_members_find (self, record->id);
+    members_entry_t *member = members_find (self, record->id);
     if (!member) {
         //  Only a member's own signed info makes it known to us; news of
         //  the death of a stranger is dropped (and cannot resurrect one)
@@ -444,7 +444,7 @@ s_apply (osmose_members_t *self, const s_record_t *record)
             member->state = OSMOSE_MEMBER_ALIVE;
             member->incarnation = record->info_incarnation;
             member->state_since = self->now;
-            member->tx_left = s_members_retransmits (self);
+            member->tx_left = members_retransmits (self);
             s_changed (self, member, 0);
             if (record->state == OSMOSE_MEMBER_SUSPECT)
                 s_apply_suspect (self, member, record);
@@ -484,25 +484,25 @@ s_apply (osmose_members_t *self, const s_record_t *record)
 }
 
 void
-s_members_suspect (osmose_members_t *self, s_member_t *member,
+members_suspect (osmose_members_t *self, members_entry_t *member,
                    uint32_t incarnation, const uint8_t *suspecter)
 {
     s_set_state (self, member, OSMOSE_MEMBER_SUSPECT, incarnation);
     member->suspect_start = self->now;
-    memcpy (member->suspecters [0], suspecter, S_IDB);
-    memcpy (member->gossip_suspecter, suspecter, S_IDB);
+    memcpy (member->suspecters [0], suspecter, MEMBERS_IDB);
+    memcpy (member->gossip_suspecter, suspecter, MEMBERS_IDB);
     member->suspecter_count = 1;
-    member->suspect_deadline = self->now + s_members_suspect_timeout (self, 0);
+    member->suspect_deadline = self->now + members_suspect_timeout (self, 0);
     self->stats.suspicions++;
     //  The accused hears it from us directly, so it can refute at once
-    if (memcmp (suspecter, self->me->idb, S_IDB) == 0)
-        s_members_send (self, member->id, S_MSG_GOSSIP, 0, NULL);
+    if (memcmp (suspecter, self->me->idb, MEMBERS_IDB) == 0)
+        members_send (self, member->id, MEMBERS_MSG_GOSSIP, 0, NULL);
 }
 
 //  Lifeguard: each independent suspecter brings the timeout down from
 //  max toward min, linearly over K confirmations
 int64_t
-s_members_suspect_timeout (osmose_members_t *self, int confirmations)
+members_suspect_timeout (osmose_members_t *self, int confirmations)
 {
     int64_t low = self->params.suspect_timeout_ms * INT64_C (1000);
     int64_t high = low * (self->params.suspect_max_mult > 1? self->params.suspect_max_mult: 1);
@@ -513,32 +513,32 @@ s_members_suspect_timeout (osmose_members_t *self, int confirmations)
 }
 
 void
-s_members_confirm (osmose_members_t *self, s_member_t *member, const uint8_t *suspecter)
+members_confirm (osmose_members_t *self, members_entry_t *member, const uint8_t *suspecter)
 {
     for (int i = 0; i < member->suspecter_count; i++)
-        if (memcmp (member->suspecters [i], suspecter, S_IDB) == 0)
+        if (memcmp (member->suspecters [i], suspecter, MEMBERS_IDB) == 0)
             return;
-    if (member->suspecter_count >= S_CONFIRM_MAX)
+    if (member->suspecter_count >= MEMBERS_CONFIRM_MAX)
         return;
-    memcpy (member->suspecters [member->suspecter_count++], suspecter, S_IDB);
-    memcpy (member->gossip_suspecter, suspecter, S_IDB);
+    memcpy (member->suspecters [member->suspecter_count++], suspecter, MEMBERS_IDB);
+    memcpy (member->gossip_suspecter, suspecter, MEMBERS_IDB);
     int64_t deadline = member->suspect_start
-        + s_members_suspect_timeout (self, member->suspecter_count - 1);
+        + members_suspect_timeout (self, member->suspecter_count - 1);
     if (deadline < member->suspect_deadline)
         member->suspect_deadline = deadline;
     //  Pass the confirmation on: others count it too
-    member->tx_left = s_members_retransmits (self);
+    member->tx_left = members_retransmits (self);
 }
 
 //  Pass 1: is the whole message well-formed? Nothing is applied unless so.
 static int
-s_validate (const uint8_t *data, size_t size, s_msg_header_t *header)
+s_validate (const uint8_t *data, size_t size, members_msg_header_t *header)
 {
-    s_reader_t reader = { data, size, 0 };
-    int rc = s_msg_header (&reader, header);
-    s_record_t record;
+    members_reader_t reader = { data, size, 0 };
+    int rc = members_msg_header (&reader, header);
+    members_record_t record;
     for (uint16_t i = 0; rc == 0 && i < header->count; i++)
-        rc = s_msg_record (&reader, &record);
+        rc = members_msg_record (&reader, &record);
     if (rc == 0 && reader.pos != size)
         rc = OSMOSE_EPROTO;
     return rc;
@@ -548,30 +548,30 @@ int
 osmose_members_receive (osmose_members_t *self, const char *from,
                         const uint8_t *data, size_t size, int64_t now_us)
 {
-    uint8_t from_idb [S_IDB];
-    if (!s_msg_id_parse (from, from_idb) || (!data && size))
+    uint8_t from_idb [MEMBERS_IDB];
+    if (!members_msg_id_parse (from, from_idb) || (!data && size))
         return OSMOSE_EINVAL;
     self->now = now_us;
-    s_msg_header_t header;
+    members_msg_header_t header;
     if (!data || s_validate (data, size, &header)) {
         self->stats.malformed++;
         return OSMOSE_EPROTO;
     }
     self->stats.msgs_in++;
     self->stats.bytes_in += size;
-    s_reader_t reader = { data, size, 0 };
-    int rc = s_msg_header (&reader, &header);
+    members_reader_t reader = { data, size, 0 };
+    int rc = members_msg_header (&reader, &header);
     assert (rc == 0);
     for (uint16_t i = 0; i < header.count; i++) {
-        s_record_t record;
-        rc = s_msg_record (&reader, &record);
+        members_record_t record;
+        rc = members_msg_record (&reader, &record);
         assert (rc == 0);
         s_apply (self, &record);
     }
-    s_member_t *sender = s_members_find (self, from_idb);
+    members_entry_t *sender = members_find (self, from_idb);
     if (sender)
         sender->last_heard = now_us;
-    s_members_handle (self, from, sender, &header);
+    members_handle (self, from, sender, &header);
     return 0;
 }
 
@@ -593,7 +593,7 @@ osmose_members_alive (osmose_members_t *self)
 }
 
 static void
-s_member_view (s_member_t *member, osmose_member_t *view)
+s_member_view (members_entry_t *member, osmose_member_t *view)
 {
     view->id = member->id;
     view->endpoint = member->endpoint;
@@ -622,7 +622,7 @@ osmose_members_at (osmose_members_t *self, size_t index, osmose_member_t *member
 int
 osmose_members_lookup (osmose_members_t *self, const char *id, osmose_member_t *member)
 {
-    s_member_t *found = id? (s_member_t *) zhashx_lookup (self->index, id): NULL;
+    members_entry_t *found = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
     if (!found)
         return OSMOSE_ENOTFOUND;
     s_member_view (found, member);
@@ -638,11 +638,11 @@ osmose_members_stats (osmose_members_t *self, osmose_members_stats_t *stats)
 
 //  Forget a DEAD or LEFT member for good
 void
-s_members_reap (osmose_members_t *self, size_t index)
+members_reap (osmose_members_t *self, size_t index)
 {
-    s_member_t *member = self->members [index];
+    members_entry_t *member = self->members [index];
     assert (!member->is_self);
-    s_members_view_forget (self, member);
+    members_view_forget (self, member);
     self->rotation_size = 0;        //  rebuilt without it
     zhashx_delete (self->index, member->id);
     self->members [index] = self->members [--self->size];

@@ -6,7 +6,7 @@
 #include "osmose_members_msg.h"
 
 static bool
-s_get (s_reader_t *reader, void *out, size_t size)
+s_get (members_reader_t *reader, void *out, size_t size)
 {
     if (reader->size - reader->pos < size)
         return false;
@@ -17,13 +17,13 @@ s_get (s_reader_t *reader, void *out, size_t size)
 }
 
 static bool
-s_get_u8 (s_reader_t *reader, uint8_t *value)
+s_get_u8 (members_reader_t *reader, uint8_t *value)
 {
     return s_get (reader, value, 1);
 }
 
 static bool
-s_get_u16 (s_reader_t *reader, uint16_t *value)
+s_get_u16 (members_reader_t *reader, uint16_t *value)
 {
     uint8_t b [2];
     if (!s_get (reader, b, 2))
@@ -33,7 +33,7 @@ s_get_u16 (s_reader_t *reader, uint16_t *value)
 }
 
 static bool
-s_get_u32 (s_reader_t *reader, uint32_t *value)
+s_get_u32 (members_reader_t *reader, uint32_t *value)
 {
     uint8_t b [4];
     if (!s_get (reader, b, 4))
@@ -44,7 +44,7 @@ s_get_u32 (s_reader_t *reader, uint32_t *value)
 }
 
 static bool
-s_get_u64 (s_reader_t *reader, uint64_t *value)
+s_get_u64 (members_reader_t *reader, uint64_t *value)
 {
     uint32_t high, low;
     if (!s_get_u32 (reader, &high) || !s_get_u32 (reader, &low))
@@ -55,7 +55,7 @@ s_get_u64 (s_reader_t *reader, uint64_t *value)
 
 //  Text: u8 length then bytes, no NUL inside
 static bool
-s_get_text (s_reader_t *reader, const char **text, uint8_t *size)
+s_get_text (members_reader_t *reader, const char **text, uint8_t *size)
 {
     if (!s_get_u8 (reader, size))
         return false;
@@ -69,32 +69,32 @@ s_get_text (s_reader_t *reader, const char **text, uint8_t *size)
 }
 
 int
-s_msg_header (s_reader_t *reader, s_msg_header_t *header)
+members_msg_header (members_reader_t *reader, members_msg_header_t *header)
 {
     memset (header, 0, sizeof (*header));
     uint8_t version;
-    if (!s_get_u8 (reader, &version) || version != S_MSG_VERSION)
+    if (!s_get_u8 (reader, &version) || version != MEMBERS_MSG_VERSION)
         return OSMOSE_EPROTO;
     if (!s_get_u8 (reader, &header->type) || !s_get_u32 (reader, &header->seq))
         return OSMOSE_EPROTO;
     switch (header->type) {
-        case S_MSG_PING_REQ:
-            if (!s_get (reader, header->target, S_IDB))
+        case MEMBERS_MSG_PING_REQ:
+            if (!s_get (reader, header->target, MEMBERS_IDB))
                 return OSMOSE_EPROTO;
             break;
-        case S_MSG_SYNC_HASH:
+        case MEMBERS_MSG_SYNC_HASH:
             if (!s_get_u64 (reader, &header->hash))
                 return OSMOSE_EPROTO;
             break;
-        case S_MSG_SYNC_FULL:
+        case MEMBERS_MSG_SYNC_FULL:
             if (!s_get_u8 (reader, &header->flags))
                 return OSMOSE_EPROTO;
             break;
-        case S_MSG_PING:
-        case S_MSG_ACK:
-        case S_MSG_GOSSIP:
-        case S_MSG_JOIN:
-        case S_MSG_NACK:
+        case MEMBERS_MSG_PING:
+        case MEMBERS_MSG_ACK:
+        case MEMBERS_MSG_GOSSIP:
+        case MEMBERS_MSG_JOIN:
+        case MEMBERS_MSG_NACK:
             break;
         default:
             return OSMOSE_EPROTO;
@@ -108,7 +108,7 @@ s_msg_header (s_reader_t *reader, s_msg_header_t *header)
 }
 
 int
-s_msg_record (s_reader_t *reader, s_record_t *record)
+members_msg_record (members_reader_t *reader, members_record_t *record)
 {
     memset (record, 0, sizeof (*record));
     uint8_t kind;
@@ -118,10 +118,10 @@ s_msg_record (s_reader_t *reader, s_record_t *record)
     record->has_info = (kind & 0x80) != 0;
     if (record->state < OSMOSE_MEMBER_ALIVE || record->state > OSMOSE_MEMBER_LEFT)
         return OSMOSE_EPROTO;
-    if (!s_get (reader, record->id, S_IDB) || !s_get_u32 (reader, &record->incarnation))
+    if (!s_get (reader, record->id, MEMBERS_IDB) || !s_get_u32 (reader, &record->incarnation))
         return OSMOSE_EPROTO;
     if (record->state == OSMOSE_MEMBER_SUSPECT
-    && !s_get (reader, record->suspecter, S_IDB))
+    && !s_get (reader, record->suspecter, MEMBERS_IDB))
         return OSMOSE_EPROTO;
     //  ALIVE means nothing without the member's own signed info
     if (record->state == OSMOSE_MEMBER_ALIVE && !record->has_info)
@@ -158,7 +158,7 @@ s_msg_record (s_reader_t *reader, s_record_t *record)
 }
 
 static void
-s_put (s_writer_t *writer, const void *data, size_t size)
+s_put (members_writer_t *writer, const void *data, size_t size)
 {
     if (writer->failed || writer->size - writer->pos < size) {
         writer->failed = true;
@@ -170,20 +170,20 @@ s_put (s_writer_t *writer, const void *data, size_t size)
 }
 
 static void
-s_put_u8 (s_writer_t *writer, uint8_t value)
+s_put_u8 (members_writer_t *writer, uint8_t value)
 {
     s_put (writer, &value, 1);
 }
 
 static void
-s_put_u16 (s_writer_t *writer, uint16_t value)
+s_put_u16 (members_writer_t *writer, uint16_t value)
 {
     uint8_t b [2] = { (uint8_t) (value >> 8), (uint8_t) value };
     s_put (writer, b, 2);
 }
 
 static void
-s_put_u32 (s_writer_t *writer, uint32_t value)
+s_put_u32 (members_writer_t *writer, uint32_t value)
 {
     uint8_t b [4] = { (uint8_t) (value >> 24), (uint8_t) (value >> 16),
                       (uint8_t) (value >> 8), (uint8_t) value };
@@ -191,52 +191,52 @@ s_put_u32 (s_writer_t *writer, uint32_t value)
 }
 
 void
-s_msg_write_header (s_writer_t *writer, const s_msg_header_t *header)
+members_msg_write_header (members_writer_t *writer, const members_msg_header_t *header)
 {
-    s_put_u8 (writer, S_MSG_VERSION);
+    s_put_u8 (writer, MEMBERS_MSG_VERSION);
     s_put_u8 (writer, header->type);
     s_put_u32 (writer, header->seq);
-    if (header->type == S_MSG_PING_REQ)
-        s_put (writer, header->target, S_IDB);
+    if (header->type == MEMBERS_MSG_PING_REQ)
+        s_put (writer, header->target, MEMBERS_IDB);
     else
-    if (header->type == S_MSG_SYNC_HASH) {
+    if (header->type == MEMBERS_MSG_SYNC_HASH) {
         s_put_u32 (writer, (uint32_t) (header->hash >> 32));
         s_put_u32 (writer, (uint32_t) header->hash);
     }
     else
-    if (header->type == S_MSG_SYNC_FULL)
+    if (header->type == MEMBERS_MSG_SYNC_FULL)
         s_put_u8 (writer, header->flags);
     s_put_u16 (writer, header->count);
 }
 
 size_t
-s_msg_count_offset (const s_msg_header_t *header)
+members_msg_count_offset (const members_msg_header_t *header)
 {
     size_t offset = 6;
-    if (header->type == S_MSG_PING_REQ || header->type == S_MSG_SYNC_HASH)
+    if (header->type == MEMBERS_MSG_PING_REQ || header->type == MEMBERS_MSG_SYNC_HASH)
         offset += 8;
     else
-    if (header->type == S_MSG_SYNC_FULL)
+    if (header->type == MEMBERS_MSG_SYNC_FULL)
         offset += 1;
     return offset;
 }
 
 void
-s_msg_write_record (s_writer_t *writer, uint8_t state, const uint8_t *id,
+members_msg_write_record (members_writer_t *writer, uint8_t state, const uint8_t *id,
                     uint32_t incarnation, const uint8_t *suspecter,
                     const uint8_t *info_wire, size_t info_wire_size)
 {
     s_put_u8 (writer, (uint8_t) (state | (info_wire? 0x80: 0)));
-    s_put (writer, id, S_IDB);
+    s_put (writer, id, MEMBERS_IDB);
     s_put_u32 (writer, incarnation);
     if (state == OSMOSE_MEMBER_SUSPECT)
-        s_put (writer, suspecter, S_IDB);
+        s_put (writer, suspecter, MEMBERS_IDB);
     if (info_wire)
         s_put (writer, info_wire, info_wire_size);
 }
 
 static void
-s_put_text (s_writer_t *writer, const char *text)
+s_put_text (members_writer_t *writer, const char *text)
 {
     size_t size = text? strlen (text): 0;
     if (size > OSMOSE_MEMBERS_TEXT_MAX)
@@ -246,12 +246,12 @@ s_put_text (s_writer_t *writer, const char *text)
 }
 
 size_t
-s_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
+members_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
                    const uint8_t *public_key, const char *endpoint,
                    const char *name, const char *location,
                    const uint8_t *app, size_t app_size)
 {
-    s_writer_t writer = { buffer, S_INFO_MAX, 0, false };
+    members_writer_t writer = { buffer, MEMBERS_INFO_MAX, 0, false };
     s_put_u32 (&writer, incarnation);
     s_put (&writer, public_key, OSMOSE_KEY_SIZE);
     s_put_text (&writer, endpoint);
@@ -266,24 +266,24 @@ s_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
 }
 
 size_t
-s_msg_signed_bytes (uint8_t *buffer, const uint8_t *id,
+members_msg_signed_bytes (uint8_t *buffer, const uint8_t *id,
                     const uint8_t *info_wire, size_t info_wire_size)
 {
     size_t size = 0;
-    memcpy (buffer, S_ALIVE_DOMAIN, strlen (S_ALIVE_DOMAIN));
-    size += strlen (S_ALIVE_DOMAIN);
-    memcpy (buffer + size, id, S_IDB);
-    size += S_IDB;
+    memcpy (buffer, MEMBERS_ALIVE_DOMAIN, strlen (MEMBERS_ALIVE_DOMAIN));
+    size += strlen (MEMBERS_ALIVE_DOMAIN);
+    memcpy (buffer + size, id, MEMBERS_IDB);
+    size += MEMBERS_IDB;
     memcpy (buffer + size, info_wire, info_wire_size - OSMOSE_SIG_SIZE);
     return size + info_wire_size - OSMOSE_SIG_SIZE;
 }
 
 bool
-s_msg_id_parse (const char *hex, uint8_t *id)
+members_msg_id_parse (const char *hex, uint8_t *id)
 {
     if (!hex || strlen (hex) != OSMOSE_ID_SIZE)
         return false;
-    for (int i = 0; i < S_IDB; i++) {
+    for (int i = 0; i < MEMBERS_IDB; i++) {
         int value = 0;
         for (int j = 0; j < 2; j++) {
             char c = hex [i * 2 + j];
@@ -299,10 +299,10 @@ s_msg_id_parse (const char *hex, uint8_t *id)
 }
 
 void
-s_msg_id_format (const uint8_t *id, char *hex)
+members_msg_id_format (const uint8_t *id, char *hex)
 {
     static const char digits [] = "0123456789abcdef";
-    for (int i = 0; i < S_IDB; i++) {
+    for (int i = 0; i < MEMBERS_IDB; i++) {
         hex [i * 2] = digits [id [i] >> 4];
         hex [i * 2 + 1] = digits [id [i] & 15];
     }

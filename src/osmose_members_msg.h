@@ -17,41 +17,41 @@
 
 #include "osmose_members.h"
 
-#define S_MSG_VERSION 1
-#define S_IDB 8                 //  binary id bytes
-#define S_INFO_MAX (4 + OSMOSE_KEY_SIZE + 3 * (1 + OSMOSE_MEMBERS_TEXT_MAX) \
+#define MEMBERS_MSG_VERSION 1
+#define MEMBERS_IDB 8                 //  binary id bytes
+#define MEMBERS_INFO_MAX (4 + OSMOSE_KEY_SIZE + 3 * (1 + OSMOSE_MEMBERS_TEXT_MAX) \
                     + 2 + OSMOSE_MEMBERS_APP_MAX + OSMOSE_SIG_SIZE)
-#define S_RECORD_MAX (1 + S_IDB + 4 + S_IDB + S_INFO_MAX)
-#define S_ALIVE_DOMAIN "osmose-alive-v1"
+#define MEMBERS_RECORD_MAX (1 + MEMBERS_IDB + 4 + MEMBERS_IDB + MEMBERS_INFO_MAX)
+#define MEMBERS_ALIVE_DOMAIN "osmose-alive-v1"
 
 typedef enum {
-    S_MSG_PING = 1,
-    S_MSG_ACK = 2,
-    S_MSG_PING_REQ = 3,
-    S_MSG_GOSSIP = 4,
-    S_MSG_JOIN = 5,
-    S_MSG_SYNC_HASH = 6,
-    S_MSG_SYNC_FULL = 7,
-    S_MSG_NACK = 8              //  a PING_REQ helper got no ACK in time
-} s_msg_type_t;
+    MEMBERS_MSG_PING = 1,
+    MEMBERS_MSG_ACK = 2,
+    MEMBERS_MSG_PING_REQ = 3,
+    MEMBERS_MSG_GOSSIP = 4,
+    MEMBERS_MSG_JOIN = 5,
+    MEMBERS_MSG_SYNC_HASH = 6,
+    MEMBERS_MSG_SYNC_FULL = 7,
+    MEMBERS_MSG_NACK = 8              //  a PING_REQ helper got no ACK in time
+} members_msg_type_t;
 
-#define S_SYNC_REPLY_WANTED 1
+#define MEMBERS_SYNC_REPLY_WANTED 1
 
 typedef struct {
     uint8_t type;
     uint32_t seq;
-    uint8_t target [S_IDB];     //  PING_REQ
+    uint8_t target [MEMBERS_IDB];     //  PING_REQ
     uint64_t hash;              //  SYNC_HASH
     uint8_t flags;              //  SYNC_FULL
     uint16_t count;             //  records that follow
-} s_msg_header_t;
+} members_msg_header_t;
 
 //  A decoded record; text and app point into the message (not terminated)
 typedef struct {
     uint8_t state;
-    uint8_t id [S_IDB];
+    uint8_t id [MEMBERS_IDB];
     uint32_t incarnation;
-    uint8_t suspecter [S_IDB];
+    uint8_t suspecter [MEMBERS_IDB];
     bool has_info;
     uint32_t info_incarnation;
     const uint8_t *public_key;
@@ -62,13 +62,13 @@ typedef struct {
     const uint8_t *signature;
     const uint8_t *info_wire;   //  the whole info section, signature included
     size_t info_wire_size;
-} s_record_t;
+} members_record_t;
 
 typedef struct {
     const uint8_t *data;
     size_t size;
     size_t pos;
-} s_reader_t;
+} members_reader_t;
 
 //  Writer over a caller's buffer; an overflow sets failed
 typedef struct {
@@ -76,39 +76,39 @@ typedef struct {
     size_t size;
     size_t pos;
     bool failed;
-} s_writer_t;
+} members_writer_t;
 
-//  Decode the header; then call s_msg_record COUNT times. 0 or OSMOSE_EPROTO
+//  Decode the header; then call members_msg_record COUNT times. 0 or OSMOSE_EPROTO
 int
-    s_msg_header (s_reader_t *reader, s_msg_header_t *header);
+    members_msg_header (members_reader_t *reader, members_msg_header_t *header);
 int
-    s_msg_record (s_reader_t *reader, s_record_t *record);
+    members_msg_record (members_reader_t *reader, members_record_t *record);
 
 void
-    s_msg_write_header (s_writer_t *writer, const s_msg_header_t *header);
+    members_msg_write_header (members_writer_t *writer, const members_msg_header_t *header);
 //  Offset of the count field, to patch once the records are written
 size_t
-    s_msg_count_offset (const s_msg_header_t *header);
+    members_msg_count_offset (const members_msg_header_t *header);
 void
-    s_msg_write_record (s_writer_t *writer, uint8_t state, const uint8_t *id,
+    members_msg_write_record (members_writer_t *writer, uint8_t state, const uint8_t *id,
                         uint32_t incarnation, const uint8_t *suspecter,
                         const uint8_t *info_wire, size_t info_wire_size);
 //  Encode an info section (unsigned: signature zeroed) into BUFFER of
-//  S_INFO_MAX bytes; returns its size
+//  MEMBERS_INFO_MAX bytes; returns its size
 size_t
-    s_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
+    members_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
                        const uint8_t *public_key, const char *endpoint,
                        const char *name, const char *location,
                        const uint8_t *app, size_t app_size);
-//  The bytes an ALIVE signature covers, into BUFFER (S_INFO_MAX + 32)
+//  The bytes an ALIVE signature covers, into BUFFER (MEMBERS_INFO_MAX + 32)
 size_t
-    s_msg_signed_bytes (uint8_t *buffer, const uint8_t *id,
+    members_msg_signed_bytes (uint8_t *buffer, const uint8_t *id,
                         const uint8_t *info_wire, size_t info_wire_size);
 
 //  Hex id <-> 8 bytes. Parse returns false on anything but 16 hex chars
 bool
-    s_msg_id_parse (const char *hex, uint8_t *id);
+    members_msg_id_parse (const char *hex, uint8_t *id);
 void
-    s_msg_id_format (const uint8_t *id, char *hex);
+    members_msg_id_format (const uint8_t *id, char *hex);
 
 #endif

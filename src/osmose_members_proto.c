@@ -7,8 +7,8 @@
 #include "osmose_members_int.h"
 
 typedef struct {
-    s_writer_t writer;
-    s_msg_header_t header;
+    members_writer_t writer;
+    members_msg_header_t header;
     size_t budget;
 } s_builder_t;
 
@@ -27,14 +27,14 @@ s_builder_init (s_builder_t *builder, uint8_t type, uint32_t seq, size_t capacit
 
 //  Add a record about MEMBER if it fits (the budget binds unless FORCE)
 static bool
-s_builder_add (s_builder_t *builder, s_member_t *member, bool info, bool force)
+s_builder_add (s_builder_t *builder, members_entry_t *member, bool info, bool force)
 {
     if (builder->header.count == UINT16_MAX)
         return false;
-    s_writer_t *writer = &builder->writer;
+    members_writer_t *writer = &builder->writer;
     size_t mark = writer->pos;
     bool with_info = member->state == OSMOSE_MEMBER_ALIVE || info;
-    s_msg_write_record (writer, (uint8_t) member->state, member->idb,
+    members_msg_write_record (writer, (uint8_t) member->state, member->idb,
                         member->incarnation, member->gossip_suspecter,
                         with_info? member->info_wire: NULL, member->info_wire_size);
     if (writer->failed || (writer->pos > builder->budget && !force)) {
@@ -49,26 +49,26 @@ s_builder_add (s_builder_t *builder, s_member_t *member, bool info, bool force)
 static int
 s_by_tx_left (const void *a, const void *b)
 {
-    const s_member_t *x = *(s_member_t * const *) a;
-    const s_member_t *y = *(s_member_t * const *) b;
+    const members_entry_t *x = *(members_entry_t * const *) a;
+    const members_entry_t *y = *(members_entry_t * const *) b;
     return (y->tx_left > x->tx_left) - (y->tx_left < x->tx_left);
 }
 
 //  Piggyback pending updates, least sent first, under the byte budget.
 //  News about the destination itself goes first, so it can refute.
 static void
-s_builder_piggyback (osmose_members_t *self, s_builder_t *builder, s_member_t *dest)
+s_builder_piggyback (osmose_members_t *self, s_builder_t *builder, members_entry_t *dest)
 {
     bool first = builder->header.count == 0;
     if (dest && dest->state != OSMOSE_MEMBER_ALIVE && !dest->is_self)
         if (s_builder_add (builder, dest, false, true))
             first = false;
-    s_member_t *pending [256];
+    members_entry_t *pending [256];
     size_t count = 0;
     for (size_t i = 0; i < self->size && count < 256; i++)
         if (self->members [i]->tx_left > 0 && self->members [i] != dest)
             pending [count++] = self->members [i];
-    qsort (pending, count, sizeof (s_member_t *), s_by_tx_left);
+    qsort (pending, count, sizeof (members_entry_t *), s_by_tx_left);
     for (size_t i = 0; i < count; i++)
         if (s_builder_add (builder, pending [i], false, first)) {
             pending [i]->tx_left--;
@@ -79,14 +79,14 @@ s_builder_piggyback (osmose_members_t *self, s_builder_t *builder, s_member_t *d
 static void
 s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
 {
-    s_writer_t *writer = &builder->writer;
-    size_t offset = s_msg_count_offset (&builder->header);
+    members_writer_t *writer = &builder->writer;
+    size_t offset = members_msg_count_offset (&builder->header);
     size_t end = writer->pos;
     if (end == 0)
-        s_msg_write_header (writer, &builder->header);     //  header only
+        members_msg_write_header (writer, &builder->header);     //  header only
     else {
         writer->pos = 0;
-        s_msg_write_header (writer, &builder->header);
+        members_msg_write_header (writer, &builder->header);
         writer->pos = end;
     }
     assert (offset + 2 <= writer->pos);
@@ -97,7 +97,7 @@ s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
         return;
     }
     snprintf (out->to, sizeof (out->to), "%s", to);
-    s_member_t *member = (s_member_t *) zhashx_lookup (self->index, to);
+    members_entry_t *member = (members_entry_t *) zhashx_lookup (self->index, to);
     if (member) {
         snprintf (out->endpoint, sizeof (out->endpoint), "%s", member->endpoint);
         memcpy (out->public_key, member->public_key, OSMOSE_KEY_SIZE);
@@ -121,7 +121,7 @@ s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
 static void
 s_builder_reserve (s_builder_t *builder)
 {
-    builder->writer.pos = s_msg_count_offset (&builder->header) + 2;
+    builder->writer.pos = members_msg_count_offset (&builder->header) + 2;
 }
 
 //  The order-independent hash of what we believe about live members
@@ -130,17 +130,17 @@ s_table_hash (osmose_members_t *self)
 {
     uint64_t hash = 0;
     for (size_t i = 0; i < self->size; i++) {
-        s_member_t *member = self->members [i];
+        members_entry_t *member = self->members [i];
         if (member->state != OSMOSE_MEMBER_ALIVE && member->state != OSMOSE_MEMBER_SUSPECT)
             continue;
-        uint8_t item [S_IDB + 5], digest [16];
-        memcpy (item, member->idb, S_IDB);
+        uint8_t item [MEMBERS_IDB + 5], digest [16];
+        memcpy (item, member->idb, MEMBERS_IDB);
         uint32_t inc = member->incarnation;
-        item [S_IDB] = (uint8_t) (inc >> 24);
-        item [S_IDB + 1] = (uint8_t) (inc >> 16);
-        item [S_IDB + 2] = (uint8_t) (inc >> 8);
-        item [S_IDB + 3] = (uint8_t) inc;
-        item [S_IDB + 4] = (uint8_t) member->state;
+        item [MEMBERS_IDB] = (uint8_t) (inc >> 24);
+        item [MEMBERS_IDB + 1] = (uint8_t) (inc >> 16);
+        item [MEMBERS_IDB + 2] = (uint8_t) (inc >> 8);
+        item [MEMBERS_IDB + 3] = (uint8_t) inc;
+        item [MEMBERS_IDB + 4] = (uint8_t) member->state;
         crypto_generichash (digest, sizeof (digest), item, sizeof (item), NULL, 0);
         uint64_t part;
         memcpy (&part, digest, sizeof (part));
@@ -150,19 +150,19 @@ s_table_hash (osmose_members_t *self)
 }
 
 void
-s_members_send (osmose_members_t *self, const char *to, uint8_t type,
+members_send (osmose_members_t *self, const char *to, uint8_t type,
                 uint32_t seq, const uint8_t *target)
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
-    if (!s_builder_init (&builder, type, seq, budget + S_RECORD_MAX + 32, budget))
+    if (!s_builder_init (&builder, type, seq, budget + MEMBERS_RECORD_MAX + 32, budget))
         return;
     if (target)
-        memcpy (builder.header.target, target, S_IDB);
-    if (type == S_MSG_SYNC_HASH)
+        memcpy (builder.header.target, target, MEMBERS_IDB);
+    if (type == MEMBERS_MSG_SYNC_HASH)
         builder.header.hash = s_table_hash (self);
     s_builder_reserve (&builder);
-    s_builder_piggyback (self, &builder, (s_member_t *) zhashx_lookup (self->index, to));
+    s_builder_piggyback (self, &builder, (members_entry_t *) zhashx_lookup (self->index, to));
     s_builder_send (self, &builder, to);
 }
 
@@ -172,14 +172,14 @@ s_send_table (osmose_members_t *self, const char *to, uint8_t flags)
 {
     size_t capacity = 32;
     for (size_t i = 0; i < self->size; i++)
-        capacity += 1 + 2 * S_IDB + 4 + self->members [i]->info_wire_size;
+        capacity += 1 + 2 * MEMBERS_IDB + 4 + self->members [i]->info_wire_size;
     s_builder_t builder;
-    if (!s_builder_init (&builder, S_MSG_SYNC_FULL, 0, capacity, capacity))
+    if (!s_builder_init (&builder, MEMBERS_MSG_SYNC_FULL, 0, capacity, capacity))
         return;
     builder.header.flags = flags;
     s_builder_reserve (&builder);
     for (size_t i = 0; i < self->size; i++) {
-        s_member_t *member = self->members [i];
+        members_entry_t *member = self->members [i];
         bool live = member->state == OSMOSE_MEMBER_ALIVE || member->state == OSMOSE_MEMBER_SUSPECT;
         s_builder_add (&builder, member, live, true);
     }
@@ -188,11 +188,11 @@ s_send_table (osmose_members_t *self, const char *to, uint8_t flags)
 }
 
 void
-s_members_send_join (osmose_members_t *self, const char *to)
+members_send_join (osmose_members_t *self, const char *to)
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
-    if (!s_builder_init (&builder, S_MSG_JOIN, 0, budget + S_RECORD_MAX + 32, budget))
+    if (!s_builder_init (&builder, MEMBERS_MSG_JOIN, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
         return;
     s_builder_reserve (&builder);
     s_builder_add (&builder, self->me, true, true);
@@ -202,30 +202,30 @@ s_members_send_join (osmose_members_t *self, const char *to)
 static void
 s_on_ack (osmose_members_t *self, const char *from, uint32_t seq)
 {
-    uint8_t from_idb [S_IDB];
-    if (!s_msg_id_parse (from, from_idb))
+    uint8_t from_idb [MEMBERS_IDB];
+    if (!members_msg_id_parse (from, from_idb))
         return;
-    for (size_t i = 0; i < S_RELAYS; i++) {
-        s_relay_t *relay = &self->relays [i];
+    for (size_t i = 0; i < MEMBERS_RELAYS; i++) {
+        members_relay_t *relay = &self->relays [i];
         if (relay->expires > self->now && relay->our_seq == seq
-        &&  memcmp (relay->target, from_idb, S_IDB) == 0) {
+        &&  memcmp (relay->target, from_idb, MEMBERS_IDB) == 0) {
             relay->expires = 0;
-            s_members_send (self, relay->requester, S_MSG_ACK, relay->their_seq, NULL);
+            members_send (self, relay->requester, MEMBERS_MSG_ACK, relay->their_seq, NULL);
             return;
         }
     }
     for (size_t i = 0; i < self->size; i++) {
-        s_member_t *member = self->members [i];
-        if (member->probe_phase == S_PROBE_NONE || member->probe_seq != seq)
+        members_entry_t *member = self->members [i];
+        if (member->probe_phase == MEMBERS_PROBE_NONE || member->probe_seq != seq)
             continue;
-        if (memcmp (member->idb, from_idb, S_IDB) == 0) {
+        if (memcmp (member->idb, from_idb, MEMBERS_IDB) == 0) {
             int64_t sample = self->now - member->probe_sent;
             if (sample < 0)
                 sample = 0;
             member->rtt_us = member->rtt_us < 0? sample:
                 member->rtt_us + (sample - member->rtt_us) / 8;
         }
-        member->probe_phase = S_PROBE_NONE;
+        member->probe_phase = MEMBERS_PROBE_NONE;
         if (self->health > 0)
             self->health--;
         return;
@@ -233,55 +233,55 @@ s_on_ack (osmose_members_t *self, const char *from, uint32_t seq)
 }
 
 static void
-s_on_ping_req (osmose_members_t *self, const char *from, const s_msg_header_t *header)
+s_on_ping_req (osmose_members_t *self, const char *from, const members_msg_header_t *header)
 {
-    s_member_t *target = s_members_find (self, header->target);
+    members_entry_t *target = members_find (self, header->target);
     if (!target || target->is_self || streq (target->id, from))
         return;
-    s_relay_t *relay = &self->relays [self->relay_next++ % S_RELAYS];
+    members_relay_t *relay = &self->relays [self->relay_next++ % MEMBERS_RELAYS];
     if (++self->seq == 0)
         self->seq = 1;
     relay->our_seq = self->seq;
     relay->their_seq = header->seq;
     snprintf (relay->requester, sizeof (relay->requester), "%s", from);
-    memcpy (relay->target, header->target, S_IDB);
+    memcpy (relay->target, header->target, MEMBERS_IDB);
     relay->nack_at = self->now + self->params.probe_timeout_ms * INT64_C (1000);
     relay->expires = self->now + 4 * self->params.probe_timeout_ms * INT64_C (1000);
-    s_members_send (self, target->id, S_MSG_PING, relay->our_seq, NULL);
+    members_send (self, target->id, MEMBERS_MSG_PING, relay->our_seq, NULL);
 }
 
 void
-s_members_handle (osmose_members_t *self, const char *from,
-                  s_member_t *sender, const s_msg_header_t *header)
+members_handle (osmose_members_t *self, const char *from,
+                  members_entry_t *sender, const members_msg_header_t *header)
 {
     switch (header->type) {
-        case S_MSG_PING:
-            s_members_send (self, from, S_MSG_ACK, header->seq, NULL);
+        case MEMBERS_MSG_PING:
+            members_send (self, from, MEMBERS_MSG_ACK, header->seq, NULL);
             break;
-        case S_MSG_ACK:
+        case MEMBERS_MSG_ACK:
             s_on_ack (self, from, header->seq);
             break;
-        case S_MSG_NACK:
+        case MEMBERS_MSG_NACK:
             for (size_t i = 0; i < self->size; i++)
-                if (self->members [i]->probe_phase == S_PROBE_INDIRECT
+                if (self->members [i]->probe_phase == MEMBERS_PROBE_INDIRECT
                 &&  self->members [i]->probe_seq == header->seq) {
                     self->members [i]->probe_nacks++;
                     break;
                 }
             break;
-        case S_MSG_PING_REQ:
+        case MEMBERS_MSG_PING_REQ:
             s_on_ping_req (self, from, header);
             break;
-        case S_MSG_JOIN:
+        case MEMBERS_MSG_JOIN:
             s_send_table (self, from, 0);
             break;
-        case S_MSG_SYNC_HASH:
+        case MEMBERS_MSG_SYNC_HASH:
             if (header->hash != s_table_hash (self))
-                s_send_table (self, from, S_SYNC_REPLY_WANTED);
+                s_send_table (self, from, MEMBERS_SYNC_REPLY_WANTED);
             break;
-        case S_MSG_SYNC_FULL:
+        case MEMBERS_MSG_SYNC_FULL:
             self->joined = true;
-            if (header->flags & S_SYNC_REPLY_WANTED)
+            if (header->flags & MEMBERS_SYNC_REPLY_WANTED)
                 s_send_table (self, from, 0);
             break;
         default:
@@ -290,12 +290,12 @@ s_members_handle (osmose_members_t *self, const char *from,
 }
 
 static void
-s_probe_start (osmose_members_t *self, s_member_t *member)
+s_probe_start (osmose_members_t *self, members_entry_t *member)
 {
     if (++self->seq == 0)
         self->seq = 1;
     member->probe_seq = self->seq;
-    member->probe_phase = S_PROBE_DIRECT;
+    member->probe_phase = MEMBERS_PROBE_DIRECT;
     member->probe_sent = self->now;
     member->probe_now = false;
     //  A member known to be far gets the time its RTT needs
@@ -305,40 +305,40 @@ s_probe_start (osmose_members_t *self, s_member_t *member)
     member->probe_timeout = timeout * (self->health + 1);
     member->probe_deadline = self->now + member->probe_timeout;
     self->stats.probes++;
-    s_members_send (self, member->id, S_MSG_PING, member->probe_seq, NULL);
+    members_send (self, member->id, MEMBERS_MSG_PING, member->probe_seq, NULL);
 }
 
 //  Lifeguard: a failed probe counts against our own health only for the
 //  helpers that did not even NACK (or once, when there were none): when
 //  the helpers answer, the target is the one in trouble, not us
 static void
-s_probe_failed (osmose_members_t *self, s_member_t *member)
+s_probe_failed (osmose_members_t *self, members_entry_t *member)
 {
-    int missed = member->probe_phase == S_PROBE_INDIRECT?
+    int missed = member->probe_phase == MEMBERS_PROBE_INDIRECT?
                  member->probe_helpers - member->probe_nacks: 1;
-    member->probe_phase = S_PROBE_NONE;
+    member->probe_phase = MEMBERS_PROBE_NONE;
     self->stats.probe_failures++;
     self->health += missed > 0? missed: 0;
     if (self->health > self->params.health_max)
         self->health = self->params.health_max;
     if (member->state == OSMOSE_MEMBER_ALIVE)
-        s_members_suspect (self, member, member->incarnation, self->me->idb);
+        members_suspect (self, member, member->incarnation, self->me->idb);
     else
     if (member->state == OSMOSE_MEMBER_SUSPECT)
-        s_members_confirm (self, member, self->me->idb);
+        members_confirm (self, member, self->me->idb);
 }
 
 //  Direct probe timed out: ask k random live members to probe for us
 static void
-s_probe_indirect (osmose_members_t *self, s_member_t *member)
+s_probe_indirect (osmose_members_t *self, members_entry_t *member)
 {
     int wanted = self->params.indirect_probes;
     int sent = 0;
     for (size_t tries = 0; sent < wanted && tries < 4 * (size_t) wanted + 8; tries++) {
-        s_member_t *helper = self->members [s_members_random (self) % self->size];
+        members_entry_t *helper = self->members [members_random (self) % self->size];
         if (helper->is_self || helper == member || helper->state != OSMOSE_MEMBER_ALIVE)
             continue;
-        s_members_send (self, helper->id, S_MSG_PING_REQ, member->probe_seq, member->idb);
+        members_send (self, helper->id, MEMBERS_MSG_PING_REQ, member->probe_seq, member->idb);
         self->stats.indirect_probes++;
         sent++;
     }
@@ -346,7 +346,7 @@ s_probe_indirect (osmose_members_t *self, s_member_t *member)
         s_probe_failed (self, member);
         return;
     }
-    member->probe_phase = S_PROBE_INDIRECT;
+    member->probe_phase = MEMBERS_PROBE_INDIRECT;
     member->probe_helpers = sent;
     member->probe_nacks = 0;
     member->probe_deadline = self->now + 2 * member->probe_timeout;
@@ -357,21 +357,21 @@ s_tick_members (osmose_members_t *self)
 {
     int64_t now = self->now;
     for (size_t i = self->size; i-- > 0;) {
-        s_member_t *member = self->members [i];
-        if (member->probe_phase != S_PROBE_NONE && now >= member->probe_deadline) {
-            if (member->probe_phase == S_PROBE_DIRECT)
+        members_entry_t *member = self->members [i];
+        if (member->probe_phase != MEMBERS_PROBE_NONE && now >= member->probe_deadline) {
+            if (member->probe_phase == MEMBERS_PROBE_DIRECT)
                 s_probe_indirect (self, member);
             else
                 s_probe_failed (self, member);
         }
-        if (member->probe_now && member->probe_phase == S_PROBE_NONE)
+        if (member->probe_now && member->probe_phase == MEMBERS_PROBE_NONE)
             s_probe_start (self, member);
         if (member->state == OSMOSE_MEMBER_SUSPECT && now >= member->suspect_deadline) {
             int old_state = member->state;
             member->state = OSMOSE_MEMBER_DEAD;
             member->state_since = now;
-            member->probe_phase = S_PROBE_NONE;
-            member->tx_left = s_members_retransmits (self);
+            member->probe_phase = MEMBERS_PROBE_NONE;
+            member->tx_left = members_retransmits (self);
             self->stats.deaths++;
             if (self->params.on_change)
                 self->params.on_change (self->params.change_arg, member->id,
@@ -380,18 +380,18 @@ s_tick_members (osmose_members_t *self)
         if ((member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT)
         &&  !member->is_self && member->tx_left == 0
         &&  now - member->state_since >= self->params.reap_ms * INT64_C (1000))
-            s_members_reap (self, i);
+            members_reap (self, i);
     }
 }
 
 static void
 s_tick_relays (osmose_members_t *self)
 {
-    for (size_t i = 0; i < S_RELAYS; i++) {
-        s_relay_t *relay = &self->relays [i];
+    for (size_t i = 0; i < MEMBERS_RELAYS; i++) {
+        members_relay_t *relay = &self->relays [i];
         if (relay->expires > self->now && relay->nack_at && self->now >= relay->nack_at) {
             relay->nack_at = 0;
-            s_members_send (self, relay->requester, S_MSG_NACK, relay->their_seq, NULL);
+            members_send (self, relay->requester, MEMBERS_MSG_NACK, relay->their_seq, NULL);
         }
     }
 }
@@ -409,7 +409,7 @@ s_pending (osmose_members_t *self)
 static void
 s_gossip (osmose_members_t *self)
 {
-    s_member_t *targets [S_VIEW_MAX * 2];
+    members_entry_t *targets [MEMBERS_VIEW_MAX * 2];
     size_t count = 0;
     for (size_t i = 0; i < self->near_size; i++)
         targets [count++] = self->near [i];
@@ -417,19 +417,19 @@ s_gossip (osmose_members_t *self)
         targets [count++] = self->random [i];
     int fanout = self->params.gossip_fanout;
     for (int i = 0; i < fanout && s_pending (self); i++) {
-        s_member_t *target = NULL;
+        members_entry_t *target = NULL;
         if (count > 0) {
-            size_t pick = s_members_random (self) % count;
+            size_t pick = members_random (self) % count;
             target = targets [pick];
             targets [pick] = targets [--count];
         }
         else {
-            target = self->members [s_members_random (self) % self->size];
+            target = self->members [members_random (self) % self->size];
             if (target->is_self || target->state == OSMOSE_MEMBER_DEAD
             ||  target->state == OSMOSE_MEMBER_LEFT)
                 continue;
         }
-        s_members_send (self, target->id, S_MSG_GOSSIP, 0, NULL);
+        members_send (self, target->id, MEMBERS_MSG_GOSSIP, 0, NULL);
     }
 }
 
@@ -437,11 +437,11 @@ static void
 s_tick_sync (osmose_members_t *self)
 {
     int64_t interval = self->params.sync_interval_ms * INT64_C (1000);
-    self->sync_next = self->now + interval / 2 + (int64_t) (s_members_random (self) % (uint64_t) (interval + 1));
+    self->sync_next = self->now + interval / 2 + (int64_t) (members_random (self) % (uint64_t) (interval + 1));
     for (int tries = 0; tries < 8; tries++) {
-        s_member_t *member = self->members [s_members_random (self) % self->size];
+        members_entry_t *member = self->members [members_random (self) % self->size];
         if (!member->is_self && member->state == OSMOSE_MEMBER_ALIVE) {
-            s_members_send (self, member->id, S_MSG_SYNC_HASH, 0, NULL);
+            members_send (self, member->id, MEMBERS_MSG_SYNC_HASH, 0, NULL);
             return;
         }
     }
@@ -457,17 +457,17 @@ osmose_members_tick (osmose_members_t *self, int64_t now_us)
             self->joined = false;
         if (!self->joined && self->seed_count > 0 && now_us >= self->join_next) {
             for (size_t i = 0; i < self->seed_count; i++)
-                s_members_send_join (self, self->seeds [i].id);
+                members_send_join (self, self->seeds [i].id);
             self->join_next = now_us + self->params.join_retry_ms * INT64_C (1000);
         }
         s_tick_members (self);
         s_tick_relays (self);
         if (now_us >= self->view_next) {
-            s_members_view_update (self);
+            members_view_update (self);
             self->view_next = now_us + 1000000;
         }
         if (now_us >= self->probe_next) {
-            s_member_t *target = s_members_rotation_next (self);
+            members_entry_t *target = members_rotation_next (self);
             if (target)
                 s_probe_start (self, target);
             self->probe_next = now_us + self->params.probe_interval_ms
@@ -498,20 +498,20 @@ osmose_members_deadline (osmose_members_t *self)
             deadline = self->join_next;
     }
     int64_t reap = self->params.reap_ms * INT64_C (1000);
-    for (size_t i = 0; i < S_RELAYS && !self->leaving; i++)
+    for (size_t i = 0; i < MEMBERS_RELAYS && !self->leaving; i++)
         if (self->relays [i].expires > self->now && self->relays [i].nack_at
         &&  self->relays [i].nack_at < deadline)
             deadline = self->relays [i].nack_at;
     for (size_t i = 0; i < self->size; i++) {
-        s_member_t *member = self->members [i];
+        members_entry_t *member = self->members [i];
         int64_t at = INT64_MAX;
         if (member->tx_left > 0)
             pending = true;
         if (self->leaving)
             continue;
-        if (member->probe_phase != S_PROBE_NONE)
+        if (member->probe_phase != MEMBERS_PROBE_NONE)
             at = member->probe_deadline;
-        if (member->probe_now && member->probe_phase == S_PROBE_NONE)
+        if (member->probe_now && member->probe_phase == MEMBERS_PROBE_NONE)
             at = self->now;
         if (member->state == OSMOSE_MEMBER_SUSPECT && member->suspect_deadline < at)
             at = member->suspect_deadline;
@@ -540,12 +540,12 @@ osmose_members_next_out (osmose_members_t *self, osmose_members_out_t *out)
 int
 osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t now_us)
 {
-    s_member_t *member = id? (s_member_t *) zhashx_lookup (self->index, id): NULL;
+    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
     if (!member || member->is_self)
         return OSMOSE_ENOTFOUND;
     self->now = now_us;
     if ((member->state == OSMOSE_MEMBER_ALIVE || member->state == OSMOSE_MEMBER_SUSPECT)
-    &&  member->probe_phase == S_PROBE_NONE)
+    &&  member->probe_phase == MEMBERS_PROBE_NONE)
         member->probe_now = true;
     return 0;
 }
@@ -553,7 +553,7 @@ osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t no
 int
 osmose_members_evidence_up (osmose_members_t *self, const char *id, int64_t now_us)
 {
-    s_member_t *member = id? (s_member_t *) zhashx_lookup (self->index, id): NULL;
+    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
     if (!member || member->is_self)
         return OSMOSE_ENOTFOUND;
     self->now = now_us;
@@ -568,16 +568,16 @@ osmose_members_leave (osmose_members_t *self, int64_t now_us)
         return 0;
     self->now = now_us;
     self->leaving = true;
-    s_member_t *me = self->me;
+    members_entry_t *me = self->me;
     me->state = OSMOSE_MEMBER_LEFT;
     me->state_since = now_us;
-    me->tx_left = s_members_retransmits (self);
+    me->tx_left = members_retransmits (self);
     //  Tell the whole active view now; gossip carries it further while the
     //  daemon lingers
     for (size_t i = 0; i < self->near_size; i++)
-        s_members_send (self, self->near [i]->id, S_MSG_GOSSIP, 0, NULL);
+        members_send (self, self->near [i]->id, MEMBERS_MSG_GOSSIP, 0, NULL);
     for (size_t i = 0; i < self->random_size; i++)
-        s_members_send (self, self->random [i]->id, S_MSG_GOSSIP, 0, NULL);
+        members_send (self, self->random [i]->id, MEMBERS_MSG_GOSSIP, 0, NULL);
     self->gossip_next = now_us;
     return 0;
 }

@@ -454,7 +454,7 @@ s_test_trust (bool verbose)
     const char *a_id = osmose_identity_id (sim->identities [0]);
     const char *c_id = osmose_identity_id (sim->identities [2]);
     uint8_t a_idb [8];
-    assert (s_msg_id_parse (a_id, a_idb));
+    assert (members_msg_id_parse (a_id, a_idb));
     osmose_member_t before;
     int rc = osmose_members_lookup (b, a_id, &before);
     assert (rc == 0);
@@ -464,15 +464,15 @@ s_test_trust (bool verbose)
         osmose_identity_t *signer = sim->identities [2];
         const uint8_t *key = variant == 0? osmose_identity_public (sim->identities [0]):
                                            osmose_identity_public (signer);
-        uint8_t info [S_INFO_MAX], buffer [S_INFO_MAX + 32], message [S_RECORD_MAX + 32];
-        size_t info_size = s_msg_encode_info (info, before.incarnation + 5, key,
+        uint8_t info [MEMBERS_INFO_MAX], buffer [MEMBERS_INFO_MAX + 32], message [MEMBERS_RECORD_MAX + 32];
+        size_t info_size = members_msg_encode_info (info, before.incarnation + 5, key,
                                               "tcp://evil", "evil", "", NULL, 0);
-        size_t signed_size = s_msg_signed_bytes (buffer, a_idb, info, info_size);
+        size_t signed_size = members_msg_signed_bytes (buffer, a_idb, info, info_size);
         osmose_identity_sign (signer, buffer, signed_size, info + info_size - OSMOSE_SIG_SIZE);
-        s_writer_t writer = { message, sizeof (message), 0, false };
-        s_msg_header_t header = { .type = S_MSG_GOSSIP, .count = 1 };
-        s_msg_write_header (&writer, &header);
-        s_msg_write_record (&writer, OSMOSE_MEMBER_ALIVE, a_idb, before.incarnation + 5,
+        members_writer_t writer = { message, sizeof (message), 0, false };
+        members_msg_header_t header = { .type = MEMBERS_MSG_GOSSIP, .count = 1 };
+        members_msg_write_header (&writer, &header);
+        members_msg_write_record (&writer, OSMOSE_MEMBER_ALIVE, a_idb, before.incarnation + 5,
                             NULL, info, info_size);
         assert (!writer.failed);
         rc = osmose_members_receive (b, c_id, message, writer.pos, sim->now);
@@ -488,11 +488,11 @@ s_test_trust (bool verbose)
 
     //  C says A is suspect: A hears of it and refutes with a new incarnation
     uint8_t message [64], c_idb [8];
-    assert (s_msg_id_parse (c_id, c_idb));
-    s_writer_t writer = { message, sizeof (message), 0, false };
-    s_msg_header_t header = { .type = S_MSG_GOSSIP, .count = 1 };
-    s_msg_write_header (&writer, &header);
-    s_msg_write_record (&writer, OSMOSE_MEMBER_SUSPECT, a_idb, before.incarnation,
+    assert (members_msg_id_parse (c_id, c_idb));
+    members_writer_t writer = { message, sizeof (message), 0, false };
+    members_msg_header_t header = { .type = MEMBERS_MSG_GOSSIP, .count = 1 };
+    members_msg_write_header (&writer, &header);
+    members_msg_write_record (&writer, OSMOSE_MEMBER_SUSPECT, a_idb, before.incarnation,
                         c_idb, NULL, 0);
     rc = osmose_members_receive (b, c_id, message, writer.pos, sim->now);
     assert (rc == 0);
@@ -530,7 +530,7 @@ s_test_fuzz (bool verbose)
         for (size_t j = 0; j < size; j++)
             garbage [j] = (uint8_t) s_rand (sim);
         if (i % 2 && size > 2) {
-            garbage [0] = S_MSG_VERSION;    //  get past the first checks
+            garbage [0] = MEMBERS_MSG_VERSION;    //  get past the first checks
             garbage [1] = (uint8_t) (1 + i % 7);
         }
         if (osmose_members_receive (engine, from, garbage, size, sim->now) == OSMOSE_EPROTO)

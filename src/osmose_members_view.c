@@ -16,7 +16,7 @@
 #define S_RTT_UNKNOWN 20000     //  µs assumed before a member's first ACK
 
 static bool
-s_live (const s_member_t *member)
+s_live (const members_entry_t *member)
 {
     return member->state == OSMOSE_MEMBER_ALIVE || member->state == OSMOSE_MEMBER_SUSPECT;
 }
@@ -29,8 +29,8 @@ s_rotation_grow (osmose_members_t *self, size_t wanted)
     size_t capacity = self->rotation_capacity? self->rotation_capacity * 2: 16;
     while (capacity < wanted)
         capacity *= 2;
-    s_member_t **rotation = (s_member_t **) realloc (self->rotation,
-                                                     capacity * sizeof (s_member_t *));
+    members_entry_t **rotation = (members_entry_t **) realloc (self->rotation,
+                                                     capacity * sizeof (members_entry_t *));
     if (!rotation)
         return false;
     self->rotation = rotation;
@@ -39,14 +39,14 @@ s_rotation_grow (osmose_members_t *self, size_t wanted)
 }
 
 void
-s_members_rotation_insert (osmose_members_t *self, s_member_t *member)
+members_rotation_insert (osmose_members_t *self, members_entry_t *member)
 {
     if (!self->me || member->is_self || self->rotation_size == 0)
         return;                 //  the next rebuild takes it
     if (!s_rotation_grow (self, self->rotation_size + 1))
         return;
     size_t span = self->rotation_size - self->rotation_pos + 1;
-    size_t at = self->rotation_pos + (size_t) (s_members_random (self) % span);
+    size_t at = self->rotation_pos + (size_t) (members_random (self) % span);
     self->rotation [self->rotation_size++] = self->rotation [at];
     self->rotation [at] = member;
 }
@@ -62,15 +62,15 @@ s_rotation_rebuild (osmose_members_t *self)
         if (!self->members [i]->is_self && s_live (self->members [i]))
             self->rotation [self->rotation_size++] = self->members [i];
     for (size_t i = self->rotation_size; i > 1; i--) {
-        size_t j = (size_t) (s_members_random (self) % i);
-        s_member_t *swap = self->rotation [i - 1];
+        size_t j = (size_t) (members_random (self) % i);
+        members_entry_t *swap = self->rotation [i - 1];
         self->rotation [i - 1] = self->rotation [j];
         self->rotation [j] = swap;
     }
 }
 
-s_member_t *
-s_members_rotation_next (osmose_members_t *self)
+members_entry_t *
+members_rotation_next (osmose_members_t *self)
 {
     for (size_t tries = 0; tries <= self->size; tries++) {
         if (self->rotation_pos >= self->rotation_size) {
@@ -78,8 +78,8 @@ s_members_rotation_next (osmose_members_t *self)
             if (self->rotation_size == 0)
                 return NULL;
         }
-        s_member_t *member = self->rotation [self->rotation_pos++];
-        if (s_live (member) && member->probe_phase == S_PROBE_NONE)
+        members_entry_t *member = self->rotation [self->rotation_pos++];
+        if (s_live (member) && member->probe_phase == MEMBERS_PROBE_NONE)
             return member;
     }
     return NULL;
@@ -123,7 +123,7 @@ osmose_members_hops (const char *a, const char *b)
 }
 
 static int64_t
-s_score (osmose_members_t *self, const s_member_t *member)
+s_score (osmose_members_t *self, const members_entry_t *member)
 {
     int64_t rtt = member->rtt_us >= 0? member->rtt_us: S_RTT_UNKNOWN;
     return rtt + (int64_t) self->params.hop_weight_us
@@ -131,7 +131,7 @@ s_score (osmose_members_t *self, const s_member_t *member)
 }
 
 static bool
-s_contains (s_member_t **set, size_t size, const s_member_t *member)
+s_contains (members_entry_t **set, size_t size, const members_entry_t *member)
 {
     for (size_t i = 0; i < size; i++)
         if (set [i] == member)
@@ -140,7 +140,7 @@ s_contains (s_member_t **set, size_t size, const s_member_t *member)
 }
 
 static size_t
-s_keep_live (s_member_t **set, size_t size)
+s_keep_live (members_entry_t **set, size_t size)
 {
     size_t kept = 0;
     for (size_t i = 0; i < size; i++)
@@ -150,7 +150,7 @@ s_keep_live (s_member_t **set, size_t size)
 }
 
 typedef struct {
-    s_member_t *member;
+    members_entry_t *member;
     int64_t score;
 } s_candidate_t;
 
@@ -166,12 +166,12 @@ s_by_score (const void *a, const void *b)
 }
 
 void
-s_members_view_update (osmose_members_t *self)
+members_view_update (osmose_members_t *self)
 {
     size_t near_max = (size_t) self->params.active_view;
     size_t random_max = (size_t) self->params.random_view;
-    near_max = near_max > S_VIEW_MAX / 2? S_VIEW_MAX / 2: near_max;
-    random_max = random_max > S_VIEW_MAX / 2? S_VIEW_MAX / 2: random_max;
+    near_max = near_max > MEMBERS_VIEW_MAX / 2? MEMBERS_VIEW_MAX / 2: near_max;
+    random_max = random_max > MEMBERS_VIEW_MAX / 2? MEMBERS_VIEW_MAX / 2: random_max;
     self->near_size = s_keep_live (self->near, self->near_size);
     self->random_size = s_keep_live (self->random, self->random_size);
     s_candidate_t *candidates = (s_candidate_t *) malloc (self->size * sizeof (s_candidate_t) + 1);
@@ -179,7 +179,7 @@ s_members_view_update (osmose_members_t *self)
         return;
     size_t count = 0;
     for (size_t i = 0; i < self->size; i++) {
-        s_member_t *member = self->members [i];
+        members_entry_t *member = self->members [i];
         if (member->is_self || member->state != OSMOSE_MEMBER_ALIVE
         ||  s_contains (self->near, self->near_size, member)
         ||  s_contains (self->random, self->random_size, member))
@@ -203,7 +203,7 @@ s_members_view_update (osmose_members_t *self)
             self->near [worst] = candidates [next++].member;
     }
     while (self->random_size < random_max && next < count) {
-        size_t pick = next + (size_t) (s_members_random (self) % (count - next));
+        size_t pick = next + (size_t) (members_random (self) % (count - next));
         self->random [self->random_size++] = candidates [pick].member;
         candidates [pick] = candidates [next++];
     }
@@ -211,7 +211,7 @@ s_members_view_update (osmose_members_t *self)
 }
 
 void
-s_members_view_forget (osmose_members_t *self, s_member_t *member)
+members_view_forget (osmose_members_t *self, members_entry_t *member)
 {
     for (size_t i = 0; i < self->near_size; i++)
         if (self->near [i] == member)
@@ -225,7 +225,7 @@ size_t
 osmose_members_active_view (osmose_members_t *self, const char **ids, size_t max)
 {
     if (self->near_size + self->random_size == 0)
-        s_members_view_update (self);
+        members_view_update (self);
     size_t count = 0;
     for (size_t i = 0; i < self->near_size && count < max; i++)
         ids [count++] = self->near [i]->id;
