@@ -24,6 +24,18 @@
     announce or refute for itself. Decoding is bounds-checked and never
     asserts: bad messages return OSMOSE_EPROTO and are counted.
 
+    Driving it from the actor: feed every received frame to _receive, then
+    call _tick when the poller times out; poll with a timeout of
+    (_deadline () - now) / 1000 ms, taking _deadline after each receive
+    (input first, timers second: after a stall, ACKs that arrived must be
+    seen before probes time out). After each call drain _next_out and send
+    each message to out.to: at out.endpoint with out.public_key as the
+    CurveZMQ server key, or, when endpoint is "" (a stranger's first
+    message: PING or JOIN from a peer we do not know yet), back over the
+    connection it came in on. Feed socket monitor disconnects and
+    heartbeat losses to _evidence_down: they start a probe at once, which
+    is how a killed peer is found in well under a second.
+
     Thread safety: none; one engine belongs to one actor.
 */
 #ifndef OSMOSE_MEMBERS_H_INCLUDED

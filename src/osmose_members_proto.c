@@ -451,6 +451,11 @@ int64_t
 osmose_members_tick (osmose_members_t *self, int64_t now_us)
 {
     self->now = now_us;
+    //  Ticked far later than we asked: our process is starved, so trust
+    //  our own timeouts less for a while (Lifeguard's local health)
+    if (self->asked && now_us - self->asked > 2 * self->params.probe_timeout_ms * INT64_C (1000)
+    &&  self->health < self->params.health_max)
+        self->health++;
     if (!self->leaving) {
         //  Alone again: go back to the seeds
         if (self->joined && osmose_members_alive (self) <= 1)
@@ -523,7 +528,8 @@ osmose_members_deadline (osmose_members_t *self)
     }
     if (pending && self->gossip_next < deadline)
         deadline = self->gossip_next;
-    return deadline < self->now? self->now: deadline;
+    self->asked = deadline < self->now? self->now: deadline;
+    return self->asked;
 }
 
 bool
