@@ -10,6 +10,8 @@
 #include "osmose_api.h"
 #include "osmose_trust.h"
 #include "osmose_transport.h"
+#include "osmose_mesh.h"
+#include "osmose_resources.h"
 #include <sys/stat.h>
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
@@ -20,7 +22,10 @@ typedef struct {
     osmose_identity_t *identity;
     osmose_api_t *api;
     osmose_trust_t *trust;
-    osmose_transport_t *transport;
+    osmose_transport_t *transport;  //  the mesh's, borrowed
+    osmose_mesh_t *mesh;
+    osmose_resources_t resources;   //  what we advertise
+    int64_t next_advert;            //  zclock_mono of the next load refresh
     zpoller_t *poller;
     int64_t next_housekeeping;  //  zclock_mono of the next periodic duties
     int64_t next_refusal_log;   //  refusals are reported at a bounded pace
@@ -62,6 +67,10 @@ s_api_status (void *arg, json_t *request, json_t **reply)
             "stats", have_stats,
             "allocated", (json_int_t) stats.allocated,
             "resident", (json_int_t) stats.resident);
+    if (*reply) {
+        json_object_set_new (*reply, "peers", osmose_mesh_status_json (self->mesh));
+        json_object_set_new (*reply, "endpoint", json_string (osmose_mesh_endpoint (self->mesh)));
+    }
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
@@ -69,13 +78,7 @@ static int
 s_api_peers (void *arg, json_t *request, json_t **reply)
 {
     s_peer_t *self = (s_peer_t *) arg;
-    //  Until membership lands, the member table holds only ourselves
-    *reply = json_pack ("[{s:s, s:s, s:s, s:s, s:b}]",
-        "id", osmose_identity_id (self->identity),
-        "name", self->name,
-        "location", osmose_config_str (self->config, "node/location"),
-        "state", "alive",
-        "self", 1);
+    *reply = osmose_mesh_peers_json (self->mesh);
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
@@ -142,7 +145,7 @@ s_peer_destroy (s_peer_t **self_p)
         s_peer_t *self = *self_p;
         zpoller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
-        osmose_transport_destroy (&self->transport);
+        osmose_mesh_destroy (&self->mesh);
         osmose_trust_destroy (&self->trust);
         osmose_identity_destroy (&self->identity);
         free (self);
@@ -188,20 +191,21 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         s_peer_destroy (&self);
         return NULL;
     }
-    self->transport = osmose_transport_new (self->identity,
-        osmose_config_str (config, "mesh/bind"),
-        (size_t) osmose_config_int (config, "mesh/max_frame_bytes"), error, error_size);
-    if (!self->transport) {
+    int rc_probe = osmose_resources_probe (&self->resources,
+                                           getenv (OSMOSE_RESOURCES_SYSROOT_ENV), config);
+    if (rc_probe) {
+        snprintf (error, error_size, "cannot probe resources: %s", osmose_strerror (rc_probe));
         s_peer_destroy (&self);
         return NULL;
     }
-    for (size_t index = 0; index < osmose_trust_size (self->trust); index++)
-        if (osmose_transport_allow (self->transport,
-                                    osmose_trust_at (self->trust, index)->key)) {
-            snprintf (error, error_size, "out of memory");
-            s_peer_destroy (&self);
-            return NULL;
-        }
+    self->mesh = osmose_mesh_new (config, self->identity, self->trust, self->name,
+                                  osmose_config_str (config, "node/location"),
+                                  error, error_size);
+    if (!self->mesh) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    self->transport = osmose_mesh_transport (self->mesh);
     self->api = osmose_api_new (osmose_config_str (config, "api/endpoint"),
                                 error, error_size);
     if (!self->api) {
@@ -219,7 +223,7 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         return NULL;
     }
     self->poller = zpoller_new (pipe, osmose_api_socket (self->api),
-                                osmose_transport_inbox (self->transport), NULL);
+                                osmose_mesh_inbox (self->mesh), NULL);
     if (!self->poller) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
@@ -239,18 +243,52 @@ s_handle_pipe (s_peer_t *self)
     zmsg_destroy (&msg);
 }
 
-//  A message from another peer, already authenticated by the transport
+//  Contact the static seeds, "PEERID@tcp://host:port" each
 static void
-s_handle_inbox (s_peer_t *self)
+s_join_seeds (s_peer_t *self)
 {
-    char from [OSMOSE_ID_SIZE + 1];
-    osmose_msg_type_t type;
-    zframe_t *frame = NULL;
-    const uint8_t *body;
-    size_t size;
-    if (osmose_transport_recv (self->transport, from, &type, &frame, &body, &size))
-        return;                 //  counted by the transport
-    zframe_destroy (&frame);
+    char *seeds = strdup (osmose_config_str (self->config, "mesh/seeds"));
+    char *saveptr = NULL;
+    for (char *seed = seeds? strtok_r (seeds, " \t,", &saveptr): NULL; seed;
+         seed = strtok_r (NULL, " \t,", &saveptr)) {
+        char *at = strchr (seed, '@');
+        if (!at)
+            continue;           //  the config schema refuses these
+        *at = 0;
+        int rc = osmose_mesh_join (self->mesh, seed, at + 1);
+        if (rc)
+            zsys_warning ("osmose: seed %s@%s: %s%s", seed, at + 1, osmose_strerror (rc),
+                          rc == OSMOSE_EUNTRUSTED? " (enrol it with 'osmose trust add')": "");
+    }
+    free (seeds);
+}
+
+//  Advertise our resources; the fast figures are refreshed at a pace that
+//  keeps idle traffic small
+static void
+s_advertise (s_peer_t *self)
+{
+    osmose_resources_t fresh = self->resources;
+    if (osmose_resources_probe_load (&fresh, getenv (OSMOSE_RESOURCES_SYSROOT_ENV),
+                                     self->config) != 0)
+        return;
+    bool first = self->next_advert == 0;
+    //  Small wobbles of load or memory are not news
+    bool changed = first
+        || abs (fresh.load.load1 - self->resources.load.load1) >= 50
+        || llabs (fresh.load.memory_free_mb - self->resources.load.memory_free_mb)
+           > self->resources.capacity.memory_total_mb / 20
+        || fresh.load.battery_percent != self->resources.load.battery_percent;
+    if (!changed)
+        return;
+    self->resources = fresh;
+    json_t *advert = osmose_resources_json (&self->resources);
+    if (advert) {
+        json_object_del (advert, "battery_low");
+        if (osmose_mesh_advertise (self->mesh, advert) != 0)
+            zsys_warning ("osmose: resource advert too large or no memory");
+    }
+    json_decref (advert);
 }
 
 //  Refused handshakes are evidence of a misconfigured or hostile device;
@@ -277,6 +315,10 @@ s_housekeeping (s_peer_t *self)
         return;
     self->next_housekeeping = now + 1000;
     s_report_refusals (self, now);
+    if (now >= self->next_advert) {
+        s_advertise (self);
+        self->next_advert = now + 10000;
+    }
 }
 
 static void
@@ -293,14 +335,18 @@ s_peer_actor (zsock_t *pipe, void *args)
         return;
     }
     zstr_sendx (pipe, "OK", osmose_identity_id (self->identity), NULL);
+    s_join_seeds (self);
     zsys_info ("osmose: peer %s (%s) at %s, mesh %s, api %s, %zu trusted keys",
                osmose_identity_id (self->identity), self->name,
                osmose_config_str (self->config, "node/location"),
-               osmose_transport_endpoint (self->transport),
+               osmose_mesh_endpoint (self->mesh),
                osmose_config_str (self->config, "api/endpoint"),
                osmose_trust_size (self->trust));
     while (!self->terminated) {
         int64_t wait = self->next_housekeeping - zclock_mono ();
+        int mesh_wait = osmose_mesh_timeout (self->mesh);
+        if (mesh_wait < wait)
+            wait = mesh_wait;
         void *which = zpoller_wait (self->poller, (int) (wait < 0? 0: wait));
         if (which == pipe)
             s_handle_pipe (self);
@@ -308,11 +354,12 @@ s_peer_actor (zsock_t *pipe, void *args)
         if (which == osmose_api_socket (self->api))
             osmose_api_handle (self->api);
         else
-        if (which == osmose_transport_inbox (self->transport))
-            s_handle_inbox (self);
+        if (which == osmose_mesh_inbox (self->mesh))
+            osmose_mesh_handle (self->mesh);
         else
         if (zpoller_terminated (self->poller))
             break;
+        osmose_mesh_tick (self->mesh);
         s_housekeeping (self);
     }
     zsys_info ("osmose: peer %s stopping", osmose_identity_id (self->identity));
