@@ -75,6 +75,35 @@ s_on_change (void *arg, const char *id, int old_state, int new_state)
         zsys_info ("osmose: member %s joined (%s)", id, osmose_member_state_name (new_state));
 }
 
+//  Close least recently used links outside the view until at most LIMIT
+//  remain: the bound on open links holds at every moment, not just after
+//  housekeeping
+static void
+s_evict (osmose_mesh_t *self, const char **view, size_t view_size, size_t limit)
+{
+    while (zhashx_size (self->last_used) > limit) {
+        const char *oldest = NULL;
+        int64_t oldest_used = INT64_MAX;
+        for (int64_t *used = (int64_t *) zhashx_first (self->last_used); used;
+             used = (int64_t *) zhashx_next (self->last_used)) {
+            const char *id = (const char *) zhashx_cursor (self->last_used);
+            bool in_view = false;
+            for (size_t index = 0; index < view_size && !in_view; index++)
+                in_view = streq (view [index], id);
+            if (!in_view && *used < oldest_used) {
+                oldest = id;
+                oldest_used = *used;
+            }
+        }
+        if (!oldest)
+            break;
+        char victim [OSMOSE_ID_SIZE + 1];
+        snprintf (victim, sizeof (victim), "%s", oldest);
+        osmose_transport_disconnect (self->transport, victim);
+        zhashx_delete (self->last_used, victim);
+    }
+}
+
 //  Open (if needed) and use a link to a trusted peer
 static int
 s_link (osmose_mesh_t *self, const char *id, const char *endpoint, const uint8_t *key)
@@ -82,6 +111,11 @@ s_link (osmose_mesh_t *self, const char *id, const char *endpoint, const uint8_t
     const osmose_trust_entry_t *trusted = osmose_trust_lookup (self->trust, id);
     if (!trusted || memcmp (trusted->key, key, OSMOSE_KEY_SIZE) != 0)
         return OSMOSE_EUNTRUSTED;
+    if (!zhashx_lookup (self->last_used, id)) {
+        const char *view [S_MAX_VIEW];
+        size_t view_size = osmose_members_active_view (self->members, view, S_MAX_VIEW);
+        s_evict (self, view, view_size, view_size + S_EXTRA_LINKS - 1);
+    }
     int rc = osmose_transport_connect (self->transport, id, endpoint, key);
     if (rc == 0) {
         int64_t *used = (int64_t *) zhashx_lookup (self->last_used, id);
@@ -148,28 +182,7 @@ s_housekeeping (osmose_mesh_t *self, int64_t now)
         }
     }
     zlistx_destroy (&ids);
-    //  Still too many: drop the least recently used outside the view
-    while (zhashx_size (self->last_used) > view_size + S_EXTRA_LINKS) {
-        const char *oldest = NULL;
-        int64_t oldest_used = INT64_MAX;
-        for (int64_t *used = (int64_t *) zhashx_first (self->last_used); used;
-             used = (int64_t *) zhashx_next (self->last_used)) {
-            const char *id = (const char *) zhashx_cursor (self->last_used);
-            bool in_view = false;
-            for (size_t index = 0; index < view_size && !in_view; index++)
-                in_view = streq (view [index], id);
-            if (!in_view && *used < oldest_used) {
-                oldest = id;
-                oldest_used = *used;
-            }
-        }
-        if (!oldest)
-            break;
-        char victim [OSMOSE_ID_SIZE + 1];
-        snprintf (victim, sizeof (victim), "%s", oldest);
-        osmose_transport_disconnect (self->transport, victim);
-        zhashx_delete (self->last_used, victim);
-    }
+    s_evict (self, view, view_size, view_size + S_EXTRA_LINKS);
 }
 
 osmose_mesh_t *

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
+#define S_ADVERT_MS 30000           //  fast resource figures, at most this often
 
 typedef struct {
     zsock_t *pipe;              //  to the front end
@@ -273,12 +274,15 @@ s_advertise (s_peer_t *self)
                                      self->config) != 0)
         return;
     bool first = self->next_advert == 0;
-    //  Small wobbles of load or memory are not news
+    //  Every advert is a signed record that every member relays a few
+    //  times, so only news travels: a load that moved by a whole CPU or a
+    //  quarter, a tenth of memory, five points of battery
+    int load_delta = abs (fresh.load.load1 - self->resources.load.load1);
     bool changed = first
-        || abs (fresh.load.load1 - self->resources.load.load1) >= 50
+        || (load_delta >= 100 && load_delta * 4 >= self->resources.load.load1)
         || llabs (fresh.load.memory_free_mb - self->resources.load.memory_free_mb)
-           > self->resources.capacity.memory_total_mb / 20
-        || fresh.load.battery_percent != self->resources.load.battery_percent;
+           > self->resources.capacity.memory_total_mb / 10
+        || abs (fresh.load.battery_percent - self->resources.load.battery_percent) >= 5;
     if (!changed)
         return;
     self->resources = fresh;
@@ -317,7 +321,7 @@ s_housekeeping (s_peer_t *self)
     s_report_refusals (self, now);
     if (now >= self->next_advert) {
         s_advertise (self);
-        self->next_advert = now + 10000;
+        self->next_advert = now + S_ADVERT_MS;
     }
 }
 

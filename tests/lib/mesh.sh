@@ -15,8 +15,10 @@
 
 MESH_DIR=$(mktemp -d /tmp/osmose-mesh-XXXXXX)
 MESH_PIDS=""
-# Ports from a range derived from our pid, so parallel tests do not collide
-MESH_PORT_BASE=$((20000 + ($$ % 2000) * 16))
+# Ports from a range derived from our pid, so parallel tests do not collide,
+# and below the kernel's ephemeral range (32768-60999), where outgoing
+# connections would take them first
+MESH_PORT_BASE=$((10000 + ($$ % 150) * 150))
 
 mesh_cleanup () {
     for pid in $MESH_PIDS; do kill -9 "$pid" 2>/dev/null; done
@@ -73,6 +75,6 @@ mesh_wait_for () {
     deadline=$(( $(date +%s) + secs ))
     while ! "$@" >/dev/null 2>&1; do
         [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 0.05
+        sleep "${MESH_POLL:-0.05}"
     done
 }
