@@ -89,9 +89,8 @@ main (int argc, char *argv [])
     zpoller_t *poller = zpoller_new (osmose_discovery_socket (discovery), NULL);
     int64_t deadline = zclock_mono () + seconds * 1000;
     while (!zsys_interrupted && zclock_mono () < deadline) {
+        //  SIGUSR1 interrupts the wait too: only zsys_interrupted ends it
         void *which = zpoller_wait (poller, 100);
-        if (zpoller_terminated (poller))
-            break;
         osmose_discovery_event_t event;
         while (which && osmose_discovery_recv (discovery, &event) == 0)
             s_print_event (&event);

@@ -14,7 +14,8 @@
 #       ... avahi_env_stop_avahi; avahi_env_start_avahi ...   # restart
 #       (avahi_env_stop runs on exit)
 #   Or run any command in such a world: tests/lib/in-avahi-netns.sh CMD...
-#   Variables: AVAHI_ENV_DIR (configs and daemon logs), AVAHI_ENV_PID,
+#   Variables: AVAHI_ENV_DIR (configs and daemon logs, on the namespace's
+#   own /run, so a test may keep its scratch files there too), AVAHI_ENV_PID,
 #   DBUS_ENV_PID; DBUS_SYSTEM_BUS_ADDRESS is exported for child processes.
 
 #   Print why the test cannot run and exit 77 (skip)
@@ -38,10 +39,15 @@ avahi_env_enter () {
     script=$1; shift
     AVAHI_ENV_INSIDE=1
     export AVAHI_ENV_INSIDE
-    #   --kill-child: when unshare is killed (test timeout), its child, the
-    #   namespace's init, dies, and with it every process in the namespace
-    exec unshare --net --mount --pid --fork --mount-proc --kill-child \
-        sh "$script" "$@"
+    #   --kill-child: when unshare dies, its child, the namespace's init,
+    #   dies, and with it every process in the namespace. unshare ignores
+    #   SIGTERM, so we turn a SIGTERM (a test timeout) into its SIGKILL.
+    unshare --net --mount --pid --fork --mount-proc --kill-child \
+        sh "$script" "$@" &
+    avahi_env_unshare=$!
+    trap 'kill -KILL $avahi_env_unshare 2>/dev/null; exit 1' INT TERM HUP
+    wait $avahi_env_unshare
+    exit $?
 }
 
 #   Inside the namespaces: loopback up, private /run, dbus and avahi started
@@ -50,8 +56,9 @@ avahi_env_start () {
     ip link set lo up || return 1
     ip link set lo multicast on || return 1
     mount -t tmpfs -o mode=0755 osmose-test-run /run || return 1
-    mkdir -p /run/dbus /run/avahi-daemon
-    AVAHI_ENV_DIR=$(mktemp -d /tmp/osmose-avahi.XXXXXX) || return 1
+    #   Our files live on that tmpfs too: they vanish with the namespace
+    AVAHI_ENV_DIR=/run/osmose-test
+    mkdir -p /run/dbus /run/avahi-daemon "$AVAHI_ENV_DIR"
     trap avahi_env_stop EXIT
     trap 'exit 1' INT TERM HUP
     cat >"$AVAHI_ENV_DIR/system.conf" <<CONF
@@ -151,7 +158,7 @@ avahi_env_stop_avahi () {
     AVAHI_ENV_PID=
 }
 
-#   Stop both daemons and remove the files (the EXIT trap runs it)
+#   Stop both daemons (the EXIT trap runs it; files go with the tmpfs)
 avahi_env_stop () {
     avahi_env_stop_avahi
     if [ -n "$DBUS_ENV_PID" ]; then
@@ -159,7 +166,13 @@ avahi_env_stop () {
         wait "$DBUS_ENV_PID" 2>/dev/null
         DBUS_ENV_PID=
     fi
-    if [ -n "$AVAHI_ENV_DIR" ] && [ -z "$AVAHI_ENV_KEEP" ]; then
-        rm -rf "$AVAHI_ENV_DIR"
-    fi
+}
+
+#   Print the daemons' logs (for a failing test's log)
+avahi_env_logs () {
+    for log in "$AVAHI_ENV_DIR"/*.log; do
+        [ -f "$log" ] || continue
+        echo "--- $log"
+        cat "$log"
+    done
 }
