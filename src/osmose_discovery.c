@@ -233,7 +233,9 @@ s_browse_cb (AvahiServiceBrowser *browser, AvahiIfIndex ifindex,
     if (name)
         snprintf (key, sizeof (key), "%d/%d/%s", (int) ifindex, (int) protocol, name);
     if (what == AVAHI_BROWSER_NEW) {
-        if (streq (name, self->name) || zhashx_lookup (self->entries, key))
+        //  Our own service is resolved too and dropped by its id: a peer
+        //  may hold the name we had before a collision renamed us
+        if (zhashx_lookup (self->entries, key))
             return;
         if (zhashx_size (self->entries) >= S_ENTRIES_MAX
         ||  strlen (name) > OSMOSE_DISCOVERY_NAME_MAX) {

@@ -61,6 +61,8 @@ probe_start d beta $((base + 4)) hq/f4/d || fail "second beta did not start"
 probe_wait "$d_log" '^INSTANCE beta #2$' 10 || fail "second beta was not renamed"
 probe_wait "$a_log" "$(probe_found_re "$d_id" $((base + 4)) hq/f4/d 'beta #2')" 10 \
     || fail "alpha did not find the second beta"
+probe_wait "$d_log" "$(probe_found_re "$b_id" $((base + 2)) hq/f2/b beta)" 10 \
+    || fail "the second beta did not find the first"
 echo "name collision resolved: 'beta #2' found"
 
 #   Nobody ever found itself, nor got a LOST for a live peer
