@@ -37,11 +37,15 @@
 #define S_RETRY_MAX_MS 8000     //  backoff ceiling
 #define S_ENTRIES_MAX 1024      //  services tracked at once (flood bound)
 #define S_TXT_MAX 1024          //  our TXT record data, encoded
+#define S_RESOLVE_RETRY_MS 3000 //  a failed resolution is tried again
 
 //  One browse result: a service instance seen on one interface/protocol
 typedef struct {
     osmose_discovery_t *owner;
+    AvahiIfIndex ifindex;
+    AvahiProtocol protocol;
     char name [OSMOSE_DISCOVERY_NAME_MAX + 1];
+    char domain [64];
     AvahiServiceResolver *resolver;     //  kept: it reports TXT changes
     char id [OSMOSE_ID_SIZE + 1];       //  "" until resolved and valid
 } s_entry_t;
@@ -68,6 +72,8 @@ struct _osmose_discovery_t {
     AvahiWatch *wake_watch;
     AvahiTimeout *retry;
     int retry_ms;
+    AvahiTimeout *resolve_retry;        //  armed while a resolution failed
+    bool resolve_armed;
     AvahiClient *client;
     AvahiEntryGroup *group;
     AvahiServiceBrowser *browser;
@@ -170,6 +176,13 @@ s_resolve_cb (AvahiServiceResolver *resolver, AvahiIfIndex ifindex,
                         avahi_service_resolver_get_client (resolver))));
         avahi_service_resolver_free (resolver);
         entry->resolver = NULL;
+        //  Busy daemons time out: try again later while the service is seen
+        if (!self->resolve_armed) {
+            struct timeval when;
+            avahi_elapse_time (&when, S_RESOLVE_RETRY_MS, 0);
+            self->api->timeout_update (self->resolve_retry, &when);
+            self->resolve_armed = true;
+        }
         return;
     }
     osmose_discovery_event_t event;
@@ -196,6 +209,34 @@ s_resolve_cb (AvahiServiceResolver *resolver, AvahiIfIndex ifindex,
               event.address, port);
     memcpy (entry->id, event.txt.id, sizeof (entry->id));
     s_emit (self, &event);
+}
+
+//  Start resolving ENTRY: its address, port and TXT, now and on changes
+static void
+s_entry_resolve (s_entry_t *entry, AvahiClient *client)
+{
+    entry->resolver = avahi_service_resolver_new (
+        client, entry->ifindex, entry->protocol, entry->name,
+        entry->owner->service_type, entry->domain, AVAHI_PROTO_UNSPEC, 0,
+        s_resolve_cb, entry);
+    if (!entry->resolver)
+        zsys_debug ("discovery: cannot resolve '%s': %s", entry->name,
+                    avahi_strerror (avahi_client_errno (client)));
+}
+
+//  Timer: resolve again what failed to resolve
+static void
+s_resolve_retry_cb (AvahiTimeout *timeout, void *arg)
+{
+    osmose_discovery_t *self = (osmose_discovery_t *) arg;
+    self->api->timeout_update (timeout, NULL);
+    self->resolve_armed = false;
+    if (!self->client || avahi_client_get_state (self->client) != AVAHI_CLIENT_S_RUNNING)
+        return;                 //  a new client browses everything again
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->entries);
+         entry; entry = (s_entry_t *) zhashx_next (self->entries))
+        if (!entry->resolver)
+            s_entry_resolve (entry, self->client);
 }
 
 //  LOST when the last sighting of an instance goes (one service is seen
@@ -246,14 +287,12 @@ s_browse_cb (AvahiServiceBrowser *browser, AvahiIfIndex ifindex,
         if (!entry)
             return;
         entry->owner = self;
+        entry->ifindex = ifindex;
+        entry->protocol = protocol;
         strcpy (entry->name, name);
-        entry->resolver = avahi_service_resolver_new (
-            avahi_service_browser_get_client (browser), ifindex, protocol,
-            name, type, domain, AVAHI_PROTO_UNSPEC, 0, s_resolve_cb, entry);
-        if (!entry->resolver)
-            zsys_debug ("discovery: cannot resolve '%s': %s", name,
-                        avahi_strerror (avahi_client_errno (
-                            avahi_service_browser_get_client (browser))));
+        snprintf (entry->domain, sizeof (entry->domain), "%s", domain);
+        (void) type;
+        s_entry_resolve (entry, avahi_service_browser_get_client (browser));
         zhashx_insert (self->entries, key, entry);
     }
     else
@@ -507,7 +546,9 @@ osmose_discovery_new (const char *service_type, const char *instance_name,
     struct timeval now;
     avahi_elapse_time (&now, 0, 0);
     self->retry = self->api->timeout_new (self->api, &now, s_connect_cb, self);
-    if (!self->wake_watch || !self->retry
+    self->resolve_retry = self->api->timeout_new (self->api, NULL,
+                                                  s_resolve_retry_cb, self);
+    if (!self->wake_watch || !self->retry || !self->resolve_retry
     ||  avahi_threaded_poll_start (self->poll) < 0) {
         osmose_discovery_destroy (&self);
         return NULL;
@@ -613,167 +654,25 @@ osmose_discovery_dropped (osmose_discovery_t *self)
 }
 
 //  --------------------------------------------------------------------------
-//  Self-test: the TXT codec on good and hostile records, the seeds list, and
-//  the object's life without any avahi-daemon. Discovery between live
-//  daemons is tested end to end by tests/e2e/discovery_*.sh.
-
-//  Build TXT data from NUL-separated items, "" ends the list
-static size_t
-s_test_txt (uint8_t *data, const char *items [])
-{
-    size_t offset = 0;
-    for (int index = 0; items [index]; index++) {
-        size_t size = strlen (items [index]);
-        assert (size < 256);
-        data [offset++] = (uint8_t) size;
-        memcpy (data + offset, items [index], size);
-        offset += size;
-    }
-    return offset;
-}
+//  Self-test: the TXT codec on good and hostile records and the seeds list
+//  (in osmose_discovery_txt.c), address text, and the object's life without
+//  any avahi-daemon. Discovery between live daemons is tested end to end by
+//  tests/e2e/discovery_*.sh.
 
 static void
-s_test_codec (osmose_identity_t *identity, bool verbose)
+s_test_address (void)
 {
-    osmose_discovery_txt_t txt, parsed;
-    const uint8_t *key = osmose_identity_public (identity);
-    assert (osmose_discovery_txt_set (&txt, key, "hq/floor2/room7", 3,
-                                      "tcp://192.0.2.1:7470") == 0);
-    assert (streq (txt.id, osmose_identity_id (identity)));
-    uint8_t data [S_TXT_MAX];
-    int size = osmose_discovery_txt_encode (&txt, data, sizeof (data));
-    assert (size > 0);
-    assert (osmose_discovery_txt_parse (data, (size_t) size, &parsed) == 0);
-    assert (memcmp (&txt, &parsed, sizeof (txt)) == 0);
-    //  Too small a buffer is an error, never an overflow
-    assert (osmose_discovery_txt_encode (&txt, data, 20) == OSMOSE_ETOOBIG);
-
-    //  What we refuse to publish
-    assert (osmose_discovery_txt_set (&txt, key, "bad loc", 1, NULL) == OSMOSE_EINVAL);
-    assert (osmose_discovery_txt_set (&txt, key, "/abs", 1, NULL) == OSMOSE_EINVAL);
-    assert (osmose_discovery_txt_set (&txt, key, "", 0, NULL) == OSMOSE_EINVAL);
-    assert (osmose_discovery_txt_set (&txt, key, "", 70000, NULL) == OSMOSE_EINVAL);
-    assert (osmose_discovery_txt_set (&txt, key, "", 1, "udp://x:1") == OSMOSE_EINVAL);
-    char long_text [300];
-    memset (long_text, 'a', sizeof (long_text) - 1);
-    long_text [sizeof (long_text) - 1] = '\0';
-    assert (osmose_discovery_txt_set (&txt, key, long_text, 1, NULL) == OSMOSE_ETOOBIG);
-    assert (osmose_discovery_txt_set (&txt, key, "", 1, NULL) == 0);
-
-    //  Hostile records: each item list with the result it must give
-    char id_item [32], key_item [80], other_key_item [80], long_loc [160];
-    snprintf (id_item, sizeof (id_item), "id=%s", osmose_identity_id (identity));
-    strcpy (key_item, "key=");
-    sodium_bin2hex (key_item + 4, sizeof (key_item) - 4, key, OSMOSE_KEY_SIZE);
-    uint8_t other [OSMOSE_KEY_SIZE];
-    randombytes_buf (other, sizeof (other));
-    strcpy (other_key_item, "key=");
-    sodium_bin2hex (other_key_item + 4, sizeof (other_key_item) - 4, other, sizeof (other));
-    snprintf (long_loc, sizeof (long_loc), "loc=%.140s", long_text);
-    char upper_key [80];
-    strcpy (upper_key, key_item);
-    for (char *scan = upper_key + 4; *scan; scan++)
-        *scan = (char) toupper ((unsigned char) *scan);
-    struct {
-        int expect;
-        const char *items [8];
-    } cases [] = {
-        { 0, { id_item, key_item, "v=1", NULL } },
-        { OSMOSE_EVERIFY, { "ID=0000000000000000", id_item, key_item, "v=7", NULL } },
-        { 0, { id_item, "ID=zzz", key_item, "V=7", NULL } },    //  first wins
-        { 0, { id_item, upper_key, "v=65535", "loc", "ep", "junk=\x01\xff", NULL } },
-        { 0, { "", "=x", id_item, key_item, "v=1", "loc=a/b.c/d-e_f", NULL } },
-        { OSMOSE_EPROTO, { NULL } },
-        { OSMOSE_EPROTO, { key_item, "v=1", NULL } },
-        { OSMOSE_EPROTO, { id_item, "v=1", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, NULL } },
-        { OSMOSE_EPROTO, { "id", key_item, "v=1", NULL } },
-        { OSMOSE_EPROTO, { "id=0123", key_item, "v=1", NULL } },
-        { OSMOSE_EPROTO, { "id=0123456789ABCDEF", key_item, "v=1", NULL } },
-        { OSMOSE_EPROTO, { "id=0123456789abcdeg", key_item, "v=1", NULL } },
-        { OSMOSE_EPROTO, { id_item, "key=abcd", "v=1", NULL } },
-        { OSMOSE_EPROTO, { id_item, "key=zz", "v=1", NULL } },
-        { OSMOSE_EVERIFY, { id_item, other_key_item, "v=1", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=0", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=65536", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=+1", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1a", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=99999999999", NULL } },
-        { OSMOSE_ETOOBIG, { id_item, key_item, "v=1", long_loc, NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=a b", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=a//b", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=../", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=x\n", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "ep=http://x:1", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "ep=tcp://a b:1", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "ep=tcp://host", NULL } },
-        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "txtvers=2", NULL } },
-    };
-    for (size_t index = 0; index < sizeof (cases) / sizeof (cases [0]); index++) {
-        size_t data_size = s_test_txt (data, cases [index].items);
-        int rc = osmose_discovery_txt_parse (data, data_size, &parsed);
-        if (rc != cases [index].expect)
-            zsys_error ("txt case %zu: got %d, want %d", index, rc, cases [index].expect);
-        assert (rc == cases [index].expect);
-        if (rc == 0)
-            assert (streq (parsed.id, osmose_identity_id (identity)));
-        else
-            assert (parsed.id [0] == '\0');     //  nothing half-parsed leaks
-    }
-    //  The first of repeated keys wins, keys ignore case
-    const char *repeat [] = { "LOC=first", id_item, key_item, "v=2", "loc=second", NULL };
-    size_t repeat_size = s_test_txt (data, repeat);
-    assert (osmose_discovery_txt_parse (data, repeat_size, &parsed) == 0);
-    assert (streq (parsed.location, "first") && parsed.version == 2);
-
-    //  Framing: a length past the end, a NUL inside an item
-    const uint8_t overrun [] = { 4, 'v', '=', '1', '0', 9, 'i', 'd' };
-    assert (osmose_discovery_txt_parse (overrun, sizeof (overrun), &parsed) == OSMOSE_EPROTO);
-    const uint8_t with_nul [] = { 5, 'v', '=', '1', 0, '0' };
-    assert (osmose_discovery_txt_parse (with_nul, sizeof (with_nul), &parsed) == OSMOSE_EPROTO);
-    assert (osmose_discovery_txt_parse (NULL, 0, &parsed) == OSMOSE_EPROTO);
-
-    //  Fuzz: random bytes and mutated good records never crash, and what
-    //  parses is a record we would publish ourselves
-    assert (osmose_discovery_txt_set (&txt, key, "hq/floor2", 1, "tcp://h:1") == 0);
-    size = osmose_discovery_txt_encode (&txt, data, sizeof (data));
-    assert (size > 0);
-    int accepted = 0;
-    for (int round = 0; round < 20000; round++) {
-        uint8_t fuzz [S_TXT_MAX];
-        size_t fuzz_size;
-        if (round % 2) {
-            fuzz_size = randombytes_uniform (sizeof (fuzz));
-            randombytes_buf (fuzz, fuzz_size);
-        }
-        else {
-            fuzz_size = (size_t) size;
-            memcpy (fuzz, data, fuzz_size);
-            for (uint32_t flips = 1 + randombytes_uniform (3); flips; flips--)
-                fuzz [randombytes_uniform ((uint32_t) fuzz_size)] = (uint8_t) randombytes_random ();
-        }
-        if (osmose_discovery_txt_parse (fuzz, fuzz_size, &parsed) == 0) {
-            uint8_t again [S_TXT_MAX];
-            assert (osmose_discovery_txt_encode (&parsed, again, sizeof (again)) > 0);
-            accepted++;
-        }
-    }
-    if (verbose)
-        printf ("   fuzz: %d of 20000 records accepted (all re-encodable)\n", accepted);
-
-    //  Static seeds
-    zlist_t *seeds = NULL;
-    assert (osmose_discovery_seeds (" tcp://a:1\ttcp://[::1]:7470 ", &seeds) == 0);
-    assert (zlist_size (seeds) == 2);
-    assert (streq ((char *) zlist_first (seeds), "tcp://a:1"));
-    assert (streq ((char *) zlist_next (seeds), "tcp://[::1]:7470"));
-    zlist_destroy (&seeds);
-    assert (osmose_discovery_seeds ("", &seeds) == 0 && zlist_size (seeds) == 0);
-    zlist_destroy (&seeds);
-    assert (osmose_discovery_seeds ("tcp://a:1 ipc://x", &seeds) == OSMOSE_EINVAL);
-    assert (seeds == NULL);
-    assert (osmose_discovery_seeds ("tcp://a:", &seeds) == OSMOSE_EINVAL);
+    AvahiAddress address;
+    char text [OSMOSE_DISCOVERY_ADDRESS_MAX];
+    assert (avahi_address_parse ("fe80::1", AVAHI_PROTO_UNSPEC, &address));
+    s_address_text (&address, 3, text, sizeof (text));
+    assert (streq (text, "fe80::1%3"));
+    assert (avahi_address_parse ("2001:db8::1", AVAHI_PROTO_UNSPEC, &address));
+    s_address_text (&address, 3, text, sizeof (text));
+    assert (streq (text, "2001:db8::1"));
+    assert (avahi_address_parse ("192.0.2.1", AVAHI_PROTO_UNSPEC, &address));
+    s_address_text (&address, 3, text, sizeof (text));
+    assert (streq (text, "192.0.2.1"));
 }
 
 //  No avahi-daemon (nor bus): STATUS down, no crash, verbs still work
@@ -833,7 +732,8 @@ osmose_discovery_test (bool verbose)
         printf ("\n");
     osmose_identity_t *identity = osmose_identity_new ();
     assert (identity);
-    s_test_codec (identity, verbose);
+    osmose_discovery_txt_test (identity, verbose);
+    s_test_address ();
     s_test_no_daemon (identity);
     osmose_identity_destroy (&identity);
     printf ("OK\n");

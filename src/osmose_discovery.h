@@ -134,4 +134,8 @@ int OSMOSE_CHECK
 void
     osmose_discovery_test (bool verbose);
 
+//  The TXT codec's share of the self-test, with IDENTITY as the publisher.
+void
+    osmose_discovery_txt_test (osmose_identity_t *identity, bool verbose);
+
 #endif

@@ -311,3 +311,167 @@ osmose_discovery_seeds (const char *value, zlist_t **seeds_p)
     *seeds_p = seeds;
     return 0;
 }
+
+//  --------------------------------------------------------------------------
+//  Self-test of the codec and the seeds list (osmose_discovery_test runs it)
+
+#define S_TEST_TXT_MAX 1024
+
+//  Build TXT data from NUL-separated items, "" ends the list
+static size_t
+s_test_txt (uint8_t *data, const char *items [])
+{
+    size_t offset = 0;
+    for (int index = 0; items [index]; index++) {
+        size_t size = strlen (items [index]);
+        assert (size < 256);
+        data [offset++] = (uint8_t) size;
+        memcpy (data + offset, items [index], size);
+        offset += size;
+    }
+    return offset;
+}
+
+void
+osmose_discovery_txt_test (osmose_identity_t *identity, bool verbose)
+{
+    osmose_discovery_txt_t txt, parsed;
+    const uint8_t *key = osmose_identity_public (identity);
+    assert (osmose_discovery_txt_set (&txt, key, "hq/floor2/room7", 3,
+                                      "tcp://192.0.2.1:7470") == 0);
+    assert (streq (txt.id, osmose_identity_id (identity)));
+    uint8_t data [S_TEST_TXT_MAX];
+    int size = osmose_discovery_txt_encode (&txt, data, sizeof (data));
+    assert (size > 0);
+    assert (osmose_discovery_txt_parse (data, (size_t) size, &parsed) == 0);
+    assert (memcmp (&txt, &parsed, sizeof (txt)) == 0);
+    //  Too small a buffer is an error, never an overflow
+    assert (osmose_discovery_txt_encode (&txt, data, 20) == OSMOSE_ETOOBIG);
+
+    //  What we refuse to publish
+    assert (osmose_discovery_txt_set (&txt, key, "bad loc", 1, NULL) == OSMOSE_EINVAL);
+    assert (osmose_discovery_txt_set (&txt, key, "/abs", 1, NULL) == OSMOSE_EINVAL);
+    assert (osmose_discovery_txt_set (&txt, key, "", 0, NULL) == OSMOSE_EINVAL);
+    assert (osmose_discovery_txt_set (&txt, key, "", 70000, NULL) == OSMOSE_EINVAL);
+    assert (osmose_discovery_txt_set (&txt, key, "", 1, "udp://x:1") == OSMOSE_EINVAL);
+    char long_text [300];
+    memset (long_text, 'a', sizeof (long_text) - 1);
+    long_text [sizeof (long_text) - 1] = '\0';
+    assert (osmose_discovery_txt_set (&txt, key, long_text, 1, NULL) == OSMOSE_ETOOBIG);
+    assert (osmose_discovery_txt_set (&txt, key, "", 1, NULL) == 0);
+
+    //  Hostile records: each item list with the result it must give
+    char id_item [32], key_item [80], other_key_item [80], long_loc [160];
+    snprintf (id_item, sizeof (id_item), "id=%s", osmose_identity_id (identity));
+    strcpy (key_item, "key=");
+    sodium_bin2hex (key_item + 4, sizeof (key_item) - 4, key, OSMOSE_KEY_SIZE);
+    uint8_t other [OSMOSE_KEY_SIZE];
+    randombytes_buf (other, sizeof (other));
+    strcpy (other_key_item, "key=");
+    sodium_bin2hex (other_key_item + 4, sizeof (other_key_item) - 4, other, sizeof (other));
+    snprintf (long_loc, sizeof (long_loc), "loc=%.140s", long_text);
+    char upper_key [80];
+    strcpy (upper_key, key_item);
+    for (char *scan = upper_key + 4; *scan; scan++)
+        *scan = (char) toupper ((unsigned char) *scan);
+    struct {
+        int expect;
+        const char *items [8];
+    } cases [] = {
+        { 0, { id_item, key_item, "v=1", NULL } },
+        { OSMOSE_EVERIFY, { "ID=0000000000000000", id_item, key_item, "v=7", NULL } },
+        { 0, { id_item, "ID=zzz", key_item, "V=7", NULL } },    //  first wins
+        { 0, { id_item, upper_key, "v=65535", "loc", "ep", "junk=\x01\xff", NULL } },
+        { 0, { "", "=x", id_item, key_item, "v=1", "loc=a/b.c/d-e_f", NULL } },
+        { OSMOSE_EPROTO, { NULL } },
+        { OSMOSE_EPROTO, { key_item, "v=1", NULL } },
+        { OSMOSE_EPROTO, { id_item, "v=1", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, NULL } },
+        { OSMOSE_EPROTO, { "id", key_item, "v=1", NULL } },
+        { OSMOSE_EPROTO, { "id=0123", key_item, "v=1", NULL } },
+        { OSMOSE_EPROTO, { "id=0123456789ABCDEF", key_item, "v=1", NULL } },
+        { OSMOSE_EPROTO, { "id=0123456789abcdeg", key_item, "v=1", NULL } },
+        { OSMOSE_EPROTO, { id_item, "key=abcd", "v=1", NULL } },
+        { OSMOSE_EPROTO, { id_item, "key=zz", "v=1", NULL } },
+        { OSMOSE_EVERIFY, { id_item, other_key_item, "v=1", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=0", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=65536", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=+1", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1a", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=99999999999", NULL } },
+        { OSMOSE_ETOOBIG, { id_item, key_item, "v=1", long_loc, NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=a b", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=a//b", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=../", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "loc=x\n", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "ep=http://x:1", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "ep=tcp://a b:1", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "ep=tcp://host", NULL } },
+        { OSMOSE_EPROTO, { id_item, key_item, "v=1", "txtvers=2", NULL } },
+    };
+    for (size_t index = 0; index < sizeof (cases) / sizeof (cases [0]); index++) {
+        size_t data_size = s_test_txt (data, cases [index].items);
+        int rc = osmose_discovery_txt_parse (data, data_size, &parsed);
+        if (rc != cases [index].expect)
+            zsys_error ("txt case %zu: got %d, want %d", index, rc, cases [index].expect);
+        assert (rc == cases [index].expect);
+        if (rc == 0)
+            assert (streq (parsed.id, osmose_identity_id (identity)));
+        else
+            assert (parsed.id [0] == '\0');     //  nothing half-parsed leaks
+    }
+    //  The first of repeated keys wins, keys ignore case
+    const char *repeat [] = { "LOC=first", id_item, key_item, "v=2", "loc=second", NULL };
+    size_t repeat_size = s_test_txt (data, repeat);
+    assert (osmose_discovery_txt_parse (data, repeat_size, &parsed) == 0);
+    assert (streq (parsed.location, "first") && parsed.version == 2);
+
+    //  Framing: a length past the end, a NUL inside an item
+    const uint8_t overrun [] = { 4, 'v', '=', '1', '0', 9, 'i', 'd' };
+    assert (osmose_discovery_txt_parse (overrun, sizeof (overrun), &parsed) == OSMOSE_EPROTO);
+    const uint8_t with_nul [] = { 5, 'v', '=', '1', 0, '0' };
+    assert (osmose_discovery_txt_parse (with_nul, sizeof (with_nul), &parsed) == OSMOSE_EPROTO);
+    assert (osmose_discovery_txt_parse (NULL, 0, &parsed) == OSMOSE_EPROTO);
+
+    //  Fuzz: random bytes and mutated good records never crash, and what
+    //  parses is a record we would publish ourselves
+    assert (osmose_discovery_txt_set (&txt, key, "hq/floor2", 1, "tcp://h:1") == 0);
+    size = osmose_discovery_txt_encode (&txt, data, sizeof (data));
+    assert (size > 0);
+    int accepted = 0;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t fuzz [S_TEST_TXT_MAX];
+        size_t fuzz_size;
+        if (round % 2) {
+            fuzz_size = randombytes_uniform (sizeof (fuzz));
+            randombytes_buf (fuzz, fuzz_size);
+        }
+        else {
+            fuzz_size = (size_t) size;
+            memcpy (fuzz, data, fuzz_size);
+            for (uint32_t flips = 1 + randombytes_uniform (3); flips; flips--)
+                fuzz [randombytes_uniform ((uint32_t) fuzz_size)] = (uint8_t) randombytes_random ();
+        }
+        if (osmose_discovery_txt_parse (fuzz, fuzz_size, &parsed) == 0) {
+            uint8_t again [S_TEST_TXT_MAX];
+            assert (osmose_discovery_txt_encode (&parsed, again, sizeof (again)) > 0);
+            accepted++;
+        }
+    }
+    if (verbose)
+        printf ("   fuzz: %d of 20000 records accepted (all re-encodable)\n", accepted);
+
+    //  Static seeds
+    zlist_t *seeds = NULL;
+    assert (osmose_discovery_seeds (" tcp://a:1\ttcp://[::1]:7470 ", &seeds) == 0);
+    assert (zlist_size (seeds) == 2);
+    assert (streq ((char *) zlist_first (seeds), "tcp://a:1"));
+    assert (streq ((char *) zlist_next (seeds), "tcp://[::1]:7470"));
+    zlist_destroy (&seeds);
+    assert (osmose_discovery_seeds ("", &seeds) == 0 && zlist_size (seeds) == 0);
+    zlist_destroy (&seeds);
+    assert (osmose_discovery_seeds ("tcp://a:1 ipc://x", &seeds) == OSMOSE_EINVAL);
+    assert (seeds == NULL);
+    assert (osmose_discovery_seeds ("tcp://a:", &seeds) == OSMOSE_EINVAL);
+}
