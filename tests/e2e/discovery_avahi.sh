@@ -14,6 +14,14 @@ PROBE_DIR=$AVAHI_ENV_DIR
 fail () { echo "FAIL: $*"; probe_dump; exit 1; }
 
 base=$((20000 + $$ % 20000))
+#   Hostile neighbours publish malformed TXT records first: never FOUND
+if command -v avahi-publish >/dev/null 2>&1; then
+    avahi-publish -s evil-short _osmose._tcp 9 "id=0123" "key=00" "v=1" >/dev/null 2>&1 &
+    avahi-publish -s evil-bare _osmose._tcp 9 >/dev/null 2>&1 &
+    avahi-publish -s evil-forged _osmose._tcp 9 "id=0123456789abcdef" \
+        "key=$(printf '%064d' 0)" "v=1" "loc=x y" >/dev/null 2>&1 &
+    hostile=yes
+fi
 probe_start a alpha $((base + 1)) hq/f1/a hq/f9/moved || fail "alpha did not start"
 probe_start b beta $((base + 2)) hq/f2/b || fail "beta did not start"
 probe_start c gamma $((base + 3)) hq/f3/c || fail "gamma did not start"
@@ -36,6 +44,18 @@ for me in a b c; do
     probe_wait "$log" '^STATUS up ' 1 || fail "$me never said STATUS up"
 done
 echo "all found one another in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }') s"
+
+if [ -n "$hostile" ]; then
+    for me in a b c; do
+        eval "log=\$${me}_log"
+        for evil in evil-short evil-bare evil-forged; do
+            #   the probe logs (zsys_debug) each record it turns down
+            probe_wait "$log" "ignoring '$evil': bad TXT" 10 || fail "$me never resolved $evil"
+        done
+        grep -q "name=evil" "$log" && fail "$me accepted a malformed TXT record"
+    done
+    echo "malformed TXT records ignored"
+fi
 
 #   alpha moves: the others see the new location, same id and port
 kill -USR1 "$a_pid"
