@@ -16,6 +16,20 @@
     and browses again when the daemon is back.
 
     Thread safety: one object is used by one thread (the actor's).
+
+    In the actor:
+        osmose_discovery_txt_t txt;
+        if (osmose_discovery_txt_set (&txt, osmose_identity_public (identity),
+                                      location, PROTOCOL_VERSION, hint_or_NULL) == 0)
+            discovery = osmose_discovery_new (service, name, port, &txt);
+        zpoller_add (poller, osmose_discovery_socket (discovery));
+        ...
+        if (which == osmose_discovery_socket (discovery)) {
+            osmose_discovery_event_t event;
+            while (osmose_discovery_recv (discovery, &event) == 0)
+                ...FOUND: connect to event.endpoint expecting event.txt.key
+                   (osmose_identity_curve_z85 gives the CurveZMQ server key)
+        }
 */
 #ifndef OSMOSE_DISCOVERY_H_INCLUDED
 #define OSMOSE_DISCOVERY_H_INCLUDED

@@ -2,6 +2,7 @@
 #   discovery_restart: avahi-daemon dies and comes back. Running discovery
 #   objects say STATUS down, then up, publish again and find one another
 #   again within seconds; one started while the daemon was away joins too.
+#   Then the system bus restarts as well, with the same outcome.
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-.}
 . "$top_srcdir/tests/lib/avahi-env.sh"
@@ -63,6 +64,22 @@ for re in "$re_a" "$re_b" "$re_c"; do
     probe_wait "$d_log" "$re" 10 || fail "delta did not find the others"
 done
 echo "after the restart all four found one another in $(elapsed "$started") s (daemon start included)"
+
+#   The system bus goes too, then both come back: clients that cannot even
+#   reach the bus retry, and all publish and find one another again
+a_mark=$(probe_lines "$a_log") b_mark=$(probe_lines "$b_log") c_mark=$(probe_lines "$c_log")
+avahi_env_stop_avahi
+avahi_env_stop_bus
+for me in a b c; do
+    eval "log=\$${me}_log; mark=\$${me}_mark"
+    probe_wait "$log" '^STATUS down ' 5 "$mark" || fail "$me did not notice the bus go"
+done
+sleep 1
+started=$(date +%s.%N)
+avahi_env_start_bus || fail "dbus-daemon did not restart"
+avahi_env_start_avahi || fail "avahi-daemon did not restart"
+check_all || fail "the probes did not find one another after the bus restart"
+echo "after a bus restart all three found one another in $(elapsed "$started") s (daemons' start included)"
 for me in a b c d; do
     probe_stop $me || fail "$me did not exit cleanly"
 done

@@ -12,6 +12,7 @@
 #       avahi_env_enter "$0" "$@"      # skips (77) or re-runs the script inside
 #       avahi_env_start                # dbus-daemon + avahi-daemon, ready
 #       ... avahi_env_stop_avahi; avahi_env_start_avahi ...   # restart
+#       ... avahi_env_stop_bus; avahi_env_start_bus ...       # bus too
 #       (avahi_env_stop runs on exit)
 #   Or run any command in such a world: tests/lib/in-avahi-netns.sh CMD...
 #   Variables: AVAHI_ENV_DIR (configs and daemon logs, on the namespace's
@@ -103,19 +104,34 @@ enable-reflector=no
 CONF
     DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket
     export DBUS_SYSTEM_BUS_ADDRESS
+    avahi_env_start_bus || return 1
+    avahi_env_start_avahi
+}
+
+#   (Re)start the system bus (dbus-daemon) and wait for its socket
+avahi_env_start_bus () {
+    rm -f /run/dbus/system_bus_socket
     dbus-daemon --config-file="$AVAHI_ENV_DIR/system.conf" --nofork --nopidfile \
-        >"$AVAHI_ENV_DIR/dbus.log" 2>&1 &
+        >>"$AVAHI_ENV_DIR/dbus.log" 2>&1 &
     DBUS_ENV_PID=$!
     tries=0
     while [ ! -S /run/dbus/system_bus_socket ]; do
         tries=$((tries + 1))
         if [ $tries -gt 100 ]; then
-            echo "avahi_env_start: dbus-daemon did not start"; cat "$AVAHI_ENV_DIR/dbus.log"
+            echo "avahi_env_start_bus: dbus-daemon did not start"; cat "$AVAHI_ENV_DIR/dbus.log"
             return 1
         fi
         sleep 0.05
     done
-    avahi_env_start_avahi
+}
+
+#   Stop the system bus (stop avahi-daemon first: it needs the bus)
+avahi_env_stop_bus () {
+    [ -n "$DBUS_ENV_PID" ] || return 0
+    kill "$DBUS_ENV_PID" 2>/dev/null
+    wait "$DBUS_ENV_PID" 2>/dev/null
+    DBUS_ENV_PID=
+    rm -f /run/dbus/system_bus_socket
 }
 
 #   (Re)start avahi-daemon and wait until it answers on the bus
@@ -161,11 +177,7 @@ avahi_env_stop_avahi () {
 #   Stop both daemons (the EXIT trap runs it; files go with the tmpfs)
 avahi_env_stop () {
     avahi_env_stop_avahi
-    if [ -n "$DBUS_ENV_PID" ]; then
-        kill "$DBUS_ENV_PID" 2>/dev/null
-        wait "$DBUS_ENV_PID" 2>/dev/null
-        DBUS_ENV_PID=
-    fi
+    avahi_env_stop_bus
 }
 
 #   Print the daemons' logs (for a failing test's log)
