@@ -84,6 +84,7 @@ struct _osmose_discovery_t {
 };
 
 static void s_client_cb (AvahiClient *client, AvahiClientState state, void *arg);
+static void s_retry_in (osmose_discovery_t *self, int msecs);
 
 //  --------------------------------------------------------------------------
 //  Events (Avahi thread)
@@ -134,15 +135,14 @@ s_entry_destructor (void **item)
     s_entry_destroy ((s_entry_t **) item);
 }
 
-//  Forget every entry. When the client is about to be freed, Avahi frees
-//  the resolvers itself, so we only drop our pointers.
+//  Forget every entry before the client is freed: Avahi frees the
+//  resolvers with the client, so we only drop our pointers.
 static void
-s_entries_forget (osmose_discovery_t *self, bool free_resolvers)
+s_entries_forget (osmose_discovery_t *self)
 {
-    if (!free_resolvers)
-        for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->entries);
-             entry; entry = (s_entry_t *) zhashx_next (self->entries))
-            entry->resolver = NULL;
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->entries);
+         entry; entry = (s_entry_t *) zhashx_next (self->entries))
+        entry->resolver = NULL;
     zhashx_purge (self->entries);
 }
 
@@ -157,6 +157,18 @@ s_address_text (const AvahiAddress *address, AvahiIfIndex ifindex,
     &&  (address->data.ipv6.address [1] & 0xc0) == 0x80) {
         size_t used = strlen (text);
         snprintf (text + used, size - used, "%%%d", (int) ifindex);
+    }
+}
+
+//  Busy daemons time out: resolve again later while the service is seen
+static void
+s_resolve_later (osmose_discovery_t *self)
+{
+    if (!self->resolve_armed) {
+        struct timeval when;
+        avahi_elapse_time (&when, S_RESOLVE_RETRY_MS, 0);
+        self->api->timeout_update (self->resolve_retry, &when);
+        self->resolve_armed = true;
     }
 }
 
@@ -176,13 +188,7 @@ s_resolve_cb (AvahiServiceResolver *resolver, AvahiIfIndex ifindex,
                         avahi_service_resolver_get_client (resolver))));
         avahi_service_resolver_free (resolver);
         entry->resolver = NULL;
-        //  Busy daemons time out: try again later while the service is seen
-        if (!self->resolve_armed) {
-            struct timeval when;
-            avahi_elapse_time (&when, S_RESOLVE_RETRY_MS, 0);
-            self->api->timeout_update (self->resolve_retry, &when);
-            self->resolve_armed = true;
-        }
+        s_resolve_later (self);
         return;
     }
     osmose_discovery_event_t event;
@@ -219,9 +225,11 @@ s_entry_resolve (s_entry_t *entry, AvahiClient *client)
         client, entry->ifindex, entry->protocol, entry->name,
         entry->owner->service_type, entry->domain, AVAHI_PROTO_UNSPEC, 0,
         s_resolve_cb, entry);
-    if (!entry->resolver)
+    if (!entry->resolver) {
         zsys_debug ("discovery: cannot resolve '%s': %s", entry->name,
                     avahi_strerror (avahi_client_errno (client)));
+        s_resolve_later (entry->owner);
+    }
 }
 
 //  Timer: resolve again what failed to resolve
@@ -231,7 +239,9 @@ s_resolve_retry_cb (AvahiTimeout *timeout, void *arg)
     osmose_discovery_t *self = (osmose_discovery_t *) arg;
     self->api->timeout_update (timeout, NULL);
     self->resolve_armed = false;
-    if (!self->client || avahi_client_get_state (self->client) != AVAHI_CLIENT_S_RUNNING)
+    AvahiClientState state = self->client? avahi_client_get_state (self->client)
+                                          : AVAHI_CLIENT_FAILURE;
+    if (state == AVAHI_CLIENT_FAILURE || state == AVAHI_CLIENT_CONNECTING)
         return;                 //  a new client browses everything again
     for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->entries);
          entry; entry = (s_entry_t *) zhashx_next (self->entries))
@@ -299,10 +309,12 @@ s_browse_cb (AvahiServiceBrowser *browser, AvahiIfIndex ifindex,
     if (what == AVAHI_BROWSER_REMOVE)
         s_entry_removed (self, key);
     else
-    if (what == AVAHI_BROWSER_FAILURE)
+    if (what == AVAHI_BROWSER_FAILURE) {
         zsys_warning ("discovery: browsing %s failed: %s", self->service_type,
                       avahi_strerror (avahi_client_errno (
                           avahi_service_browser_get_client (browser))));
+        s_retry_in (self, S_RETRY_MAX_MS);      //  start over with a new client
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -345,6 +357,7 @@ s_publish (osmose_discovery_t *self, AvahiClient *client)
     if (!self->group) {
         zsys_warning ("discovery: cannot create entry group: %s",
                       avahi_strerror (avahi_client_errno (client)));
+        s_retry_in (self, S_RETRY_MAX_MS);      //  start over with a new client
         return;
     }
     if (!avahi_entry_group_is_empty (self->group))
@@ -361,9 +374,11 @@ s_publish (osmose_discovery_t *self, AvahiClient *client)
     avahi_string_list_free (list);
     if (rc == 0)
         rc = avahi_entry_group_commit (self->group);
-    if (rc < 0)
+    if (rc < 0) {
         zsys_warning ("discovery: cannot publish '%s': %s", self->name,
                       avahi_strerror (rc));
+        s_retry_in (self, S_RETRY_MAX_MS);      //  start over with a new client
+    }
 }
 
 static void
@@ -381,10 +396,12 @@ s_group_cb (AvahiEntryGroup *group, AvahiEntryGroupState state, void *arg)
         s_publish (self, avahi_entry_group_get_client (group));
     }
     else
-    if (state == AVAHI_ENTRY_GROUP_FAILURE)
+    if (state == AVAHI_ENTRY_GROUP_FAILURE) {
         zsys_warning ("discovery: publishing '%s' failed: %s", self->name,
                       avahi_strerror (avahi_client_errno (
                           avahi_entry_group_get_client (group))));
+        s_retry_in (self, S_RETRY_MAX_MS);      //  start over with a new client
+    }
 }
 
 //  The actor left a new location: put it in our TXT record
@@ -422,7 +439,7 @@ s_wake_cb (AvahiWatch *watch, int fd, AvahiWatchEvent events, void *arg)
 static void
 s_client_drop (osmose_discovery_t *self)
 {
-    s_entries_forget (self, false);
+    s_entries_forget (self);
     self->group = NULL;
     self->browser = NULL;
     if (self->client) {
@@ -569,7 +586,7 @@ osmose_discovery_destroy (osmose_discovery_t **self_p)
         //  service (a D-Bus round trip) so others see it go at once.
         avahi_threaded_poll_stop (self->poll);
         if (self->entries)
-            s_entries_forget (self, false);
+            s_entries_forget (self);
         if (self->client)
             avahi_client_free (self->client);
         avahi_threaded_poll_free (self->poll);  //  frees watch and timer
