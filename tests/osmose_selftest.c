@@ -12,6 +12,7 @@
 #include "selftest-mesh.inc"
 #include "selftest-resources.inc"
 #include "selftest-members.inc"
+#include "selftest-discovery.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -26,6 +27,7 @@ static const s_test_t s_tests [] = {
 #include "selftest-mesh.inc"
 #include "selftest-resources.inc"
 #include "selftest-members.inc"
+#include "selftest-discovery.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST
