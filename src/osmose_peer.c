@@ -12,6 +12,7 @@
 #include "osmose_transport.h"
 #include "osmose_mesh.h"
 #include "osmose_resources.h"
+#include "osmose_discovery.h"
 #include <sys/stat.h>
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
@@ -25,6 +26,7 @@ typedef struct {
     osmose_trust_t *trust;
     osmose_transport_t *transport;  //  the mesh's, borrowed
     osmose_mesh_t *mesh;
+    osmose_discovery_t *discovery;  //  NULL when discovery/avahi is off
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
     zpoller_t *poller;
@@ -146,11 +148,55 @@ s_peer_destroy (s_peer_t **self_p)
         s_peer_t *self = *self_p;
         zpoller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
+        osmose_discovery_destroy (&self->discovery);
         osmose_mesh_destroy (&self->mesh);
         osmose_trust_destroy (&self->trust);
         osmose_identity_destroy (&self->identity);
         free (self);
         *self_p = NULL;
+    }
+}
+
+//  Publish ourselves on mDNS and browse for the others. Avahi being
+//  absent is not an error: the discovery object waits for it
+static bool
+s_start_discovery (s_peer_t *self)
+{
+    const char *endpoint = osmose_mesh_endpoint (self->mesh);
+    const char *colon = strrchr (endpoint, ':');
+    int port = colon? atoi (colon + 1): 0;
+    osmose_discovery_txt_t txt;
+    if (port <= 0 || port > 65535
+    ||  osmose_discovery_txt_set (&txt, osmose_identity_public (self->identity),
+                                  osmose_config_str (self->config, "node/location"),
+                                  OSMOSE_MSG_VERSION, endpoint) != 0)
+        return false;
+    //  Instance names must differ between devices that share a name
+    char instance [OSMOSE_DISCOVERY_NAME_MAX + 1];
+    snprintf (instance, sizeof (instance), "%.40s %s", self->name,
+              osmose_identity_id (self->identity));
+    self->discovery = osmose_discovery_new (
+        osmose_config_str (self->config, "discovery/service"), instance,
+        (uint16_t) port, &txt);
+    return self->discovery != NULL;
+}
+
+static void
+s_handle_discovery (s_peer_t *self)
+{
+    osmose_discovery_event_t event;
+    while (osmose_discovery_recv (self->discovery, &event) == 0) {
+        if (event.kind == OSMOSE_DISCOVERY_FOUND) {
+            //  The TXT record is only a hint: the trust store decides, and
+            //  the CURVE handshake proves the key
+            int rc = osmose_mesh_join (self->mesh, event.txt.id, event.endpoint);
+            if (rc == OSMOSE_EUNTRUSTED)
+                zsys_debug ("osmose: discovered untrusted peer %s at %s",
+                            event.txt.id, event.endpoint);
+        }
+        else
+        if (event.kind == OSMOSE_DISCOVERY_STATUS)
+            zsys_info ("osmose: avahi %s: %s", event.up? "up": "down", event.message);
     }
 }
 
@@ -207,6 +253,11 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         return NULL;
     }
     self->transport = osmose_mesh_transport (self->mesh);
+    if (osmose_config_bool (config, "discovery/avahi") && !s_start_discovery (self)) {
+        snprintf (error, error_size, "cannot start Avahi discovery (out of memory?)");
+        s_peer_destroy (&self);
+        return NULL;
+    }
     self->api = osmose_api_new (osmose_config_str (config, "api/endpoint"),
                                 error, error_size);
     if (!self->api) {
@@ -225,6 +276,8 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     }
     self->poller = zpoller_new (pipe, osmose_api_socket (self->api),
                                 osmose_mesh_inbox (self->mesh), NULL);
+    if (self->poller && self->discovery)
+        zpoller_add (self->poller, osmose_discovery_socket (self->discovery));
     if (!self->poller) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
@@ -361,6 +414,9 @@ s_peer_actor (zsock_t *pipe, void *args)
         if (which == osmose_mesh_inbox (self->mesh))
             osmose_mesh_handle (self->mesh);
         else
+        if (self->discovery && which == osmose_discovery_socket (self->discovery))
+            s_handle_discovery (self);
+        else
         if (zpoller_terminated (self->poller))
             break;
         osmose_mesh_tick (self->mesh);
@@ -431,6 +487,8 @@ osmose_peer_test (bool verbose)
     assert (osmose_config_set (config, "node/location", "lab/bench1") == 0);
     assert (osmose_config_set (config, "node/name", "tester") == 0);
     assert (osmose_config_set (config, "mesh/bind", "tcp://127.0.0.1:*") == 0);
+    //  Never publish on the machine's own mDNS from a test
+    assert (osmose_config_set (config, "discovery/avahi", "false") == 0);
 
     char error [512];
     osmose_peer_t *peer = osmose_peer_new (config, error, sizeof (error));
