@@ -282,6 +282,16 @@ osmose_feed_open (const char *dir, osmose_identity_t *identity, int flags,
     return 0;
 }
 
+int
+osmose_feed_refresh (osmose_feed_t *self, char *error, size_t error_size)
+{
+    assert (self);
+    if (self->identity || self->replica)
+        return 0;
+    int rc = osmose_store_refresh (self->store, s_on_entry, self, error, error_size);
+    return rc? rc: s_check_head (self, error, error_size);
+}
+
 void
 osmose_feed_destroy (osmose_feed_t **self_p)
 {

@@ -50,6 +50,10 @@ int OSMOSE_WARN_UNUSED
     osmose_feed_open (const char *dir, osmose_identity_t *identity, int flags,
                       char *error, size_t error_size, osmose_feed_t **self_p);
 
+//  Readers: take in what the writer appended since open (for tail -f).
+int OSMOSE_WARN_UNUSED
+    osmose_feed_refresh (osmose_feed_t *self, char *error, size_t error_size);
+
 //  Commit what is pending (fsync unless the policy is never) and close.
 void
     osmose_feed_destroy (osmose_feed_t **self_p);

@@ -37,6 +37,7 @@ struct _osmose_store_t {
     uint64_t *offsets;                  //  record offsets, count + 1 of them
     uint64_t *payload_at;               //  payload record offset or S_NONE
     uint64_t count, capacity, flushed_count;
+    uint64_t payloads_scanned;          //  end of the last payload record seen
     osmose_sth_t head, flushed_head;
     bool has_head, flushed_has_head;
     osmose_fsync_t policy;
@@ -160,7 +161,7 @@ s_scan_entries (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg
         snprintf (error, error_size, "%s/entries.log: cannot map: %s", self->dir, osmose_strerror (rc));
         return rc;
     }
-    uint64_t size = self->entries.flushed, at = 0;
+    uint64_t size = self->entries.flushed, at = self->count? self->offsets [self->count]: 0;
     while (at < size && rc == 0) {
         uint64_t left = size - at;
         if (left < S_ENTRY_HEADER)
@@ -223,7 +224,7 @@ s_scan_payloads (osmose_store_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "%s/payloads.dat: cannot map: %s", self->dir, osmose_strerror (rc));
         return rc;
     }
-    uint64_t size = self->payloads.flushed, at = 0;
+    uint64_t size = self->payloads.flushed, at = self->payloads_scanned;
     while (at + S_PAYLOAD_HEADER <= size) {
         uint64_t index = s_get64 (data + at);
         uint32_t length = s_get32 (data + at + 8);
@@ -246,6 +247,7 @@ s_scan_payloads (osmose_store_t *self, char *error, size_t error_size)
     }
     if (data)
         munmap ((void *) data, size);
+    self->payloads_scanned = at;
     if (rc == 0)
         rc = s_cut (self, &self->payloads, at, &self->report.torn_payload_bytes);
     return rc;
@@ -396,6 +398,42 @@ osmose_store_open (const char *dir, int flags, osmose_store_entry_fn *on_entry, 
     return 0;
 }
 
+int
+osmose_store_refresh (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg,
+                      char *error, size_t error_size)
+{
+    assert (self);
+    if (self->writable)
+        return 0;
+    char dummy [8];
+    if (!error) {
+        error = dummy;
+        error_size = sizeof (dummy);
+    }
+    struct stat info;
+    s_file_t *files [] = { &self->entries, &self->payloads };
+    for (int index = 0; index < 2; index++) {
+        if (fstat (files [index]->fd, &info))
+            return osmose_errno_code (errno);
+        files [index]->flushed = (uint64_t) info.st_size;
+    }
+    int rc = s_scan_entries (self, on_entry, arg, error, error_size);
+    if (rc == 0)
+        rc = s_scan_payloads (self, error, error_size);
+    //  The writer may have compacted heads.log into a new file
+    if (rc == 0) {
+        close (self->heads.fd);
+        self->heads.fd = -1;
+        rc = s_file_open (self, &self->heads, "heads.log");
+    }
+    if (rc == 0)
+        rc = s_scan_heads (self, error, error_size);
+    if (rc == 0 && self->has_head && self->head.size > self->count)
+        self->has_head = false;         //  its entries are not visible yet
+    self->flushed_count = self->count;
+    return rc;
+}
+
 const osmose_store_report_t *
 osmose_store_report (osmose_store_t *self)
 {
@@ -514,8 +552,17 @@ s_flush (osmose_store_t *self, bool sync)
     self->flushed_count = self->count;
     self->flushed_head = self->head;
     self->flushed_has_head = self->has_head;
-    if (sync)
+    if (sync) {
         self->last_sync = zclock_mono ();
+        //  A long-running writer signs a head per commit: keep only the last
+        if (self->report.heads > 2 * S_HEADS_KEEP && self->has_head) {
+            uint8_t record [S_HEAD_RECORD];
+            osmose_sth_encode (&self->head, record);
+            s_head_check (record, record + OSMOSE_STH_SIZE);
+            if (s_compact_heads (self, record) == 0)
+                self->report.heads = 1;
+        }
+    }
     return 0;
 }
 
@@ -1009,6 +1056,28 @@ osmose_store_test (bool verbose)
     osmose_store_destroy (&store);
     assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == 0);
     assert (count == kept + 1 && !osmose_store_report (store)->repaired);
+    osmose_store_destroy (&store);
+
+    //  A reader follows the writer; heads.log stays small while running
+    assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == 0);
+    assert (s_test_open (dir, 0, &count, error, &second) == 0 && count == kept + 1);
+    s_test_append (store, kept + 1);
+    s_test_append (store, kept + 2);
+    osmose_store_set_fsync (store, OSMOSE_FSYNC_NEVER, 0);
+    sth.size = kept + 3;
+    for (index = 0; index < 2 * S_HEADS_KEEP + 10; index++)
+        assert (osmose_store_append_head (store, &sth) == 0);
+    assert (osmose_store_commit (store, false) == 0);
+    assert (s_file_size (dir, "heads.log") > 2 * S_HEADS_KEEP * S_HEAD_RECORD);
+    assert (osmose_store_refresh (second, s_count_entries, &count, error, sizeof (error)) == 0);
+    assert (count == kept + 3 && osmose_store_size (second) == kept + 3);
+    assert (osmose_store_head (second) && osmose_store_head (second)->size == kept + 3);
+    assert (osmose_store_read (second, kept + 2, buffer, sizeof (buffer), &size) == 0);
+    assert (osmose_store_commit (store, true) == 0);
+    assert (s_file_size (dir, "heads.log") == S_HEAD_RECORD);
+    assert (osmose_store_refresh (second, s_count_entries, &count, error, sizeof (error)) == 0);
+    assert (osmose_store_report (second)->heads == 1 && osmose_store_head (second)->size == kept + 3);
+    osmose_store_destroy (&second);
     osmose_store_destroy (&store);
 
     //  A store with no entries.log to open read-only; an unwritable dir

@@ -61,6 +61,12 @@ int OSMOSE_WARN_UNUSED
     osmose_store_open (const char *dir, int flags, osmose_store_entry_fn *on_entry,
                        void *arg, char *error, size_t error_size, osmose_store_t **self_p);
 
+//  Read-only stores: see entries, payloads and heads written since open
+//  (by the writer, in another process). Calls ON_ENTRY for new entries.
+int OSMOSE_WARN_UNUSED
+    osmose_store_refresh (osmose_store_t *self, osmose_store_entry_fn *on_entry,
+                          void *arg, char *error, size_t error_size);
+
 //  Write out what is pending (as commit with policy never) and close.
 void
     osmose_store_destroy (osmose_store_t **self_p);
