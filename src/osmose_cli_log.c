@@ -516,7 +516,7 @@ s_erase (s_args_t *args, int argc, char *argv [])
                      index, osmose_feed_erased_by (feed, index));
         else
             fprintf (stderr, "osmose log: erase entry %" PRIu64 ": %s\n", index, osmose_strerror (erase_rc));
-        rc = erase_rc? s_exit_code (erase_rc): 0;
+        rc = erase_rc == OSMOSE_EINVAL? OSMOSE_EXIT_FAILURE: erase_rc? s_exit_code (erase_rc): 0;
     }
     osmose_feed_destroy (&feed);
     osmose_identity_destroy (&identity);
@@ -570,7 +570,45 @@ s_init (s_args_t *args)
     return rc;
 }
 
-//  Copy the feed in SOURCE into the store as a replica, in batches
+//  Import entries [FIRST, head) of SOURCE with HEAD into REPLICA, in one batch
+static int
+s_import_from (osmose_feed_t *source, osmose_feed_t *replica, uint64_t first,
+               const osmose_sth_t *head, osmose_fork_t *fork)
+{
+    size_t count = (size_t) (head->size - first);
+    size_t capacity = count * 128 + OSMOSE_ENTRY_MAX, used = 0;
+    uint8_t *buffer = (uint8_t *) malloc (capacity);
+    size_t *offsets = (size_t *) calloc (count + 1, sizeof (size_t));
+    size_t *sizes = (size_t *) calloc (count + 1, sizeof (size_t));
+    const uint8_t **entries = (const uint8_t **) calloc (count + 1, sizeof (uint8_t *));
+    int rc = buffer && offsets && sizes && entries? 0: OSMOSE_ENOMEM;
+    for (size_t index = 0; rc == 0 && index < count; index++) {
+        if (capacity - used < OSMOSE_ENTRY_MAX) {
+            uint8_t *grown = (uint8_t *) realloc (buffer, capacity * 2);
+            if (!grown) {
+                rc = OSMOSE_ENOMEM;
+                break;
+            }
+            buffer = grown;
+            capacity *= 2;
+        }
+        osmose_entry_t entry;
+        rc = osmose_feed_entry (source, first + index, buffer + used, &sizes [index], &entry);
+        offsets [index] = used;
+        used += sizes [index];
+    }
+    for (size_t index = 0; rc == 0 && index < count; index++)
+        entries [index] = buffer + offsets [index];
+    if (rc == 0)
+        rc = osmose_feed_import (replica, first, entries, sizes, count, head, fork);
+    free (buffer);
+    free (offsets);
+    free (sizes);
+    free (entries);
+    return rc;
+}
+
+//  Copy the feed in SOURCE into the store as a replica
 static int
 s_import (s_args_t *args, int argc, char *argv [])
 {
@@ -591,45 +629,24 @@ s_import (s_args_t *args, int argc, char *argv [])
     }
     if (rc == 0) {
         uint64_t first = osmose_feed_size (replica) < head.size? osmose_feed_size (replica): head.size;
-        size_t count = (size_t) (head.size - first);
-        uint8_t *buffer = (uint8_t *) malloc (count * 256 + OSMOSE_ENTRY_MAX);
-        const uint8_t **entries = (const uint8_t **) calloc (count + 1, sizeof (uint8_t *));
-        size_t *sizes = (size_t *) calloc (count + 1, sizeof (size_t));
-        size_t used = 0, capacity = count * 256 + OSMOSE_ENTRY_MAX;
-        int import_rc = buffer && entries && sizes? 0: OSMOSE_ENOMEM;
-        for (size_t index = 0; import_rc == 0 && index < count; index++) {
-            if (capacity - used < OSMOSE_ENTRY_MAX) {
-                capacity *= 2;
-                uint8_t *grown = (uint8_t *) realloc (buffer, capacity);
-                if (!grown) {
-                    import_rc = OSMOSE_ENOMEM;
-                    break;
-                }
-                buffer = grown;
-            }
-            osmose_entry_t entry;
-            import_rc = osmose_feed_entry (source, first + index, buffer + used, &sizes [index], &entry);
-            entries [index] = (const uint8_t *) (uintptr_t) used;      //  offset until done
-            used += sizes [index];
-        }
-        for (size_t index = 0; import_rc == 0 && index < count; index++)
-            entries [index] = buffer + (uintptr_t) entries [index];
         osmose_fork_t fork;
+        int import_rc = s_import_from (source, replica, first, &head, &fork);
+        //  A suffix that does not verify is bad data or a fork; only the
+        //  whole history tells which
+        if (import_rc == OSMOSE_EVERIFY && first > 0)
+            import_rc = s_import_from (source, replica, 0, &head, &fork);
         if (import_rc == 0)
-            import_rc = osmose_feed_import (replica, first, entries, sizes, count, &head, &fork);
-        if (import_rc == 0)
-            printf ("imported %zu entries; the replica has %" PRIu64 "\n", count, osmose_feed_size (replica));
+            printf ("imported %" PRIu64 " entries; the replica has %" PRIu64 "\n", head.size - first,
+                    osmose_feed_size (replica));
         else
         if (import_rc == OSMOSE_EFORK)
-            fprintf (stderr, "osmose log: FORK: feed signed two inconsistent heads "
-                     "(sizes %" PRIu64 " and %" PRIu64 ")\n", fork.smaller.size, fork.larger.size);
+            fprintf (stderr, "osmose log: FORK: the feed signed two inconsistent heads "
+                     "(sizes %" PRIu64 " and %" PRIu64 "); fork proof verifies: %s\n",
+                     fork.smaller.size, fork.larger.size, osmose_fork_verify (&fork) == 0? "yes": "NO");
         else
             fprintf (stderr, "osmose log: import refused: %s (%s)\n", osmose_strerror (import_rc),
                      osmose_strerror_name (import_rc));
         rc = import_rc? s_exit_code (import_rc): 0;
-        free (buffer);
-        free (entries);
-        free (sizes);
     }
     osmose_feed_destroy (&source);
     osmose_feed_destroy (&replica);

@@ -149,7 +149,9 @@ int OSMOSE_WARN_UNUSED
 //  out-of-order entry; OSMOSE_ERANGE when FIRST leaves a gap; OSMOSE_EFORK
 //  (with *FORK filled, if given) when the head and ours are both validly
 //  signed but inconsistent. Entries we already hold are compared, not
-//  written twice.
+//  written twice. A fork shows only where the batch overlaps what we
+//  hold: when a suffix (FIRST = our size) fails with OSMOSE_EVERIFY, ask
+//  the sender for the whole history (FIRST 0) to tell a fork from bad data.
 int OSMOSE_WARN_UNUSED
     osmose_feed_import (osmose_feed_t *self, uint64_t first, const uint8_t **entries,
                         const size_t *sizes, size_t count, const osmose_sth_t *sth,

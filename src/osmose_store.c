@@ -515,9 +515,9 @@ s_rollback (osmose_store_t *self, const uint64_t *marks)
 {
     s_file_t *files [] = { &self->payloads, &self->entries, &self->heads };
     for (int index = 0; index < 3; index++) {
-        if (files [index]->flushed != marks [index])
-            if (ftruncate (files [index]->fd, (off_t) marks [index]) == 0)
-                files [index]->flushed = marks [index];
+        //  Always: a short write grew the file without moving our mark
+        if (ftruncate (files [index]->fd, (off_t) marks [index]) == 0)
+            files [index]->flushed = marks [index];
         files [index]->used = 0;
     }
     self->count = self->flushed_count;
