@@ -200,9 +200,8 @@ s_entry_json (osmose_feed_t *feed, uint64_t index, int *rc_p)
         }
     }
     else
-    if (s_printable (payload, size) && json_stringn (((const char *) payload), size)) {
+    if (s_printable (payload, size))
         json_object_set_new (json, "payload", json_stringn ((const char *) payload, size));
-    }
     else
         json_object_set_new (json, "payload_hex", s_hex_json (payload, size));
     free (payload);

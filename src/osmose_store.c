@@ -1003,7 +1003,9 @@ osmose_store_test (bool verbose)
     s_poke (dir, "entries.log", -1, huge, sizeof (huge));
     assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == OSMOSE_ETOOBIG);
     assert (strstr (error, "over the limit"));
-    assert (truncate (zsys_sprintf ("%s/entries.log", dir), (off_t) entries_size) == 0);
+    char *entries_path = zsys_sprintf ("%s/entries.log", dir);
+    assert (truncate (entries_path, (off_t) entries_size) == 0);
+    zstr_free (&entries_path);
     //  A flipped byte in a head (a signature byte here)
     s_flip (dir, "heads.log", OSMOSE_STH_SIZE - 5);
     assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == OSMOSE_ECORRUPT);
