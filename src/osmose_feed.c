@@ -829,6 +829,11 @@ osmose_feed_test (bool verbose)
     //  Erasure: bytes gone, leaf kept, verification passes
     uint64_t eraser;
     assert (osmose_feed_erase (feed, 5, "inline", &eraser) == OSMOSE_EINVAL);
+    char *payloads_path = zsys_sprintf ("%s/payloads.dat", dir);
+    zfile_t *before = zfile_new (NULL, payloads_path);
+    assert (before && zfile_input (before) == 0);
+    zchunk_t *saved = zfile_read (before, zfile_cursize (before), 0);
+    zfile_destroy (&before);
     assert (osmose_feed_erase (feed, 11, "GDPR 1", &eraser) == 0 && eraser == 51);
     assert (osmose_feed_erase (feed, 11, "again", &eraser) == OSMOSE_EERASED);
     uint64_t erased_by = 0;
@@ -844,6 +849,25 @@ osmose_feed_test (bool verbose)
     assert (stats.entries == 52 && stats.erased == 1 && stats.payloads == 7);
     assert (stats.types [OSMOSE_ENTRY_EVENT] == 50 && stats.types [OSMOSE_ENTRY_GENESIS] == 1);
     osmose_feed_destroy (&feed);
+    //  A crash after the ERASE entry, before the overwrite: the bytes are
+    //  back on disk; a reader already says erased, the next writer wipes them
+    FILE *restore = fopen (payloads_path, "r+b");
+    assert (restore && fwrite (zchunk_data (saved), 1, zchunk_size (saved), restore) == zchunk_size (saved));
+    fclose (restore);
+    zchunk_destroy (&saved);
+    assert (osmose_feed_open (dir, NULL, 0, error, sizeof (error), &feed) == 0);
+    assert (osmose_feed_payload (feed, 11, &payload, &size, &erased_by) == OSMOSE_EERASED);
+    osmose_feed_destroy (&feed);
+    assert (osmose_feed_open (dir, writer, 0, error, sizeof (error), &feed) == 0);
+    osmose_feed_destroy (&feed);
+    zfile_t *after = zfile_new (NULL, payloads_path);
+    assert (after && zfile_input (after) == 0);
+    zchunk_t *wiped = zfile_read (after, zfile_cursize (after), 0);
+    assert (!memmem (zchunk_data (wiped), zchunk_size (wiped), "event 10", 8));
+    assert (memmem (zchunk_data (wiped), zchunk_size (wiped), "event 17", 8));
+    zchunk_destroy (&wiped);
+    zfile_destroy (&after);
+    zstr_free (&payloads_path);
 
     //  A reader sees the same, with the erasure; another writer key is refused
     assert (osmose_feed_open (dir, NULL, 0, error, sizeof (error), &feed) == 0);

@@ -1082,6 +1082,24 @@ osmose_store_test (bool verbose)
     osmose_store_destroy (&second);
     osmose_store_destroy (&store);
 
+    assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == 0);
+    osmose_store_set_fsync (store, OSMOSE_FSYNC_GROUP, 300);
+    assert (osmose_store_commit (store, true) == 0);
+    //  Group commit: written at once, fsynced when the interval has passed
+    s_test_append (store, osmose_store_size (store));
+    assert (osmose_store_commit (store, false) == 0);
+    assert (osmose_store_flushed (store) == osmose_store_size (store));    //  written out...
+    int64_t due = osmose_store_commit_due (store);
+    assert (due > 0 && due <= 300);                     //  ...fsync still due
+    zclock_sleep ((int) due + 5);
+    assert (osmose_store_commit_due (store) == 0);
+    assert (osmose_store_commit (store, false) == 0);
+    assert (osmose_store_commit_due (store) == -1);     //  synced
+    //  Policy always: every commit syncs; never: nothing ever waits
+    osmose_store_set_fsync (store, OSMOSE_FSYNC_ALWAYS, 0);
+    assert (osmose_store_commit_due (store) == -1);
+    osmose_store_destroy (&store);
+
     //  A store with no entries.log to open read-only; an unwritable dir
     assert (osmose_store_open ("/proc/osmose-no-store", OSMOSE_STORE_WRITE, NULL, NULL,
                                error, sizeof (error), &store) != 0);
