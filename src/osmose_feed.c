@@ -5,6 +5,7 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_feed.h"
+#include "osmose_config.h"
 
 typedef struct {
     uint64_t target;                    //  entry whose payload was erased
@@ -66,15 +67,11 @@ osmose_feed_erased_by (osmose_feed_t *self, uint64_t index)
 //  Check one decoded entry at INDEX against the feed's rules and note what
 //  the feed must remember of it. Used by open and import alike.
 static int
-s_accept (osmose_feed_t *self, uint64_t index, const uint8_t *data, size_t size,
-          const uint8_t *expected_key)
+s_accept_entry (osmose_feed_t *self, uint64_t index, const osmose_entry_t *entry_p,
+                const uint8_t *expected_key)
 {
-    osmose_entry_t entry;
-    int rc = osmose_entry_decode (data, size, &entry);
-    if (rc) {
-        snprintf (self->why, sizeof (self->why), "entry %" PRIu64 " is malformed", index);
-        return rc;
-    }
+    const osmose_entry_t entry = *entry_p;
+    int rc;
     if (entry.seq != index) {
         snprintf (self->why, sizeof (self->why), "entry %" PRIu64 " carries sequence number %"
                   PRIu64 ": out of order", index, entry.seq);
@@ -116,6 +113,19 @@ s_accept (osmose_feed_t *self, uint64_t index, const uint8_t *data, size_t size,
         return rc;
     self->types [entry.type < 31? entry.type: 31]++;
     return 0;
+}
+
+static int
+s_accept (osmose_feed_t *self, uint64_t index, const uint8_t *data, size_t size,
+          const uint8_t *expected_key)
+{
+    osmose_entry_t entry;
+    int rc = osmose_entry_decode (data, size, &entry);
+    if (rc) {
+        snprintf (self->why, sizeof (self->why), "entry %" PRIu64 " is malformed", index);
+        return rc;
+    }
+    return s_accept_entry (self, index, &entry, expected_key);
 }
 
 static int
@@ -201,7 +211,7 @@ s_append (osmose_feed_t *self, uint16_t type, const void *payload, size_t size, 
     size_t encoded;
     int rc = osmose_entry_encode (&entry, self->scratch, OSMOSE_ENTRY_MAX, &encoded);
     if (rc == 0)
-        rc = s_accept (self, index, self->scratch, encoded, NULL);
+        rc = s_accept_entry (self, index, &entry, NULL);
     if (rc == 0)
         rc = s_append_encoded (self, self->scratch, encoded, external? (const uint8_t *) payload: NULL,
                                external? size: 0);
@@ -323,6 +333,18 @@ osmose_feed_set_fsync (osmose_feed_t *self, osmose_fsync_t policy, int interval_
 {
     assert (self);
     osmose_store_set_fsync (self->store, policy, interval_ms);
+}
+
+int
+osmose_feed_configure (osmose_feed_t *self, osmose_config_t *config)
+{
+    assert (self && config);
+    int policy = osmose_fsync_parse (osmose_config_str (config, "log/fsync"));
+    if (policy < 0)
+        return OSMOSE_ECONFIG;
+    osmose_feed_set_fsync (self, (osmose_fsync_t) policy,
+                           (int) osmose_config_int (config, "log/fsync_interval_ms"));
+    return 0;
 }
 
 int
@@ -796,6 +818,13 @@ osmose_feed_test (bool verbose)
     char big [OSMOSE_ENTRY_INLINE_MAX + 1] = { 0 };
     assert (osmose_feed_append (feed, OSMOSE_ENTRY_EVENT, big, sizeof (big), 0, NULL) == OSMOSE_ETOOBIG);
 
+    osmose_config_t *config = osmose_config_new_default ();
+    assert (config && osmose_feed_configure (feed, config) == 0);
+    assert (osmose_config_set (config, "log/fsync", "always") == 0);
+    assert (osmose_feed_configure (feed, config) == 0);
+    osmose_config_destroy (&config);
+    assert (osmose_fsync_parse ("never") == OSMOSE_FSYNC_NEVER && osmose_fsync_parse ("x") == -1);
+    osmose_feed_set_fsync (feed, OSMOSE_FSYNC_GROUP, 10);
     s_test_fill (feed, "event", 50);
     assert (osmose_feed_commit_due (feed) >= 0 || osmose_feed_commit_due (feed) == -1);
     assert (osmose_feed_size (feed) == 51);

@@ -65,6 +65,12 @@ const osmose_store_report_t *
 void
     osmose_feed_set_fsync (osmose_feed_t *self, osmose_fsync_t policy, int interval_ms);
 
+//  Take the fsync policy from the config (log/fsync, log/fsync_interval_ms).
+//  0 or OSMOSE_ECONFIG.
+typedef struct _osmose_config_t osmose_config_t;
+int OSMOSE_WARN_UNUSED
+    osmose_feed_configure (osmose_feed_t *self, osmose_config_t *config);
+
 //  "always", "group", "never" (the log/fsync setting) to a policy; -1 if not.
 int
     osmose_fsync_parse (const char *name);

@@ -71,7 +71,8 @@ s_reserve (osmose_merkle_t *self, int k, uint64_t index)
 {
     if (index < self->capacity [k])
         return 0;
-    uint64_t capacity = self->capacity [k]? self->capacity [k] * 2: 1024;
+    //  Grow fourfold: a million-leaf tree is rebuilt on every open
+    uint64_t capacity = self->capacity [k]? self->capacity [k] * 4: 1024;
     while (capacity <= index)
         capacity *= 2;
     uint8_t *level = (uint8_t *) realloc (self->level [k], capacity * OSMOSE_HASH_SIZE);

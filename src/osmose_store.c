@@ -151,6 +151,126 @@ s_cut (osmose_store_t *self, s_file_t *file, uint64_t end, uint64_t *torn)
     return 0;
 }
 
+//  Opening checks every entry's checksum (its leaf hash), then the caller
+//  rebuilds the tree: two hashes per entry. For big files the leaf hashes
+//  are computed by a helper actor one chunk ahead of the checks, so the two
+//  run side by side on two cores.
+#define S_CHUNK 16384                   //  records per chunk
+#define S_PARALLEL_BYTES (4 * 1024 * 1024)
+
+typedef struct {
+    const uint8_t *data;                //  the mapped file
+    uint64_t offsets [S_CHUNK];         //  record starts
+    uint32_t lengths [S_CHUNK];         //  entry lengths
+    uint8_t leaves [S_CHUNK][OSMOSE_HASH_SIZE];
+    size_t count;
+    int stop;                           //  0 more may follow, 1 end, < 0 error
+    char error [256];                   //  when stop < 0
+} s_chunk_t;
+
+static void
+s_hash_chunk (s_chunk_t *chunk)
+{
+    for (size_t index = 0; index < chunk->count; index++)
+        osmose_merkle_leaf_hash (chunk->data + chunk->offsets [index] + S_ENTRY_HEADER,
+                                 chunk->lengths [index], chunk->leaves [index]);
+}
+
+//  Helper actor: hashes each chunk whose address it receives
+static void
+s_hasher (zsock_t *pipe, void *args)
+{
+    zsock_signal (pipe, 0);
+    while (true) {
+        zframe_t *frame = zframe_recv (pipe);
+        if (!frame || zframe_size (frame) != sizeof (s_chunk_t *)) {
+            zframe_destroy (&frame);    //  $TERM
+            break;
+        }
+        s_chunk_t *chunk;
+        memcpy (&chunk, zframe_data (frame), sizeof (chunk));
+        zframe_destroy (&frame);
+        s_hash_chunk (chunk);
+        zsock_signal (pipe, 0);
+    }
+}
+
+//  Find up to S_CHUNK complete records from *AT_P; entry INDEX is the first
+static void
+s_parse_chunk (osmose_store_t *self, const uint8_t *data, uint64_t size, uint64_t *at_p,
+               uint64_t index, s_chunk_t *chunk)
+{
+    uint64_t at = *at_p;
+    chunk->data = data;
+    chunk->count = 0;
+    chunk->stop = 0;
+    while (chunk->count < S_CHUNK) {
+        uint64_t left = size - at;
+        if (left < S_ENTRY_HEADER) {
+            chunk->stop = 1;            //  the end, or a torn header
+            break;
+        }
+        uint32_t length = s_get32 (data + at);
+        if (length != (uint32_t) ~s_get32 (data + at + 4)) {
+            chunk->stop = 1;
+            if (!s_all_zero (data + at, left)) {    //  zeros: a crash, torn
+                snprintf (chunk->error, sizeof (chunk->error), "entry %" PRIu64 " at offset %"
+                          PRIu64 ": damaged length field", index + chunk->count, at);
+                chunk->stop = OSMOSE_ECORRUPT;
+            }
+            break;
+        }
+        if (length > OSMOSE_ENTRY_MAX) {
+            snprintf (chunk->error, sizeof (chunk->error), "entry %" PRIu64 " at offset %" PRIu64
+                      ": length %u is over the limit of %u", index + chunk->count, at,
+                      length, OSMOSE_ENTRY_MAX);
+            chunk->stop = OSMOSE_ETOOBIG;
+            break;
+        }
+        if (left < S_ENTRY_HEADER + (uint64_t) length + OSMOSE_HASH_SIZE) {
+            chunk->stop = 1;            //  torn body
+            break;
+        }
+        chunk->offsets [chunk->count] = at;
+        chunk->lengths [chunk->count++] = length;
+        at += S_ENTRY_HEADER + length + OSMOSE_HASH_SIZE;
+    }
+    *at_p = at;
+}
+
+//  Check the records of CHUNK (leaves computed) and hand them to ON_ENTRY
+static int
+s_check_chunk (osmose_store_t *self, s_chunk_t *chunk, osmose_store_entry_fn *on_entry,
+               void *arg, char *error, size_t error_size)
+{
+    for (size_t index = 0; index < chunk->count; index++) {
+        uint64_t at = chunk->offsets [index];
+        const uint8_t *body = chunk->data + at + S_ENTRY_HEADER;
+        uint32_t length = chunk->lengths [index];
+        int rc = 0;
+        if (memcmp (chunk->leaves [index], body + length, OSMOSE_HASH_SIZE)) {
+            snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
+                      ": checksum (leaf hash) does not match", self->dir, self->count, at);
+            return OSMOSE_ECORRUPT;
+        }
+        if (on_entry && (rc = on_entry (arg, self->count, body, length, chunk->leaves [index])) != 0) {
+            snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
+                      ": %s", self->dir, self->count, at, osmose_strerror (rc));
+            return rc;
+        }
+        if ((rc = s_grow (self)) != 0)
+            return rc;
+        self->offsets [self->count] = at;
+        self->payload_at [self->count] = S_NONE;
+        self->count++;
+    }
+    if (chunk->stop < 0) {
+        snprintf (error, error_size, "%s/entries.log: %s", self->dir, chunk->error);
+        return chunk->stop;
+    }
+    return 0;
+}
+
 static int
 s_scan_entries (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg,
                 char *error, size_t error_size)
@@ -162,51 +282,49 @@ s_scan_entries (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg
         return rc;
     }
     uint64_t size = self->entries.flushed, at = self->count? self->offsets [self->count]: 0;
-    while (at < size && rc == 0) {
-        uint64_t left = size - at;
-        if (left < S_ENTRY_HEADER)
-            break;                      //  torn header
-        uint32_t length = s_get32 (data + at);
-        if (length != (uint32_t) ~s_get32 (data + at + 4)) {
-            if (s_all_zero (data + at, left))
-                break;                  //  a crash left zeros: torn
-            snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
-                      ": damaged length field", self->dir, self->count, at);
-            rc = OSMOSE_ECORRUPT;
-            break;
-        }
-        if (length > OSMOSE_ENTRY_MAX) {
-            snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
-                      ": length %u is over the limit of %u", self->dir, self->count, at,
-                      length, OSMOSE_ENTRY_MAX);
-            rc = OSMOSE_ETOOBIG;
-            break;
-        }
-        if (left < S_ENTRY_HEADER + (uint64_t) length + OSMOSE_HASH_SIZE)
-            break;                      //  torn body
-        const uint8_t *body = data + at + S_ENTRY_HEADER;
-        uint8_t leaf [OSMOSE_HASH_SIZE];
-        osmose_merkle_leaf_hash (body, length, leaf);
-        if (memcmp (leaf, body + length, OSMOSE_HASH_SIZE)) {
-            snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
-                      ": checksum (leaf hash) does not match", self->dir, self->count, at);
-            rc = OSMOSE_ECORRUPT;
-            break;
-        }
-        if (on_entry && (rc = on_entry (arg, self->count, body, length, leaf)) != 0) {
-            snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
-                      ": %s", self->dir, self->count, at, osmose_strerror (rc));
-            break;
-        }
-        if ((rc = s_grow (self)) != 0)
-            break;
-        self->offsets [self->count] = at;
-        self->payload_at [self->count] = S_NONE;
-        self->count++;
-        at += S_ENTRY_HEADER + length + OSMOSE_HASH_SIZE;
+    s_chunk_t *chunks = (s_chunk_t *) malloc (2 * sizeof (s_chunk_t));
+    zactor_t *hasher = NULL;
+    if (chunks && size - at >= S_PARALLEL_BYTES)
+        hasher = zactor_new (s_hasher, NULL);
+    rc = chunks? 0: OSMOSE_ENOMEM;
+    uint64_t parsed = self->count;      //  records found so far
+    int current = 0;
+    if (rc == 0) {
+        s_parse_chunk (self, data, size, &at, parsed, &chunks [0]);
+        parsed += chunks [0].count;
+        if (hasher)
+            zsock_send (hasher, "p", &chunks [0]);
+        else
+            s_hash_chunk (&chunks [0]);
     }
+    while (rc == 0) {
+        s_chunk_t *chunk = &chunks [current], *next = &chunks [1 - current];
+        next->count = 0;
+        next->stop = 1;
+        //  Find the next records while the current ones are hashed
+        if (chunk->stop == 0) {
+            s_parse_chunk (self, data, size, &at, parsed, next);
+            parsed += next->count;
+        }
+        if (hasher)
+            zsock_wait (hasher);
+        if (hasher && next->count)
+            zsock_send (hasher, "p", next);
+        rc = s_check_chunk (self, chunk, on_entry, arg, error, error_size);
+        if (chunk->stop != 0 || rc) {
+            if (hasher && next->count)
+                zsock_wait (hasher);    //  never free a chunk the actor reads
+            break;
+        }
+        if (!hasher)
+            s_hash_chunk (next);
+        current = 1 - current;
+    }
+    zactor_destroy (&hasher);
+    free (chunks);
     if (data)
         munmap ((void *) data, size);
+    //  Without an error, AT is the end of the last record checked
     if (rc == 0 && (rc = s_grow (self)) == 0)
         rc = s_cut (self, &self->entries, at, &self->report.torn_entry_bytes);
     if (rc == 0)
