@@ -502,6 +502,19 @@ osmose_store_open (const char *dir, int flags, osmose_store_entry_fn *on_entry, 
         rc = s_scan_payloads (self, error, error_size);
     if (rc == 0)
         rc = s_scan_heads (self, error, error_size);
+    if (rc == 0 && !self->writable && self->has_head && self->head.size > self->count) {
+        //  A live writer may have added entries and their head after we
+        //  read entries.log: read on before calling that damage
+        struct stat info;
+        if (fstat (self->entries.fd, &info) == 0 && (uint64_t) info.st_size > self->entries.flushed) {
+            self->entries.flushed = (uint64_t) info.st_size;
+            rc = s_scan_entries (self, on_entry, arg, error, error_size);
+            if (rc == 0 && fstat (self->payloads.fd, &info) == 0) {
+                self->payloads.flushed = (uint64_t) info.st_size;
+                rc = s_scan_payloads (self, error, error_size);
+            }
+        }
+    }
     if (rc == 0 && self->has_head && self->head.size > self->count) {
         snprintf (error, error_size, "%s: the latest head covers %" PRIu64
                   " entries but only %" PRIu64 " are stored", dir, self->head.size, self->count);
