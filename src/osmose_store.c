@@ -1029,6 +1029,13 @@ s_file_size (const char *dir, const char *name)
     return stat (path, &info) == 0? (uint64_t) info.st_size: 0;
 }
 
+//  Offset of entry INDEX's record, for tests that damage it
+static uint64_t
+s_test_offset (osmose_store_t *self, uint64_t index)
+{
+    return self->offsets [index];
+}
+
 static void
 s_remove_dir (const char *dir)
 {
@@ -1229,6 +1236,38 @@ osmose_store_test (bool verbose)
     //  Policy always: every commit syncs; never: nothing ever waits
     osmose_store_set_fsync (store, OSMOSE_FSYNC_ALWAYS, 0);
     assert (osmose_store_commit_due (store) == -1);
+    osmose_store_destroy (&store);
+
+    //  A big store is checked with the helper actor; damage is still found
+    //  and named exactly, in whichever chunk it lies
+    s_remove_dir (dir);
+    assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == 0);
+    osmose_store_set_fsync (store, OSMOSE_FSYNC_NEVER, 0);
+    uint64_t big = 3 * S_CHUNK + 1234;
+    for (index = 0; index < big; index++)
+        s_test_append (store, index);
+    assert (osmose_store_commit (store, false) == 0);
+    osmose_store_destroy (&store);
+    assert (s_file_size (dir, "entries.log") > S_PARALLEL_BYTES);
+    assert (s_test_open (dir, 0, &count, error, &store) == 0 && count == big);
+    uint64_t victim = S_CHUNK + 77, victim_at = s_test_offset (store, victim);
+    uint64_t last_at = s_test_offset (store, big - 1);
+    osmose_store_destroy (&store);
+    s_flip (dir, "entries.log", (int64_t) victim_at + 12);
+    assert (s_test_open (dir, 0, &count, error, &store) == OSMOSE_ECORRUPT);
+    char expect [64];
+    snprintf (expect, sizeof (expect), "entry %" PRIu64 " at offset %" PRIu64 ": checksum", victim, victim_at);
+    assert (strstr (error, expect));
+    s_flip (dir, "entries.log", (int64_t) victim_at + 12);
+    s_flip (dir, "entries.log", (int64_t) last_at + 1);
+    assert (s_test_open (dir, 0, &count, error, &store) == OSMOSE_ECORRUPT);
+    snprintf (expect, sizeof (expect), "entry %" PRIu64 " at offset %" PRIu64 ": damaged length",
+              big - 1, last_at);
+    assert (strstr (error, expect));
+    s_flip (dir, "entries.log", (int64_t) last_at + 1);
+    s_poke (dir, "entries.log", -1, torn, 20);
+    assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == 0 && count == big);
+    assert (osmose_store_report (store)->torn_entry_bytes == 20);
     osmose_store_destroy (&store);
 
     //  A store with no entries.log to open read-only; an unwritable dir
