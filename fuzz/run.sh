@@ -16,7 +16,7 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
     -I$top/include -I$top/src -I$build/src $(pkg-config --cflags libczmq libsodium)"
 libs="$(pkg-config --libs libczmq libsodium libzmq)"
 core="$top/src/osmose_merkle.c $top/src/osmose_entry.c $top/src/osmose_sth.c $top/src/osmose_error.c
-    $top/src/osmose_identity.c $top/src/osmose_store.c $top/src/osmose_feed.c"
+    $top/src/osmose_identity.c $top/src/osmose_store.c $top/src/osmose_feed.c $top/fuzz/stub_config.c"
 status=0
 for target in fuzz_entry fuzz_proof fuzz_store; do
     echo "== $target: build"
