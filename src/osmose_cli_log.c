@@ -634,14 +634,38 @@ s_import (s_args_t *args, int argc, char *argv [])
         //  whole history tells which
         if (import_rc == OSMOSE_EVERIFY && first > 0)
             import_rc = s_import_from (source, replica, 0, &head, &fork);
+        if (import_rc == 0 && args->cli->json) {
+            json_t *json = json_pack ("{s:b s:I s:I}", "ok", 1, "imported", (json_int_t) (head.size - first),
+                                      "entries", (json_int_t) osmose_feed_size (replica));
+            osmose_cli_print_json (args->cli, json);
+            json_decref (json);
+        }
+        else
         if (import_rc == 0)
             printf ("imported %" PRIu64 " entries; the replica has %" PRIu64 "\n", head.size - first,
                     osmose_feed_size (replica));
         else
-        if (import_rc == OSMOSE_EFORK)
+        if (import_rc == OSMOSE_EFORK) {
             fprintf (stderr, "osmose log: FORK: the feed signed two inconsistent heads "
                      "(sizes %" PRIu64 " and %" PRIu64 "); fork proof verifies: %s\n",
                      fork.smaller.size, fork.larger.size, osmose_fork_verify (&fork) == 0? "yes": "NO");
+            //  The evidence, for a FORK_PROOF entry or another peer
+            uint8_t encoded [OSMOSE_FORK_ENCODED_MAX];
+            size_t size = osmose_fork_encode (&fork, encoded);
+            json_t *json = json_pack ("{s:b s:b s:I s:I s:o}", "ok", 0, "fork", 1,
+                                      "smaller", (json_int_t) fork.smaller.size,
+                                      "larger", (json_int_t) fork.larger.size,
+                                      "fork_proof", s_hex_json (encoded, 0));
+            char *hex = (char *) malloc (2 * size + 1);
+            if (hex) {
+                s_hex (encoded, size, hex);
+                json_object_set_new (json, "fork_proof", json_string (hex));
+                free (hex);
+            }
+            if (args->cli->json)
+                osmose_cli_print_json (args->cli, json);
+            json_decref (json);
+        }
         else
             fprintf (stderr, "osmose log: import refused: %s (%s)\n", osmose_strerror (import_rc),
                      osmose_strerror_name (import_rc));

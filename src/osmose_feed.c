@@ -931,6 +931,10 @@ osmose_feed_test (bool verbose)
     assert (osmose_feed_import (replica, 0, (const uint8_t **) entries, sizes, 20, &sth20, NULL) == OSMOSE_ECORRUPT);
     entries [7] = entries [6];
     entries [6] = swap;
+    size_t saved_size = sizes [3];
+    sizes [3] = (size_t) OSMOSE_ENTRY_MAX + 1;          //  a huge length field
+    assert (osmose_feed_import (replica, 0, (const uint8_t **) entries, sizes, 20, &sth20, NULL) == OSMOSE_ETOOBIG);
+    sizes [3] = saved_size;
     assert (osmose_feed_size (replica) == 0 && osmose_feed_key (replica) == NULL);
     //  Good batches
     assert (osmose_feed_import (replica, 0, (const uint8_t **) entries, sizes, 20, &sth20, NULL) == 0);

@@ -21,7 +21,9 @@ cp "$dir/a/node.key" "$dir/a/node.pub" "$dir/fork/"
 for i in 1 2 3 4 5 6 7 8 9 10; do "$OSMOSE" log -s "$F" append EVENT "f $i" >/dev/null || fail append; done
 "$OSMOSE" log -s "$R" import "$F" >/dev/null 2>"$dir/err"; rc=$?
 [ $rc -eq 5 ] || fail "fork import exited $rc: $(cat "$dir/err")"
-grep -q FORK "$dir/err" || fail "no fork reported: $(cat "$dir/err")"
+grep -q 'FORK.*fork proof verifies: yes' "$dir/err" || fail "no fork reported: $(cat "$dir/err")"
+"$OSMOSE" log -s "$R" --json import "$F" 2>/dev/null | jq -e '.fork and .larger == 11 and .smaller == 8 and (.fork_proof | length) > 600' >/dev/null \
+    || fail "no fork proof in --json"
 [ "$("$OSMOSE" log -s "$R" stats --json | jq .entries)" -eq 8 ] || fail "the replica changed"
 # A store of another feed is refused: the head is signed by another key
 "$OSMOSE" log -s "$dir/b/log" init >/dev/null || fail "init b"
