@@ -17,6 +17,7 @@ static const s_command_t s_commands [] = {
     { "peers", osmose_cli_peers, "list the members of the mesh" },
     { "trust", osmose_cli_trust, "enrol, revoke and list trusted keys" },
     { "resources", osmose_cli_resources, "probe this machine: what it would advertise" },
+    { "log", osmose_cli_log, "show, verify, prove and erase entries of a log store" },
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 
