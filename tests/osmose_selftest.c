@@ -11,6 +11,7 @@
 #include "selftest-log.inc"
 #include "selftest-mesh.inc"
 #include "selftest-resources.inc"
+#include "selftest-market.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -24,6 +25,7 @@ static const s_test_t s_tests [] = {
 #include "selftest-log.inc"
 #include "selftest-mesh.inc"
 #include "selftest-resources.inc"
+#include "selftest-market.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST
