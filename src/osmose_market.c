@@ -159,6 +159,19 @@ osmose_market_set_resources (osmose_market_t *self, const osmose_resources_t *re
     self->resources = *resources;
 }
 
+//  The engine's one outgoing message, KIND, fixed fields zeroed: clearing
+//  the whole 9 KB (token and renewal arrays) for every small message would
+//  cost more than building it. Valid until the next call.
+osmose_market_msg_t *
+osmose_market_outgoing (osmose_market_t *self, osmose_market_kind_t kind)
+{
+    osmose_market_msg_t *msg = self->reply;
+    memset (msg, 0, offsetof (osmose_market_msg_t, token));
+    msg->count = 0;
+    msg->kind = kind;
+    return msg;
+}
+
 //  Grow *ARRAY of *SIZE items so it holds COUNT + 1; false when out of memory
 bool
 osmose_market_grow (void **array, size_t *size, size_t count, size_t item_size)

@@ -70,6 +70,12 @@ typedef struct {
     int extra;                      //  d: candidates asked beyond wanted (2)
     int battery_min_percent;        //  (20)
     int64_t topology_weight_us;     //  (1000)
+    //  Client: also verify the signature of tokens received (false). The
+    //  token is for the provider's work endpoint; the LEASE itself came
+    //  over the provider's authenticated channel, so by default the client
+    //  checks only the token's form and binding (provider, us, lease id,
+    //  resources), which saves one Ed25519 verify per lease and renewal.
+    bool verify_tokens;
 } osmose_market_settings_t;
 
 //  What a client asks for. Figures of zero mean none; at least one must be

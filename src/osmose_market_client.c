@@ -24,17 +24,18 @@ static void
 s_send_simple (osmose_market_t *self, const char *to, osmose_market_kind_t kind,
                uint64_t request)
 {
-    osmose_market_msg_t msg = { .kind = kind, .request = request };
-    osmose_market_send (self, to, &msg);
+    osmose_market_msg_t *msg = osmose_market_outgoing (self, kind);
+    msg->request = request;
+    osmose_market_send (self, to, msg);
 }
 
 static void
 s_send_release (osmose_market_t *self, const char *to, const uint8_t *lease_id)
 {
-    osmose_market_msg_t msg = { .kind = OSMOSE_MARKET_MSG_RELEASE };
-    memcpy (msg.lease_id, lease_id, OSMOSE_LEASE_ID_SIZE);
+    osmose_market_msg_t *msg = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_RELEASE);
+    memcpy (msg->lease_id, lease_id, OSMOSE_LEASE_ID_SIZE);
     self->counters.releases_sent++;
-    osmose_market_send (self, to, &msg);
+    osmose_market_send (self, to, msg);
 }
 
 static bool
@@ -94,11 +95,16 @@ osmose_market_acquire (osmose_market_t *self, const osmose_market_request_t *req
     size_t ask = (size_t) request->count + (size_t) extra;
     if (ask > OSMOSE_MARKET_MAX_ASKED)
         ask = OSMOSE_MARKET_MAX_ASKED;
-    //  Keep only well-named candidates, best first, at most ASK
+    //  Keep only well-named candidates, once each, best first, at most ASK
     size_t picked = 0;
-    for (int rank = 0; rank < ranked && picked < ask; rank++)
-        if (s_id_ok (candidates [order [rank]].id))
+    for (int rank = 0; rank < ranked && picked < ask; rank++) {
+        const char *id = candidates [order [rank]].id;
+        bool seen = !s_id_ok (id);
+        for (size_t index = 0; index < picked && !seen; index++)
+            seen = streq (candidates [order [index]].id, id);
+        if (!seen)
             order [picked++] = order [rank];
+    }
     if (ranked < 0 || picked == 0) {
         free (order);
         return ranked < 0? ranked: OSMOSE_ENOPEER;
@@ -143,15 +149,17 @@ osmose_market_acquire (osmose_market_t *self, const osmose_market_request_t *req
     pending->deadline_us = now_us + timeout;
     self->requests [self->request_count++] = pending;
 
-    osmose_market_msg_t call = {
-        .kind = OSMOSE_MARKET_MSG_CALL_FOR_BIDS, .request = pending->id,
-        .cpus = request->cpus, .gpus = request->gpus, .npus = request->npus,
-        .memory_mb = request->memory_mb, .ttl_ms = request->ttl_ms,
-        .latency_bound_us = request->latency_bound_us
-    };
+    osmose_market_msg_t *call = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_CALL_FOR_BIDS);
+    call->request = pending->id;
+    call->cpus = request->cpus;
+    call->gpus = request->gpus;
+    call->npus = request->npus;
+    call->memory_mb = request->memory_mb;
+    call->ttl_ms = request->ttl_ms;
+    call->latency_bound_us = request->latency_bound_us;
     for (size_t index = 0; index < picked; index++) {
         self->counters.calls_sent++;
-        osmose_market_send (self, pending->asked [index].id, &call);
+        osmose_market_send (self, pending->asked [index].id, call);
     }
     self->counters.requests++;
     *request_p = pending->id;
@@ -336,14 +344,23 @@ s_on_refuse (osmose_market_t *self, const char *from, const osmose_market_msg_t 
     }
 }
 
-//  Verify a LEASE's token: issued by FROM_KEY to us, for what we asked
+//  Check a LEASE's token: issued by FROM_KEY to us, for what we asked;
+//  its signature too when the settings say so
 static bool
 s_token_ok (osmose_market_t *self, const uint8_t *from_key, const uint8_t *data,
             size_t size, const osmose_market_request_t *spec, osmose_token_t *token)
 {
-    //  Expiry is in the provider's clock: not compared with ours
-    int rc = osmose_token_check (data, size, from_key, osmose_identity_public (self->identity),
-                                 INT64_MIN, token);
+    const uint8_t *our_key = osmose_identity_public (self->identity);
+    int rc;
+    if (self->settings.verify_tokens)
+        //  Expiry is in the provider's clock: not compared with ours
+        rc = osmose_token_check (data, size, from_key, our_key, INT64_MIN, token);
+    else {
+        rc = osmose_token_decode (data, size, token);
+        if (rc == 0 && (memcmp (token->provider_key, from_key, OSMOSE_KEY_SIZE) != 0
+                    ||  memcmp (token->client_key, our_key, OSMOSE_KEY_SIZE) != 0))
+            rc = OSMOSE_EVERIFY;
+    }
     return rc == 0 && (!spec || (token->cpus >= spec->cpus && token->gpus >= spec->gpus
                                  && token->npus >= spec->npus
                                  && token->memory_mb >= spec->memory_mb));
@@ -539,9 +556,7 @@ osmose_market_release (osmose_market_t *self, const uint8_t *lease_id, int64_t n
 static void
 s_renew_provider (osmose_market_t *self, size_t first)
 {
-    osmose_market_msg_t *msg = self->reply;
-    msg->kind = OSMOSE_MARKET_MSG_RENEW;
-    msg->count = 0;
+    osmose_market_msg_t *msg = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_RENEW);
     const char *provider = self->held [first].provider;
     for (size_t index = first; index < self->held_count; index++) {
         osmose_market_held_t *held = &self->held [index];

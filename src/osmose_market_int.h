@@ -102,11 +102,13 @@ struct _osmose_market_t {
     size_t event_head, event_tail, event_size;
 
     osmose_market_msg_t *scratch;   //  decoded incoming message
-    osmose_market_msg_t *reply;     //  large outgoing message (RENEW, RENEWED)
+    osmose_market_msg_t *reply;     //  outgoing message being built
     osmose_market_counters_t counters;
 };
 
 //  osmose_market.c
+osmose_market_msg_t *
+    osmose_market_outgoing (osmose_market_t *self, osmose_market_kind_t kind);
 int
     osmose_market_send (osmose_market_t *self, const char *to, const osmose_market_msg_t *msg);
 void

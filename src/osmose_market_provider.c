@@ -10,6 +10,8 @@
 #include "osmose_prelude.h"
 #include "osmose_market_int.h"
 
+#define S_MIN_TTL_US INT64_C (100000)
+
 static osmose_market_grant_t *
 s_find_reservation (osmose_market_t *self, const uint8_t *client_key, uint64_t request)
 {
@@ -87,11 +89,11 @@ s_event (osmose_market_t *self, osmose_market_event_kind_t kind,
 static void
 s_refuse (osmose_market_t *self, const char *to, uint64_t request, osmose_market_reason_t reason)
 {
-    osmose_market_msg_t msg = {
-        .kind = OSMOSE_MARKET_MSG_REFUSE, .request = request, .reason = reason
-    };
+    osmose_market_msg_t *msg = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_REFUSE);
+    msg->request = request;
+    msg->reason = reason;
     self->counters.refusals_sent [reason]++;
-    osmose_market_send (self, to, &msg);
+    osmose_market_send (self, to, msg);
 }
 
 static bool
@@ -166,9 +168,14 @@ s_on_call (osmose_market_t *self, const char *from, const uint8_t *from_key,
         s_refuse (self, from, msg->request, OSMOSE_MARKET_BUSY);
         return;
     }
+    //  A client may ask for less than our TTL, not for a lease that dies
+    //  before its first renewal can travel (the config's floor, 100 ms)
     int64_t ttl = self->settings.ttl_us;
-    if (msg->ttl_ms > 0 && (int64_t) msg->ttl_ms * 1000 < ttl)
-        ttl = (int64_t) msg->ttl_ms * 1000;
+    int64_t asked_ttl = (int64_t) msg->ttl_ms * 1000;
+    if (asked_ttl > 0 && asked_ttl < ttl)
+        ttl = asked_ttl < S_MIN_TTL_US? S_MIN_TTL_US: asked_ttl;
+    if (ttl > self->settings.ttl_us)
+        ttl = self->settings.ttl_us;
     osmose_market_grant_t *grant = &self->grants [self->grant_count++];
     *grant = (osmose_market_grant_t) {
         .state = S_RESERVED, .request = msg->request,
@@ -179,27 +186,29 @@ s_on_call (osmose_market_t *self, const char *from, const uint8_t *from_key,
     memcpy (grant->client_key, from_key, OSMOSE_KEY_SIZE);
     self->reserved_count++;
 
-    osmose_market_msg_t bid = {
-        .kind = OSMOSE_MARKET_MSG_BID, .request = msg->request,
-        .hold_us = (uint32_t) self->settings.hold_us,
-        .cpus = free_cpus - msg->cpus, .gpus = free_gpus - msg->gpus,
-        .npus = free_npus - msg->npus, .memory_mb = free_memory - msg->memory_mb,
-        .power = self->resources.capacity.power,
-        .battery_percent = self->resources.load.battery_percent < 0? -1:
-            self->resources.load.battery_percent > 100? 100: self->resources.load.battery_percent,
-        .load1 = self->resources.load.load1 < 0? 0: self->resources.load.load1
-    };
+    //  MSG is the engine's incoming scratch, BID its outgoing one
+    osmose_market_msg_t *bid = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_BID);
+    bid->request = msg->request;
+    bid->hold_us = (uint32_t) self->settings.hold_us;
+    bid->cpus = free_cpus - msg->cpus;
+    bid->gpus = free_gpus - msg->gpus;
+    bid->npus = free_npus - msg->npus;
+    bid->memory_mb = free_memory - msg->memory_mb;
+    bid->power = self->resources.capacity.power;
+    bid->battery_percent = self->resources.load.battery_percent < 0? -1:
+        self->resources.load.battery_percent > 100? 100: self->resources.load.battery_percent;
+    bid->load1 = self->resources.load.load1 < 0? 0: self->resources.load.load1;
     //  Figures beyond what the codec carries are clamped, never sent wrong
-    if (bid.cpus > OSMOSE_MARKET_MAX_COUNT)
-        bid.cpus = OSMOSE_MARKET_MAX_COUNT;
-    if (bid.gpus > OSMOSE_MARKET_MAX_COUNT)
-        bid.gpus = OSMOSE_MARKET_MAX_COUNT;
-    if (bid.npus > OSMOSE_MARKET_MAX_COUNT)
-        bid.npus = OSMOSE_MARKET_MAX_COUNT;
-    if (bid.memory_mb > OSMOSE_MARKET_MAX_MEMORY_MB)
-        bid.memory_mb = OSMOSE_MARKET_MAX_MEMORY_MB;
+    if (bid->cpus > OSMOSE_MARKET_MAX_COUNT)
+        bid->cpus = OSMOSE_MARKET_MAX_COUNT;
+    if (bid->gpus > OSMOSE_MARKET_MAX_COUNT)
+        bid->gpus = OSMOSE_MARKET_MAX_COUNT;
+    if (bid->npus > OSMOSE_MARKET_MAX_COUNT)
+        bid->npus = OSMOSE_MARKET_MAX_COUNT;
+    if (bid->memory_mb > OSMOSE_MARKET_MAX_MEMORY_MB)
+        bid->memory_mb = OSMOSE_MARKET_MAX_MEMORY_MB;
     self->counters.bids_sent++;
-    osmose_market_send (self, from, &bid);
+    osmose_market_send (self, from, bid);
 }
 
 static void
@@ -218,15 +227,14 @@ s_on_award (osmose_market_t *self, const char *from, const uint8_t *from_key,
     self->reserved_count--;
     randombytes_buf (grant->lease_id, OSMOSE_LEASE_ID_SIZE);
     grant->expiry_us = self->now_us + grant->ttl_us;
-    osmose_market_msg_t lease = {
-        .kind = OSMOSE_MARKET_MSG_LEASE, .request = msg->request,
-        .ttl_ms = (uint32_t) (grant->ttl_us / 1000)
-    };
-    lease.token_size = s_issue_token (self, grant, self->now_us, lease.token);
+    osmose_market_msg_t *lease = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_LEASE);
+    lease->request = msg->request;
+    lease->ttl_ms = (uint32_t) (grant->ttl_us / 1000);
+    lease->token_size = s_issue_token (self, grant, self->now_us, lease->token);
     self->counters.grants++;
-    osmose_market_send (self, from, &lease);
+    osmose_market_send (self, from, lease);
 
-    s_event (self, OSMOSE_MARKET_GRANT, grant, OSMOSE_MARKET_OK, lease.token, lease.token_size);
+    s_event (self, OSMOSE_MARKET_GRANT, grant, OSMOSE_MARKET_OK, lease->token, lease->token_size);
 }
 
 static void
@@ -243,8 +251,7 @@ static void
 s_on_renew (osmose_market_t *self, const char *from, const uint8_t *from_key,
             const osmose_market_msg_t *msg)
 {
-    osmose_market_msg_t *reply = self->reply;  //  9 KB: not on the stack
-    reply->kind = OSMOSE_MARKET_MSG_RENEWED;
+    osmose_market_msg_t *reply = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_RENEWED);
     reply->count = msg->count;
     for (size_t index = 0; index < msg->count; index++) {
         const uint8_t *lease_id = msg->renewals [index].lease_id;
@@ -352,9 +359,10 @@ osmose_market_withdraw (osmose_market_t *self, osmose_market_reason_t reason, in
     while (self->grant_count > 0) {
         osmose_market_grant_t *grant = &self->grants [self->grant_count - 1];
         if (grant->state == S_LEASED) {
-            osmose_market_msg_t msg = { .kind = OSMOSE_MARKET_MSG_REVOKE, .reason = reason };
-            memcpy (msg.lease_id, grant->lease_id, OSMOSE_LEASE_ID_SIZE);
-            osmose_market_send (self, grant->client, &msg);
+            osmose_market_msg_t *msg = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_REVOKE);
+            msg->reason = reason;
+            memcpy (msg->lease_id, grant->lease_id, OSMOSE_LEASE_ID_SIZE);
+            osmose_market_send (self, grant->client, msg);
             s_event (self, OSMOSE_MARKET_REVOKE, grant, reason, NULL, 0);
             self->counters.revocations++;
             revoked++;

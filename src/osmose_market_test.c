@@ -212,6 +212,7 @@ s_short_leases (osmose_market_sim_t *sim, int peers)
         osmose_market_settings (engine, &settings);
         settings.ttl_us = S_SECOND;
         settings.heartbeat_us = S_SECOND / 5;
+        settings.verify_tokens = true;          //  the other path than s_test_cost
         assert (osmose_market_set_settings (engine, &settings) == 0);
     }
 }
