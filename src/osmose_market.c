@@ -395,6 +395,13 @@ osmose_market_counters (osmose_market_t *self)
     return &self->counters;
 }
 
+const char *
+osmose_market_id (osmose_market_t *self)
+{
+    assert (self);
+    return self->id;
+}
+
 size_t
 osmose_market_pending (osmose_market_t *self)
 {

@@ -48,6 +48,7 @@
 #include "osmose_config.h"
 #include "osmose_proximity.h"
 #include "osmose_market_msg.h"
+#include <jansson.h>
 
 #define OSMOSE_MARKET_MAX_WANTED    16      //  leases in one request
 #define OSMOSE_MARKET_MAX_ASKED     64      //  candidates asked in one request
@@ -275,11 +276,38 @@ void
 const osmose_market_counters_t *
     osmose_market_counters (osmose_market_t *self);
 
+//  This peer's id.
+const char *
+    osmose_market_id (osmose_market_t *self);
+
 //  Requests in progress (client side).
 size_t
     osmose_market_pending (osmose_market_t *self);
 
+//  JSON views for the daemon's API, osmose-top and log entries (caller
+//  owns the result; NULL only when out of memory). Lease ids are 32 hex
+//  characters; times left in ms.
+//  Engine: {"id", "free": {"cpus", "gpus", "npus", "memory_mb"}, "pending",
+//  "held": [{"lease", "provider", "cpus", "gpus", "npus", "memory_mb",
+//  "ttl_left_ms", "renewing", "renewals"}], "granted": [{"lease", "client",
+//  ... as held without "renewing"}], "counters": {name: number}}
+json_t *
+    osmose_market_json (osmose_market_t *self, int64_t now_us);
+//  Event: {"event": "grant"|"renew_fail"|"expire"|"release"|"revoke"|
+//  "acquired"|"done"|"lease_lost", "peer", "lease", "request", "cpus",
+//  "gpus", "npus", "memory_mb", "ttl_ms", "expiry_us", "reason" (name),
+//  "status" (done: error name or "OK"), "count" (done), "token_hash"
+//  (BLAKE2b-256 of the token, hex, when there is one)}. What a provider
+//  appends to its log for GRANT, RENEW_FAIL, EXPIRE, RELEASE and REVOKE.
+json_t *
+    osmose_market_event_json (const osmose_market_event_t *event);
+//  Name of an event kind: "grant", "acquired"... ("?" when unknown)
+const char *
+    osmose_market_event_name (int kind);
+
 void
     osmose_market_test (bool verbose);
+void
+    osmose_market_json_test (bool verbose);
 
 #endif
