@@ -21,9 +21,12 @@
     candidate answered, or at the bid timeout, whichever comes first. The
     bid timeout is max(2 x largest RTT asked, bid_timeout_min_us) capped at
     bid_timeout_max_us; candidates without RTT count as bid_timeout_min_us.
-    The same timeout bounds the wait for LEASE after AWARD. A LEASE that
-    arrives after that, or carries a token that does not verify, is
-    released at once so the provider frees it.
+    The wait for LEASE after AWARD is longer, bid_timeout_max_us: the
+    other bids are already rejected, so giving up early would only lose a
+    lease a busy provider is about to send (membership's peer_down ends
+    the wait sooner for a dead one). A LEASE that arrives after that, or
+    carries a token that does not check, is released at once so the
+    provider frees it.
 
     Provider side: a CALL_FOR_BIDS is refused (REFUSE with a reason) when
     the client is not in policy/allow (POLICY), the device runs on battery

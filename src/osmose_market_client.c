@@ -283,7 +283,7 @@ s_decide (osmose_market_t *self, size_t index, bool final)
     }
     pending->phase = S_AWARDING;
     pending->awarded_us = self->now_us;
-    pending->deadline_us = self->now_us + pending->timeout_us;
+    pending->deadline_us = self->now_us + self->settings.bid_timeout_max_us;
     return false;
 }
 

@@ -373,10 +373,29 @@ s_test_requests (void)
     for (int peer = 1; peer < 16; peer++)
         osmose_market_sim_cut (sim, peer, false);
 
+    //  The provider vanishes between its bid and our award: ETIMEDOUT after
+    //  the award wait, and its reservation lapses by itself
+    osmose_market_request_t only_one = s_one_cpu;
+    only_one.extra = 0;
+    uint64_t id;
+    assert (osmose_market_sim_acquire (sim, 0, &only_one, &id) == 0);
+    start = osmose_market_sim_now (sim);
+    int64_t rtt = 2 * osmose_market_sim_delay (sim, 0, 1);
+    osmose_market_sim_run (sim, start + rtt);       //  BID in, AWARD on its way
+    assert (s_free_cpus (sim, 1) == 3);             //  reserved
+    osmose_market_sim_cut (sim, 1, true);
+    done = osmose_market_sim_run_request (sim, 0, id, start + S_SECOND);
+    assert (done >= 0 && s_event (sim, done)->status == OSMOSE_ETIMEDOUT);
+    osmose_market_sim_events (sim, &events);
+    assert (events [done].at_us == start + rtt + settings.bid_timeout_max_us);
+    osmose_market_sim_cut (sim, 1, false);
+    osmose_market_sim_run (sim, start + S_SECOND);
+    assert (s_free_cpus (sim, 1) == 4);
+    assert (osmose_market_counters (osmose_market_sim_engine (sim, 1))->reservations_expired == 1);
+
     //  Ourselves as the nearest candidate: served without the network
     osmose_proximity_candidate_t candidates [16];
     size_t count = osmose_market_sim_candidates (sim, 0, true, candidates);
-    uint64_t id;
     uint64_t messages = osmose_market_sim_messages (sim);
     assert (osmose_market_acquire (osmose_market_sim_engine (sim, 0), &s_one_cpu, candidates,
                                    count, osmose_market_sim_now (sim), &id) == 0);
