@@ -172,7 +172,9 @@ typedef struct {
 //  Engine for the peer whose key is IDENTITY (borrowed: must outlive the
 //  engine), with settings from CONFIG (NULL: defaults, allow "*").
 //  Capacity is zero until osmose_market_set_resources. NULL when out of
-//  memory.
+//  memory or when CONFIG's policy/allow is neither "*" nor peer ids (a
+//  daemon that wants to report that creates with NULL, then calls
+//  osmose_market_apply_config).
 osmose_market_t *
     osmose_market_new (osmose_identity_t *identity, osmose_config_t *config);
 

@@ -421,6 +421,54 @@ s_test_requests (void)
     assert (found == 3 && providers [0] != providers [1] && providers [1] != providers [2]
             && providers [0] != providers [2]);
 
+    //  Leases from one provider renew in one message per heartbeat
+    osmose_market_sim_t *one = osmose_market_sim_new (16, NULL, 8, 50, 100);
+    only_one.extra = 0;
+    for (int lease = 0; lease < 3; lease++)
+        assert (s_event (one, s_acquire (one, 0, &only_one))->status == 0);
+    assert (s_leases (one, 1, OSMOSE_MARKET_GRANTED) == 3);
+    const osmose_market_counters_t *client_counters =
+        osmose_market_counters (osmose_market_sim_engine (one, 0));
+    const osmose_market_counters_t *provider_counters =
+        osmose_market_counters (osmose_market_sim_engine (one, 1));
+    osmose_market_sim_run (one, osmose_market_sim_now (one) + 10 * S_SECOND);
+    assert (client_counters->renewals_sent >= 4 && client_counters->renewals_sent <= 6);
+    assert (provider_counters->renewals >= 3 * client_counters->renewals_sent - 3);
+    //  Membership news ends a request at once instead of at the timeout
+    for (int peer = 1; peer < 16; peer++)
+        osmose_market_sim_cut (one, peer, true);
+    assert (osmose_market_sim_acquire (one, 0, &s_one_cpu, &id) == 0);
+    for (int peer = 1; peer < 16; peer++)
+        osmose_market_peer_down (osmose_market_sim_engine (one, 0),
+                                 osmose_market_sim_id (one, peer), osmose_market_sim_now (one));
+    osmose_market_sim_clear (one);
+    osmose_market_sim_pump (one, 0);
+    done = osmose_market_sim_find (one, 0, OSMOSE_MARKET_DONE, 0);
+    assert (done >= 0 && s_event (one, done)->status == OSMOSE_ENOPEER);
+    assert (s_event (one, done)->request == id);
+    assert (s_leases (one, 0, OSMOSE_MARKET_HELD) == 0);    //  all three lost
+    assert (osmose_market_pending (osmose_market_sim_engine (one, 0)) == 0);
+    osmose_market_sim_destroy (&one);
+
+    //  Settings come from the config; a bad allow list is refused
+    char error [256];
+    char text [512];
+    snprintf (text, sizeof (text), "lease\n    ttl_ms = 3000\n    heartbeat_ms = 500\n"
+              "policy\n    battery_min_percent = 35\n    allow = \"%s\"\n",
+              osmose_market_sim_id (sim, 3));
+    osmose_config_t *config = osmose_config_load_string (text, "test", error, sizeof (error));
+    assert (config);
+    osmose_market_t *configured = osmose_market_new (osmose_market_sim_identity (sim, 2), config);
+    assert (configured);
+    osmose_market_settings (configured, &settings);
+    assert (settings.ttl_us == 3 * S_SECOND && settings.heartbeat_us == S_SECOND / 2);
+    assert (settings.battery_min_percent == 35 && settings.extra == 2);
+    assert (osmose_config_set (config, "policy/allow", "nobody") == 0);
+    assert (osmose_market_apply_config (configured, config) == OSMOSE_EINVAL);
+    osmose_market_destroy (&configured);
+    assert (osmose_market_new (osmose_market_sim_identity (sim, 2), config) == NULL);
+    osmose_config_destroy (&config);
+
     //  Bad requests fail at once, with no event
     osmose_market_request_t bad = s_one_cpu;
     bad.count = 0;
