@@ -146,6 +146,7 @@ osmose_market_acquire (osmose_market_t *self, const osmose_market_request_t *req
     if (timeout > self->settings.bid_timeout_max_us)
         timeout = self->settings.bid_timeout_max_us;
     pending->timeout_us = timeout;
+    pending->started_us = now_us;
     pending->deadline_us = now_us + timeout;
     self->requests [self->request_count++] = pending;
 
@@ -320,7 +321,7 @@ s_on_bid (osmose_market_t *self, const char *from, const osmose_market_msg_t *ms
     asked->fresh.power = (osmose_power_t) msg->power;
     asked->fresh.battery_percent = msg->battery_percent;
     asked->fresh.load1 = msg->load1;
-    s_decide (self, index, false);
+    s_decide (self, index, pending->waiting_first);
 }
 
 static void
@@ -576,6 +577,28 @@ s_renew_provider (osmose_market_t *self, size_t first)
     osmose_market_send (self, provider, msg);
 }
 
+//  At the bid timeout with no bid in hand but candidates still silent,
+//  wait on (up to bid_timeout_max_us from the start) and take the first
+//  bid that comes: the timeout stops waiting for better bids, not for any.
+//  True when the request waits on.
+static bool
+s_first_bid_wait (osmose_market_t *self, osmose_market_pending_t *pending)
+{
+    int64_t last = pending->started_us + self->settings.bid_timeout_max_us;
+    if (self->now_us >= last)
+        return false;
+    for (size_t at = 0; at < pending->asked_count; at++)
+        if (pending->asked [at].state == S_BID)
+            return false;
+    for (size_t at = 0; at < pending->asked_count; at++)
+        if (pending->asked [at].state == S_PENDING) {
+            pending->waiting_first = true;
+            pending->deadline_us = last;
+            return true;
+        }
+    return false;
+}
+
 void
 osmose_market_client_tick (osmose_market_t *self)
 {
@@ -587,6 +610,10 @@ osmose_market_client_tick (osmose_market_t *self)
             continue;
         }
         bool finished;
+        if (pending->phase == S_BIDDING && s_first_bid_wait (self, pending)) {
+            index++;
+            continue;
+        }
         if (pending->phase == S_BIDDING)
             finished = s_decide (self, index, true);
         else {

@@ -46,6 +46,8 @@ typedef struct {
     osmose_market_phase_t phase;
     int64_t timeout_us;
     int64_t deadline_us;
+    int64_t started_us;
+    bool waiting_first;             //  past the bid timeout, with no bid yet
     int64_t awarded_us;             //  when AWARDs went out
     bool timed_out;                 //  someone stayed silent
     int obtained;

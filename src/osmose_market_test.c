@@ -359,7 +359,7 @@ static void
 s_test_requests (void)
 {
     osmose_market_sim_t *sim = osmose_market_sim_new (16, NULL, 4, 50, 100);
-    //  Nobody answers: ETIMEDOUT at the bid timeout
+    //  Nobody answers: ETIMEDOUT once the wait for a first bid runs out
     for (int peer = 1; peer < 16; peer++)
         osmose_market_sim_cut (sim, peer, true);
     int64_t start = osmose_market_sim_now (sim);
@@ -369,9 +369,23 @@ s_test_requests (void)
     assert (s_event (sim, done)->status == OSMOSE_ETIMEDOUT);
     osmose_market_settings_t settings;
     osmose_market_settings (osmose_market_sim_engine (sim, 0), &settings);
-    assert (events [done].at_us - start == settings.bid_timeout_min_us);
+    assert (events [done].at_us - start == settings.bid_timeout_max_us);
     for (int peer = 1; peer < 16; peer++)
         osmose_market_sim_cut (sim, peer, false);
+
+    //  A mesh slower than its RTTs said: past the bid timeout, the first
+    //  bid that comes wins
+    osmose_market_sim_t *slow = osmose_market_sim_new (16, NULL, 4, 50, 100);
+    osmose_market_sim_set_delay (slow, 100);
+    uint64_t slow_id;
+    assert (osmose_market_sim_acquire (slow, 0, &s_one_cpu, &slow_id) == 0);
+    start = osmose_market_sim_now (slow);
+    osmose_market_sim_set_delay (slow, 6000);      //  the bids take 6 ms back
+    done = osmose_market_sim_run_request (slow, 0, slow_id, start + S_SECOND);
+    assert (done >= 0 && s_event (slow, done)->status == 0);
+    osmose_market_sim_events (slow, &events);
+    assert (events [done].at_us - start == 100 + 6000 + 2 * 6000);
+    osmose_market_sim_destroy (&slow);
 
     //  The provider vanishes between its bid and our award: ETIMEDOUT after
     //  the award wait, and its reservation lapses by itself
