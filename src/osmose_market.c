@@ -142,7 +142,7 @@ osmose_market_set_allow (osmose_market_t *self, const char *allow)
     char *list = (char *) malloc (strlen (allow) + 3);
     if (!list)
         return OSMOSE_ENOMEM;
-    sprintf (list, " %s ", allow);
+    snprintf (list, strlen (allow) + 3, " %s ", allow);
     for (char *cursor = list; *cursor; cursor++)
         if (*cursor == '\t')
             *cursor = ' ';
