@@ -13,6 +13,7 @@
 #include "selftest-resources.inc"
 #include "selftest-members.inc"
 #include "selftest-discovery.inc"
+#include "selftest-market.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -28,6 +29,7 @@ static const s_test_t s_tests [] = {
 #include "selftest-resources.inc"
 #include "selftest-members.inc"
 #include "selftest-discovery.inc"
+#include "selftest-market.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST
