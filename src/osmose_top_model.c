@@ -232,9 +232,11 @@ s_select (osmose_top_model_t *self)
             self->shown [OSMOSE_TOP_PEERS][count++] = index;
     }
     self->shown_count [OSMOSE_TOP_PEERS] = count;
-    s_sorting = self;
-    qsort (self->shown [OSMOSE_TOP_PEERS], count, sizeof (size_t), s_compare_shown);
-    s_sorting = NULL;
+    if (count > 1) {
+        s_sorting = self;
+        qsort (self->shown [OSMOSE_TOP_PEERS], count, sizeof (size_t), s_compare_shown);
+        s_sorting = NULL;
+    }
 
     count = 0;
     for (size_t index = 0; index < self->lease_count; index++) {
