@@ -105,6 +105,13 @@ t_wait_screen '^ alpha\*' 5 || fail "no peer after growing"
 tail -1 "$T_DIR/screen" | grep -q 'q Quit' || fail "keys not on the last line after growing"
 [ "$(grep -c 'osmose-top ' "$T_DIR/screen")" -eq 1 ] || fail "stale text after a resize"
 
+#   The daemon goes away: the last frame stays up and the bottom line
+#   says so; q still quits at once
+alpha_pid=$(echo $T_PIDS | awk '{ print $1 }')
+kill -TERM "$alpha_pid"
+t_wait_screen "osmosed at $ep does not answer" 10 || fail "no word that the daemon is gone"
+grep -q '^ alpha\*' "$T_DIR/screen" || fail "the last frame is gone with the daemon"
+
 #   q: exit 0, the shell's screen back, the terminal in its old modes
 t_keys q
 t_wait_screen '^top-rc=0' 5 || fail "q did not exit with 0"
