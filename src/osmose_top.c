@@ -18,6 +18,7 @@
 #include "osmose_top_view.h"
 #include <getopt.h>
 #include <sys/resource.h>
+#include <signal.h>
 
 #define S_EXIT_USAGE 2
 #define S_EXIT_DAEMON 3
@@ -44,6 +45,7 @@ typedef struct {
     const char *replay_name;
     size_t line_nbr;
     size_t frames_read;
+    char error [256];           //  why the replay stopped, said after curses
     int64_t unsupported_at [OSMOSE_TOP_TABS];
 } s_source_t;
 
@@ -136,7 +138,8 @@ s_fetch_daemon (s_source_t *source, const bool *wanted, int log_count, json_t **
 
 //  The next frame of the replay file; at its end, start again when the
 //  caller asks for more frames than it holds (LOOP). OSMOSE_ECLOSED at the
-//  end, OSMOSE_EPROTO (with a message) on a line that is not a frame.
+//  end, OSMOSE_EPROTO on a line that is not a frame (source->error says
+//  which).
 static int
 s_fetch_replay (s_source_t *source, bool loop, json_t **frame_p)
 {
@@ -152,9 +155,10 @@ s_fetch_replay (s_source_t *source, bool loop, json_t **frame_p)
             json_error_t error;
             json_t *frame = json_loads (line, 0, &error);
             if (!json_is_object (frame)) {
-                fprintf (stderr, "osmose-top: %s:%zu: not a JSON frame: %s\n",
-                         source->replay_name, source->line_nbr,
-                         frame? "not an object": error.text);
+                snprintf (source->error, sizeof (source->error),
+                          "osmose-top: %s:%zu: not a JSON frame: %s",
+                          source->replay_name, source->line_nbr,
+                          frame? "not an object": error.text);
                 json_decref (frame);
                 rc = OSMOSE_EPROTO;
                 break;
@@ -232,7 +236,8 @@ s_run_batch (s_options_t *options, s_source_t *source, osmose_top_model_t *model
         s_print (model, options);
         *frames_p = frame_nbr + 1;
     }
-    return rc == OSMOSE_ECLOSED? 0: rc;
+    //  The end of a replay, or Ctrl-C in the middle of a call, is no error
+    return rc == OSMOSE_ECLOSED || zsys_interrupted? 0: rc;
 }
 
 static int
@@ -314,8 +319,10 @@ s_run (s_options_t *options, s_source_t *source)
     if (options->cpu_report)
         fprintf (stderr, "osmose-top: %d frames, %.3f ms CPU per frame\n",
                  frames, frames? cpu_ms / frames: 0.0);
-    if (rc == OSMOSE_EPROTO && source->replay)
-        return S_EXIT_USAGE;                    //  already said which line
+    if (rc == OSMOSE_EPROTO && source->replay) {
+        fprintf (stderr, "%s\n", source->error);
+        return S_EXIT_USAGE;
+    }
     if (rc) {
         fprintf (stderr, "osmose-top: lost osmosed at %s: %s\n",
                  source->client? osmose_client_endpoint (source->client): "-",
@@ -326,6 +333,12 @@ s_run (s_options_t *options, s_source_t *source)
 }
 
 //  --------------------------------------------------------------------------
+
+static void
+s_signal (int signal_nbr)
+{
+    zsys_interrupted = 1;
+}
 
 static int
 s_parse_options (int argc, char *argv [], s_options_t *options)
@@ -416,9 +429,14 @@ main (int argc, char *argv [])
     int rc = s_parse_options (argc, argv, &options);
     if (rc)
         return rc < 0? 0: rc;
-    //  Our own handler for SIGINT, so a batch run stops between frames
+    //  Our own handler for SIGINT and SIGTERM, installed before curses
+    //  so that curses leaves them to us: the loops stop between frames and
+    //  give the terminal back, and Ctrl-C exits 0 as q does
     zsys_handler_set (NULL);
-    zsys_catch_interrupts ();
+    struct sigaction action = { .sa_handler = s_signal };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
     s_source_t source = { .replay_name = options.replay };
     if (options.replay) {
         source.replay = streq (options.replay, "-")? stdin: fopen (options.replay, "r");

@@ -283,8 +283,11 @@ s_draw_tabs (osmose_top_view_t *self)
         x += (int) strlen (s_tab_names [tab]) + 5;
     }
     const char *filter = osmose_top_model_filter (self->model);
-    size_t shown = osmose_top_model_size (self->model, self->tab);
-    s_put (self, 6, x + 2, S_DIM, "%zu shown  sort: %s%s%s%s", shown,
+    char shown [32] = "no data";
+    if (osmose_top_model_has (self->model, self->tab))
+        snprintf (shown, sizeof (shown), "%zu shown",
+                  osmose_top_model_size (self->model, self->tab));
+    s_put (self, 6, x + 2, S_DIM, "%s  sort: %s%s%s%s", shown,
            osmose_top_sort_name (osmose_top_model_sort (self->model)),
            osmose_top_model_reverse (self->model)? " (reversed)": "",
            *filter? "  filter: ": "", filter);

@@ -93,4 +93,12 @@ for way in "'$OSMOSE_TOP' -C" "NO_COLOR=1 '$OSMOSE_TOP'" "TERM=vt100 '$OSMOSE_TO
     t_keys q
     t_wait_screen '^mono-rc=0' 5 || fail "$way: q did not exit 0"
 done
+#   Ctrl-C ends it as q does: exit 0, terminal modes back
+t_keys "clear; '$OSMOSE_TOP' --replay '$T_DIR/frames.jsonl' -d 0.5; echo \"int-rc=\$?\"" Enter
+t_wait_screen '64 shown' 5 || fail "no screen before Ctrl-C"
+t_keys C-c
+t_wait_screen '^int-rc=0' 5 || fail "Ctrl-C did not exit 0"
+t_keys "stty -a | grep -c -- ' icanon' && echo stty-done" Enter
+t_wait_screen '^stty-done' 5 || fail "the shell does not answer after Ctrl-C"
+grep -qx 1 "$T_DIR/screen" || fail "canonical mode not restored after Ctrl-C"
 echo "top_screen: OK"
