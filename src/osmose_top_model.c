@@ -575,6 +575,16 @@ osmose_top_model_row_json (osmose_top_model_t *self, osmose_top_tab_t tab, size_
     }
 }
 
+const char *
+osmose_top_model_name (osmose_top_model_t *self, const char *id)
+{
+    assert (self);
+    for (size_t index = 0; id && *id && index < self->peer_count; index++)
+        if (streq (self->peers [index].id, id) && *self->peers [index].name)
+            return self->peers [index].name;
+    return id;
+}
+
 void
 osmose_top_model_set_sort (osmose_top_model_t *self, osmose_top_sort_t sort, bool reverse)
 {
@@ -751,6 +761,8 @@ osmose_top_model_test (bool verbose)
     assert (osmose_top_model_lease (self, 1) == NULL);
     assert (streq (json_string_value (json_object_get (
         osmose_top_model_row_json (self, OSMOSE_TOP_LEASES, 0), "id")), "L1"));
+    assert (streq (osmose_top_model_name (self, "b"), "Beta"));
+    assert (streq (osmose_top_model_name (self, "zz"), "zz"));
 
     const char *expected [][4] = {
         { "a", "b", "c", "d" },         //  proximity: self, then by score

@@ -130,6 +130,11 @@ json_t *
     osmose_top_model_row_json (osmose_top_model_t *self, osmose_top_tab_t tab,
                                size_t index);
 
+//  The name of the peer with ID in this frame, or ID itself when the
+//  frame has no such peer or it has no name (for leases, tasks, feeds).
+const char *
+    osmose_top_model_name (osmose_top_model_t *self, const char *id);
+
 //  Order of the peer table; REVERSE turns it round.
 void
     osmose_top_model_set_sort (osmose_top_model_t *self, osmose_top_sort_t sort,

@@ -391,9 +391,11 @@ s_lease_cells (osmose_top_view_t *self, const osmose_top_lease_t *lease, s_cell_
         memcpy (cells, header, sizeof (header));
         return sizeof (header) / sizeof (header [0]);
     }
+    //  People read names; the ids are in the details and in -b
     s_cell_t row [] = {
-        { s_dash (lease->id), -16, S_NORMAL }, { s_dash (lease->client), -16, S_NORMAL },
-        { s_dash (lease->provider), -16, S_NORMAL },
+        { s_dash (lease->id), -16, S_NORMAL },
+        { s_dash (osmose_top_model_name (self->model, lease->client)), -16, S_NORMAL },
+        { s_dash (osmose_top_model_name (self->model, lease->provider)), -16, S_NORMAL },
         { s_dash (lease->state), -9, s_state_role (lease->state) },
         { s_num (text [0], 48, lease->cpus), 5, S_NORMAL },
         { s_num (text [1], 48, lease->gpus), 5, S_NORMAL },
@@ -421,7 +423,7 @@ s_task_cells (osmose_top_view_t *self, const osmose_top_task_t *task, s_cell_t *
     }
     s_cell_t row [] = {
         { s_dash (task->id), -16, S_NORMAL }, { s_dash (task->function), -function, S_NORMAL },
-        { s_dash (task->provider), -16, S_NORMAL },
+        { s_dash (osmose_top_model_name (self->model, task->provider)), -16, S_NORMAL },
         { s_dash (task->state), -9, s_state_role (task->state) },
         { s_num (text [0], 48, task->ms), 8, S_NORMAL }
     };
@@ -451,7 +453,8 @@ s_entry_cells (osmose_top_view_t *self, const osmose_top_entry_t *entry, s_cell_
             strftime (text [1], 48, "%H:%M:%S", &tm);
     }
     s_cell_t row [] = {
-        { s_dash (entry->feed), -16, S_NORMAL }, { s_num (text [0], 48, entry->seq), 8, S_NORMAL },
+        { s_dash (osmose_top_model_name (self->model, entry->feed)), -16, S_NORMAL },
+        { s_num (text [0], 48, entry->seq), 8, S_NORMAL },
         { text [1], -12, S_NORMAL }, { s_dash (entry->type), -14, S_KEY },
         { s_dash (entry->summary), -summary, S_NORMAL }
     };

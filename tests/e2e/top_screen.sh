@@ -69,6 +69,7 @@ t_wait_screen '64 shown' 5 || fail "Esc: not all peers again"
 #   Views with data
 t_keys Tab
 t_wait_screen '^ lease2 ' 5 || fail "no leases"
+grep -Eq '^ lease0 +p00 +p01 +active' "$T_DIR/screen" || fail "leases do not name client and provider"
 t_keys Down Enter
 t_wait_screen 'Lease lease1' 5 || fail "Enter: no details of lease1"
 grep -Eq 'resources.cpus +2' "$T_DIR/screen" || fail "lease details lack resources"
