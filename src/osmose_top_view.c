@@ -12,15 +12,10 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_top_view.h"
+#include "osmose_top_table.h"
 #include <curses.h>
 #include <langinfo.h>
 #include <locale.h>
-
-//  Screen roles; each has a colour and a monochrome attribute
-typedef enum {
-    S_NORMAL, S_TITLE, S_GOOD, S_WARN, S_BAD, S_HEADER, S_SELECTED,
-    S_TAB, S_DIM, S_KEY, S_ROLES
-} s_role_t;
 
 struct _osmose_top_view_t {
     osmose_top_model_t *model;
@@ -44,15 +39,16 @@ struct _osmose_top_view_t {
 static const char *s_tab_names [OSMOSE_TOP_TABS] = { "Peers", "Leases", "Tasks", "Log" };
 
 static attr_t
-s_attr (osmose_top_view_t *self, s_role_t role)
+s_attr (osmose_top_view_t *self, osmose_top_role_t role)
 {
-    static const attr_t mono [S_ROLES] = {
+    static const attr_t mono [OSMOSE_TOP_ROLES] = {
         A_NORMAL, A_BOLD, A_NORMAL, A_BOLD, A_BOLD | A_UNDERLINE, A_REVERSE,
         A_REVERSE | A_BOLD, A_REVERSE | A_BOLD, A_DIM, A_BOLD
     };
-    if (!self->colour || role == S_NORMAL)
+    if (!self->colour || role == OSMOSE_TOP_NORMAL)
         return mono [role];
-    attr_t extra = role == S_TITLE || role == S_BAD || role == S_KEY? A_BOLD: A_NORMAL;
+    attr_t extra = role == OSMOSE_TOP_TITLE || role == OSMOSE_TOP_BAD
+                || role == OSMOSE_TOP_KEY? A_BOLD: A_NORMAL;
     return COLOR_PAIR (role) | extra;
 }
 
@@ -83,15 +79,15 @@ osmose_top_view_new (osmose_top_model_t *model, bool colour, int delay_ms)
     self->colour = colour && has_colors () && start_color () == OK;
     if (self->colour) {
         use_default_colors ();
-        init_pair (S_TITLE, COLOR_CYAN, -1);
-        init_pair (S_GOOD, COLOR_GREEN, -1);
-        init_pair (S_WARN, COLOR_YELLOW, -1);
-        init_pair (S_BAD, COLOR_RED, -1);
-        init_pair (S_HEADER, COLOR_BLACK, COLOR_GREEN);
-        init_pair (S_SELECTED, COLOR_BLACK, COLOR_CYAN);
-        init_pair (S_TAB, COLOR_BLACK, COLOR_CYAN);
-        init_pair (S_DIM, COLOR_BLUE, -1);
-        init_pair (S_KEY, COLOR_CYAN, -1);
+        init_pair (OSMOSE_TOP_TITLE, COLOR_CYAN, -1);
+        init_pair (OSMOSE_TOP_GOOD, COLOR_GREEN, -1);
+        init_pair (OSMOSE_TOP_WARN, COLOR_YELLOW, -1);
+        init_pair (OSMOSE_TOP_BAD, COLOR_RED, -1);
+        init_pair (OSMOSE_TOP_HEADER, COLOR_BLACK, COLOR_GREEN);
+        init_pair (OSMOSE_TOP_SELECTED, COLOR_BLACK, COLOR_CYAN);
+        init_pair (OSMOSE_TOP_TAB, COLOR_BLACK, COLOR_CYAN);
+        init_pair (OSMOSE_TOP_DIM, COLOR_BLUE, -1);
+        init_pair (OSMOSE_TOP_KEY, COLOR_CYAN, -1);
     }
     return self;
 }
@@ -127,7 +123,7 @@ osmose_top_view_set_message (osmose_top_view_t *self, const char *message)
 
 //  Print at (y, x) clipped to the screen width, in ROLE
 static void
-s_put (osmose_top_view_t *self, int y, int x, s_role_t role, const char *format, ...)
+s_put (osmose_top_view_t *self, int y, int x, osmose_top_role_t role, const char *format, ...)
 {
     if (y < 0 || y >= LINES || x >= COLS)
         return;
@@ -144,7 +140,7 @@ s_put (osmose_top_view_t *self, int y, int x, s_role_t role, const char *format,
 
 //  A line in ROLE across the whole width (table header, selection)
 static void
-s_fill (osmose_top_view_t *self, int y, s_role_t role)
+s_fill (osmose_top_view_t *self, int y, osmose_top_role_t role)
 {
     attr_t attr = s_attr (self, role);
     attron (attr);
@@ -158,14 +154,16 @@ s_meter (osmose_top_view_t *self, int y, int x, int width, double used, double t
 {
     if (x + width + 2 > COLS)
         return;
-    s_put (self, y, x, S_NORMAL, "[");
+    s_put (self, y, x, OSMOSE_TOP_NORMAL, "[");
     int cells = total > 0? (int) (used / total * width + 0.5): 0;
     cells = cells < 0? 0: cells > width? width: cells;
     double share = total > 0? used / total: 0;
-    s_role_t role = share < 0.6? S_GOOD: share < 0.85? S_WARN: S_BAD;
+    osmose_top_role_t role = share < 0.6? OSMOSE_TOP_GOOD:
+                             share < 0.85? OSMOSE_TOP_WARN: OSMOSE_TOP_BAD;
     for (int cell = 0; cell < width; cell++)
-        s_put (self, y, x + 1 + cell, cell < cells? role: S_NORMAL, cell < cells? "|": " ");
-    s_put (self, y, x + 1 + width, S_NORMAL, "]");
+        s_put (self, y, x + 1 + cell, cell < cells? role: OSMOSE_TOP_NORMAL, "%c",
+               cell < cells? '|': ' ');
+    s_put (self, y, x + 1 + width, OSMOSE_TOP_NORMAL, "]");
 }
 
 static const char *
@@ -184,17 +182,6 @@ s_num (char *buffer, size_t size, int64_t value)
     return buffer;
 }
 
-static s_role_t
-s_state_role (const char *state)
-{
-    return streq (state, "alive") || streq (state, "active") || streq (state, "done")? S_GOOD:
-           streq (state, "suspect") || streq (state, "queued")
-        || streq (state, "migrated")? S_WARN:
-           streq (state, "dead") || streq (state, "failed")
-        || streq (state, "expired")? S_BAD:
-           streq (state, "left")? S_DIM: S_NORMAL;
-}
-
 //  Throughput as a spark line of the last WIDTH samples
 static void
 s_spark (osmose_top_view_t *self, int y, int x, int width)
@@ -211,9 +198,9 @@ s_spark (osmose_top_view_t *self, int y, int x, int width)
         int level = top > 0? (int) (history [index] / top * 8 + 0.5): 0;
         level = level < 0? 0: level > 8? 8: level;
         if (self->utf8)
-            s_put (self, y, x, S_GOOD, "%s", blocks [level]);
+            s_put (self, y, x, OSMOSE_TOP_GOOD, "%s", blocks [level]);
         else
-            s_put (self, y, x, S_GOOD, "%c", ascii [level]);
+            s_put (self, y, x, OSMOSE_TOP_GOOD, "%c", ascii [level]);
     }
 }
 
@@ -222,53 +209,53 @@ s_draw_summary (osmose_top_view_t *self)
 {
     const osmose_top_summary_t *sum = osmose_top_model_summary (self->model);
     char a [32], b [32], c [32], d [32];
-    s_put (self, 0, 0, S_TITLE, "osmose-top %s - %s (%s) at %s - up %s - every %.1fs",
+    s_put (self, 0, 0, OSMOSE_TOP_TITLE, "osmose-top %s - %s (%s) at %s - up %s - every %.1fs",
            s_dash (sum->version), s_dash (sum->name), s_dash (sum->id),
            s_dash (sum->location), osmose_top_format_duration (a, sizeof (a), sum->uptime_ms),
            self->delay_ms / 1000.0);
-    s_put (self, 1, 0, S_NORMAL, "Peers:");
+    s_put (self, 1, 0, OSMOSE_TOP_NORMAL, "Peers:");
     int x = 7;
-    const struct { int64_t count; const char *label; s_role_t role; } states [] = {
-        { sum->alive, "alive", S_GOOD }, { sum->suspect, "suspect", S_WARN },
-        { sum->dead, "dead", S_BAD }, { sum->left, "left", S_DIM }
+    const struct { int64_t count; const char *label; osmose_top_role_t role; } states [] = {
+        { sum->alive, "alive", OSMOSE_TOP_GOOD }, { sum->suspect, "suspect", OSMOSE_TOP_WARN },
+        { sum->dead, "dead", OSMOSE_TOP_BAD }, { sum->left, "left", OSMOSE_TOP_DIM }
     };
     for (size_t index = 0; index < 4; index++) {
         snprintf (a, sizeof (a), "%" PRId64 " %s%s", states [index].count, states [index].label,
                   index < 3? ",": "");
-        s_put (self, 1, x, states [index].count || index == 0? states [index].role: S_NORMAL,
-               "%s", a);
+        bool lit = states [index].count || index == 0;
+        s_put (self, 1, x, lit? states [index].role: OSMOSE_TOP_NORMAL, "%s", a);
         x += (int) strlen (a) + 1;
     }
-    s_put (self, 1, 46, S_NORMAL, "Leases: %s held, %s granted",
+    s_put (self, 1, 46, OSMOSE_TOP_NORMAL, "Leases: %s held, %s granted",
            s_num (a, sizeof (a), sum->leases_held), s_num (b, sizeof (b), sum->leases_granted));
 
     //  Meters show what is in use, as in htop; the figures say what is free
-    s_put (self, 2, 0, S_KEY, "CPU");
+    s_put (self, 2, 0, OSMOSE_TOP_KEY, "CPU");
     s_meter (self, 2, 4, 20, (double) (sum->cpus - sum->cpus_free), (double) sum->cpus);
-    s_put (self, 2, 27, S_NORMAL, "%s free",
+    s_put (self, 2, 27, OSMOSE_TOP_NORMAL, "%s free",
            osmose_top_format_ratio (a, sizeof (a), sum->cpus_free, sum->cpus));
-    s_put (self, 3, 0, S_KEY, "Mem");
+    s_put (self, 3, 0, OSMOSE_TOP_KEY, "Mem");
     s_meter (self, 3, 4, 20, (double) (sum->memory_mb - sum->memory_free_mb),
              (double) sum->memory_mb);
-    s_put (self, 3, 27, S_NORMAL, "%s/%s free",
+    s_put (self, 3, 27, OSMOSE_TOP_NORMAL, "%s/%s free",
            osmose_top_format_mb (a, sizeof (a), sum->memory_free_mb),
            osmose_top_format_mb (b, sizeof (b), sum->memory_mb));
-    s_put (self, 4, 0, S_KEY, "GPU");
-    s_put (self, 4, 4, S_NORMAL, "%s free",
+    s_put (self, 4, 0, OSMOSE_TOP_KEY, "GPU");
+    s_put (self, 4, 4, OSMOSE_TOP_NORMAL, "%s free",
            osmose_top_format_ratio (a, sizeof (a), sum->gpus_free, sum->gpus));
-    s_put (self, 4, 20, S_KEY, "NPU");
-    s_put (self, 4, 24, S_NORMAL, "%s free",
+    s_put (self, 4, 20, OSMOSE_TOP_KEY, "NPU");
+    s_put (self, 4, 24, OSMOSE_TOP_NORMAL, "%s free",
            osmose_top_format_ratio (a, sizeof (a), sum->npus_free, sum->npus));
 
     char rate [32] = "-";
     if (sum->tasks_per_s >= 0)
         snprintf (rate, sizeof (rate), "%.1f", sum->tasks_per_s);
-    s_put (self, 2, 46, S_NORMAL, "Tasks: %s running, %s queued, %s migrated",
+    s_put (self, 2, 46, OSMOSE_TOP_NORMAL, "Tasks: %s running, %s queued, %s migrated",
            s_num (a, sizeof (a), sum->tasks_running), s_num (b, sizeof (b), sum->tasks_queued),
            s_num (c, sizeof (c), sum->tasks_migrated));
-    s_put (self, 3, 46, S_NORMAL, "Tasks/s: %-6s", rate);
+    s_put (self, 3, 46, OSMOSE_TOP_NORMAL, "Tasks/s: %-6s", rate);
     s_spark (self, 3, 62, 30);
-    s_put (self, 4, 46, S_NORMAL, "Log: %s entries, %s feeds, lag %s",
+    s_put (self, 4, 46, OSMOSE_TOP_NORMAL, "Log: %s entries, %s feeds, lag %s",
            s_num (a, sizeof (a), sum->log_entries), s_num (b, sizeof (b), sum->log_feeds),
            s_num (d, sizeof (d), sum->log_lag));
 }
@@ -278,7 +265,7 @@ s_draw_tabs (osmose_top_view_t *self)
 {
     int x = 0;
     for (int tab = 0; tab < OSMOSE_TOP_TABS; tab++) {
-        s_put (self, 6, x, tab == (int) self->tab? S_TAB: S_NORMAL, " %d %s ",
+        s_put (self, 6, x, tab == (int) self->tab? OSMOSE_TOP_TAB: OSMOSE_TOP_NORMAL, " %d %s ",
                tab + 1, s_tab_names [tab]);
         x += (int) strlen (s_tab_names [tab]) + 5;
     }
@@ -287,7 +274,7 @@ s_draw_tabs (osmose_top_view_t *self)
     if (osmose_top_model_has (self->model, self->tab))
         snprintf (shown, sizeof (shown), "%zu shown",
                   osmose_top_model_size (self->model, self->tab));
-    s_put (self, 6, x + 2, S_DIM, "%s  sort: %s%s%s%s", shown,
+    s_put (self, 6, x + 2, OSMOSE_TOP_DIM, "%s  sort: %s%s%s%s", shown,
            osmose_top_sort_name (osmose_top_model_sort (self->model)),
            osmose_top_model_reverse (self->model)? " (reversed)": "",
            *filter? "  filter: ": "", filter);
@@ -296,191 +283,18 @@ s_draw_tabs (osmose_top_view_t *self)
 //  --------------------------------------------------------------------------
 //  Tables: each row is a list of cells drawn left to right
 
-typedef struct {
-    const char *text;
-    int width;                  //  negative: left aligned
-    s_role_t role;
-} s_cell_t;
-
 static void
-s_draw_cells (osmose_top_view_t *self, int y, s_cell_t *cells, size_t count, bool selected)
+s_draw_cells (osmose_top_view_t *self, int y, osmose_top_cell_t *cells, size_t count, bool selected)
 {
     if (selected)
-        s_fill (self, y, S_SELECTED);
+        s_fill (self, y, OSMOSE_TOP_SELECTED);
     int x = 1;
     for (size_t index = 0; index < count && x < COLS; index++) {
-        s_cell_t *cell = &cells [index];
+        osmose_top_cell_t *cell = &cells [index];
         int width = abs (cell->width);
-        s_put (self, y, x, selected? S_SELECTED: cell->role,
+        s_put (self, y, x, selected? OSMOSE_TOP_SELECTED: cell->role,
                cell->width < 0? "%-*.*s": "%*.*s", width, width, cell->text);
         x += width + 1;
-    }
-}
-
-//  Width of the flexible column (location, summary) on this screen
-static int
-s_flex (int fixed, int least, int most)
-{
-    int width = COLS - fixed;
-    return width < least? least: width > most? most: width;
-}
-
-static size_t
-s_peer_cells (osmose_top_view_t *self, const osmose_top_peer_t *peer, s_cell_t *cells,
-              char text [][48])
-{
-    int location = s_flex (100, 10, 40);
-    if (!peer) {
-        s_cell_t header [] = {
-            { "NAME", -14, S_HEADER }, { "LOCATION", -location, S_HEADER },
-            { "STATE", -7, S_HEADER }, { "RTT", 7, S_HEADER }, { "CPU", 7, S_HEADER },
-            { "GPU", 5, S_HEADER }, { "NPU", 5, S_HEADER }, { "MEM free/all", 12, S_HEADER },
-            { "LOAD", -14, S_HEADER }, { "POWER", -9, S_HEADER }, { "LOG", 7, S_HEADER }
-        };
-        memcpy (cells, header, sizeof (header));
-        return sizeof (header) / sizeof (header [0]);
-    }
-    snprintf (text [0], 48, "%s%s", s_dash (peer->name), peer->self? "*": "");
-    char free_mb [16], total_mb [16];
-    snprintf (text [1], 48, "%s/%s",
-              osmose_top_format_mb (free_mb, sizeof (free_mb), peer->memory_free_mb),
-              osmose_top_format_mb (total_mb, sizeof (total_mb), peer->memory_mb));
-    //  The load bar: 8 cells for a load equal to the CPU count
-    double cpus = peer->cpus > 0? (double) peer->cpus: 1;
-    int bars = peer->load >= 0? (int) (peer->load / cpus * 8 + 0.5): 0;
-    bars = bars > 8? 8: bars;
-    if (peer->load >= 0)
-        snprintf (text [2], 48, "%-8.*s %5.2f", bars, "||||||||", peer->load);
-    else
-        snprintf (text [2], 48, "%-8s %5s", "", "-");
-    if (peer->battery >= 0)
-        snprintf (text [3], 48, "%s %" PRId64 "%%",
-                  streq (peer->power, "wall")? "wall": "bat", peer->battery);
-    else
-        snprintf (text [3], 48, "%s", s_dash (peer->power));
-    double load_share = peer->cpus > 0 && peer->load >= 0? peer->load / (double) peer->cpus: 0;
-    s_cell_t row [] = {
-        { text [0], -14, peer->self? S_KEY: S_NORMAL },
-        { s_dash (peer->location), -location, S_NORMAL },
-        { s_dash (peer->state), -7, s_state_role (peer->state) },
-        { osmose_top_format_us (text [4], 48, peer->rtt_us), 7, S_NORMAL },
-        { osmose_top_format_ratio (text [5], 48, peer->cpus_free, peer->cpus), 7,
-          peer->cpus_free == 0? S_WARN: S_NORMAL },
-        { osmose_top_format_ratio (text [6], 48, peer->gpus_free, peer->gpus), 5, S_NORMAL },
-        { osmose_top_format_ratio (text [7], 48, peer->npus_free, peer->npus), 5, S_NORMAL },
-        { text [1], 12, S_NORMAL },
-        { text [2], -14, load_share < 0.6? S_GOOD: load_share < 0.9? S_WARN: S_BAD },
-        { text [3], -9, peer->battery >= 0 && peer->battery < 20? S_BAD: S_NORMAL },
-        { s_num (text [8], 48, peer->log_size), 7, S_NORMAL }
-    };
-    memcpy (cells, row, sizeof (row));
-    return sizeof (row) / sizeof (row [0]);
-}
-
-static size_t
-s_lease_cells (osmose_top_view_t *self, const osmose_top_lease_t *lease, s_cell_t *cells,
-               char text [][48])
-{
-    if (!lease) {
-        s_cell_t header [] = {
-            { "LEASE", -16, S_HEADER }, { "CLIENT", -16, S_HEADER },
-            { "PROVIDER", -16, S_HEADER }, { "STATE", -9, S_HEADER }, { "CPU", 5, S_HEADER },
-            { "GPU", 5, S_HEADER }, { "NPU", 5, S_HEADER }, { "MEM", 8, S_HEADER },
-            { "TTL", 8, S_HEADER }
-        };
-        memcpy (cells, header, sizeof (header));
-        return sizeof (header) / sizeof (header [0]);
-    }
-    //  People read names; the ids are in the details and in -b
-    s_cell_t row [] = {
-        { s_dash (lease->id), -16, S_NORMAL },
-        { s_dash (osmose_top_model_name (self->model, lease->client)), -16, S_NORMAL },
-        { s_dash (osmose_top_model_name (self->model, lease->provider)), -16, S_NORMAL },
-        { s_dash (lease->state), -9, s_state_role (lease->state) },
-        { s_num (text [0], 48, lease->cpus), 5, S_NORMAL },
-        { s_num (text [1], 48, lease->gpus), 5, S_NORMAL },
-        { s_num (text [2], 48, lease->npus), 5, S_NORMAL },
-        { osmose_top_format_mb (text [3], 48, lease->memory_mb), 8, S_NORMAL },
-        { osmose_top_format_duration (text [4], 48, lease->ttl_ms), 8,
-          lease->ttl_ms >= 0 && lease->ttl_ms < 2000? S_WARN: S_NORMAL }
-    };
-    memcpy (cells, row, sizeof (row));
-    return sizeof (row) / sizeof (row [0]);
-}
-
-static size_t
-s_task_cells (osmose_top_view_t *self, const osmose_top_task_t *task, s_cell_t *cells,
-              char text [][48])
-{
-    int function = s_flex (50, 16, 40);
-    if (!task) {
-        s_cell_t header [] = {
-            { "TASK", -16, S_HEADER }, { "FUNCTION", -function, S_HEADER },
-            { "PROVIDER", -16, S_HEADER }, { "STATE", -9, S_HEADER }, { "MS", 8, S_HEADER }
-        };
-        memcpy (cells, header, sizeof (header));
-        return sizeof (header) / sizeof (header [0]);
-    }
-    s_cell_t row [] = {
-        { s_dash (task->id), -16, S_NORMAL }, { s_dash (task->function), -function, S_NORMAL },
-        { s_dash (osmose_top_model_name (self->model, task->provider)), -16, S_NORMAL },
-        { s_dash (task->state), -9, s_state_role (task->state) },
-        { s_num (text [0], 48, task->ms), 8, S_NORMAL }
-    };
-    memcpy (cells, row, sizeof (row));
-    return sizeof (row) / sizeof (row [0]);
-}
-
-static size_t
-s_entry_cells (osmose_top_view_t *self, const osmose_top_entry_t *entry, s_cell_t *cells,
-               char text [][48])
-{
-    int summary = s_flex (56, 20, 200);
-    if (!entry) {
-        s_cell_t header [] = {
-            { "FEED", -16, S_HEADER }, { "SEQ", 8, S_HEADER }, { "TIME", -12, S_HEADER },
-            { "TYPE", -14, S_HEADER }, { "SUMMARY", -summary, S_HEADER }
-        };
-        memcpy (cells, header, sizeof (header));
-        return sizeof (header) / sizeof (header [0]);
-    }
-    //  Wall-clock time of day; the date is in the details
-    snprintf (text [1], 48, "-");
-    if (entry->time_ms >= 0) {
-        time_t seconds = (time_t) (entry->time_ms / 1000);
-        struct tm tm;
-        if (localtime_r (&seconds, &tm))
-            strftime (text [1], 48, "%H:%M:%S", &tm);
-    }
-    s_cell_t row [] = {
-        { s_dash (osmose_top_model_name (self->model, entry->feed)), -16, S_NORMAL },
-        { s_num (text [0], 48, entry->seq), 8, S_NORMAL },
-        { text [1], -12, S_NORMAL }, { s_dash (entry->type), -14, S_KEY },
-        { s_dash (entry->summary), -summary, S_NORMAL }
-    };
-    memcpy (cells, row, sizeof (row));
-    return sizeof (row) / sizeof (row [0]);
-}
-
-//  Cells of row INDEX of the current tab, or of its header if INDEX < 0
-static size_t
-s_row_cells (osmose_top_view_t *self, long index, s_cell_t *cells, char text [][48])
-{
-    osmose_top_model_t *model = self->model;
-    size_t row = (size_t) index;
-    switch (self->tab) {
-        case OSMOSE_TOP_PEERS:
-            return s_peer_cells (self, index < 0? NULL: osmose_top_model_peer (model, row),
-                                 cells, text);
-        case OSMOSE_TOP_LEASES:
-            return s_lease_cells (self, index < 0? NULL: osmose_top_model_lease (model, row),
-                                  cells, text);
-        case OSMOSE_TOP_TASKS:
-            return s_task_cells (self, index < 0? NULL: osmose_top_model_task (model, row),
-                                 cells, text);
-        default:
-            return s_entry_cells (self, index < 0? NULL: osmose_top_model_entry (model, row),
-                                  cells, text);
     }
 }
 
@@ -522,13 +336,13 @@ s_follow (osmose_top_view_t *self, size_t size)
 static void
 s_draw_table (osmose_top_view_t *self)
 {
-    s_cell_t cells [16];
-    char text [12][48];
-    size_t count = s_row_cells (self, -1, cells, text);
-    s_fill (self, S_TOP_ROWS, S_HEADER);
+    osmose_top_cell_t cells [OSMOSE_TOP_CELLS];
+    char text [OSMOSE_TOP_TEXTS][48];
+    size_t count = osmose_top_table_row (self->model, self->tab, -1, COLS, cells, text);
+    s_fill (self, S_TOP_ROWS, OSMOSE_TOP_HEADER);
     s_draw_cells (self, S_TOP_ROWS, cells, count, false);
     if (!osmose_top_model_has (self->model, self->tab)) {
-        s_put (self, S_TOP_ROWS + 2, 2, S_DIM,
+        s_put (self, S_TOP_ROWS + 2, 2, OSMOSE_TOP_DIM,
                "no data: this daemon does not report %s yet",
                self->tab == OSMOSE_TOP_LOG? "its log": s_tab_names [self->tab]);
         return;
@@ -536,14 +350,15 @@ s_draw_table (osmose_top_view_t *self)
     size_t size = osmose_top_model_size (self->model, self->tab);
     s_follow (self, size);
     if (size == 0) {
-        s_put (self, S_TOP_ROWS + 2, 2, S_DIM, "%s",
+        s_put (self, S_TOP_ROWS + 2, 2, OSMOSE_TOP_DIM, "%s",
                *osmose_top_model_filter (self->model)? "nothing matches the filter": "none");
         return;
     }
     size_t page = s_page ();
     size_t first = self->first [self->tab];
     for (size_t index = first; index < size && index < first + page; index++) {
-        count = s_row_cells (self, (long) index, cells, text);
+        count = osmose_top_table_row (self->model, self->tab, (long) index, COLS,
+                                      cells, text);
         s_draw_cells (self, S_TOP_ROWS + 1 + (int) (index - first), cells, count,
                       index == self->selected [self->tab]);
     }
@@ -557,14 +372,14 @@ s_draw_bottom (osmose_top_view_t *self)
 {
     int y = LINES - 1;
     if (self->filtering) {
-        s_put (self, y, 0, S_KEY, "Filter: ");
-        s_put (self, y, 8, S_NORMAL, "%s_", self->filter);
-        s_put (self, y, 10 + (int) strlen (self->filter), S_DIM,
+        s_put (self, y, 0, OSMOSE_TOP_KEY, "Filter: ");
+        s_put (self, y, 8, OSMOSE_TOP_NORMAL, "%s_", self->filter);
+        s_put (self, y, 10 + (int) strlen (self->filter), OSMOSE_TOP_DIM,
                "(Enter keeps it, Esc cancels)");
         return;
     }
     if (*self->message) {
-        s_put (self, y, 0, S_BAD, "%s", self->message);
+        s_put (self, y, 0, OSMOSE_TOP_BAD, "%s", self->message);
         return;
     }
     static const char *keys [][2] = {
@@ -573,9 +388,9 @@ s_draw_bottom (osmose_top_view_t *self)
     };
     int x = 0;
     for (size_t index = 0; index < sizeof (keys) / sizeof (keys [0]); index++) {
-        s_put (self, y, x, S_KEY, "%s ", keys [index][0]);
+        s_put (self, y, x, OSMOSE_TOP_KEY, "%s ", keys [index][0]);
         x += (int) strlen (keys [index][0]) + 1;
-        s_put (self, y, x, S_SELECTED, "%-8s", keys [index][1]);
+        s_put (self, y, x, OSMOSE_TOP_SELECTED, "%-8s", keys [index][1]);
         x += 9;
     }
 }
@@ -608,7 +423,8 @@ s_draw_help (osmose_top_view_t *self)
     };
     erase ();
     for (size_t index = 0; index < sizeof (lines) / sizeof (lines [0]); index++)
-        s_put (self, (int) index, 1, index == 0? S_TITLE: S_NORMAL, "%s", lines [index]);
+        s_put (self, (int) index, 1, index == 0? OSMOSE_TOP_TITLE: OSMOSE_TOP_NORMAL, "%s",
+               lines [index]);
 }
 
 //  Every field of OBJECT as "path: value" lines, nested objects flattened
@@ -660,7 +476,7 @@ s_draw_details (osmose_top_view_t *self)
         hline (' ', width);
     }
     //  ASCII frame: it survives any terminal and any locale
-    attr_t attr = s_attr (self, S_TITLE);
+    attr_t attr = s_attr (self, OSMOSE_TOP_TITLE);
     attron (attr);
     mvhline (top, left, '-', width);
     mvhline (top + height - 1, left, '-', width);
@@ -668,13 +484,13 @@ s_draw_details (osmose_top_view_t *self)
     const char *title = self->tab == OSMOSE_TOP_PEERS? "Peer":
                         self->tab == OSMOSE_TOP_LEASES? "Lease":
                         self->tab == OSMOSE_TOP_TASKS? "Task": "Log entry";
-    s_put (self, top, left + 2, S_TITLE, " %s %s ", title,
+    s_put (self, top, left + 2, OSMOSE_TOP_TITLE, " %s %s ", title,
            s_dash (json_string_value (json_object_get (row, "id"))));
     int y = top + 2;
     for (char *line = (char *) zlist_first (lines); line && y < LINES - 1;
          line = (char *) zlist_next (lines), y++)
-        s_put (self, y, left + 2, S_NORMAL, "%.*s", width - 4, line);
-    s_put (self, top + height - 1, left + 2, S_DIM, " any key closes ");
+        s_put (self, y, left + 2, OSMOSE_TOP_NORMAL, "%.*s", width - 4, line);
+    s_put (self, top + height - 1, left + 2, OSMOSE_TOP_DIM, " any key closes ");
     zlist_destroy (&lines);
 }
 
@@ -792,8 +608,9 @@ osmose_top_view_handle (osmose_top_view_t *self, int key)
             action = OSMOSE_TOP_REFRESH;
             break;
         case 's': case '>':
-            osmose_top_model_set_sort (model, (osmose_top_model_sort (model) + 1) % OSMOSE_TOP_SORTS,
-                                       osmose_top_model_reverse (model));
+            osmose_top_model_set_sort (model,
+                (osmose_top_model_sort (model) + 1) % OSMOSE_TOP_SORTS,
+                osmose_top_model_reverse (model));
             break;
         case '<':
             osmose_top_model_set_sort (model, (osmose_top_model_sort (model) + OSMOSE_TOP_SORTS - 1)
