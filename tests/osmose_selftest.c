@@ -14,6 +14,7 @@
 #include "selftest-members.inc"
 #include "selftest-discovery.inc"
 #include "selftest-market.inc"
+#include "selftest-top.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -30,6 +31,7 @@ static const s_test_t s_tests [] = {
 #include "selftest-members.inc"
 #include "selftest-discovery.inc"
 #include "selftest-market.inc"
+#include "selftest-top.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST
