@@ -1,7 +1,7 @@
 #!/bin/sh
 #   top_tmux: osmose-top in a real terminal (tmux) against a live mesh of
 #   three osmosed. The screen shows every peer the daemon reports (all
-#   three with OSMOSE_TEST_MESH=1); s/r sort, / filters, Tab changes view,
+#   all three unless OSMOSE_TEST_MESH=0); s/r sort, / filters, Tab changes view,
 #   Enter shows details, h help; a resize redraws cleanly; q exits 0 and
 #   gives the terminal back (prompt, echo, no alternate screen).
 . "$top_srcdir/tests/e2e/top_lib.inc"
@@ -9,7 +9,7 @@ need jq tmux
 
 t_mesh
 ep="ipc://$T_DIR/alpha.sock"
-if [ "${OSMOSE_TEST_MESH:-0}" = 1 ]; then
+if [ "${OSMOSE_TEST_MESH:-1}" = 1 ]; then
     tries=0
     until [ "$("$OSMOSE" -e "$ep" --json peers | jq 'map(select(.state == "alive")) | length')" = 3 ]; do
         tries=$((tries + 1))
@@ -33,7 +33,7 @@ grep -q '^before-top' "$T_DIR/screen" && fail "the shell's text shows under the 
 while read -r name; do
     t_wait_screen "^ $name\\*? " 5 || fail "peer $name is not on the screen"
 done <"$T_DIR/names"
-if [ "${OSMOSE_TEST_MESH:-0}" = 1 ]; then
+if [ "${OSMOSE_TEST_MESH:-1}" = 1 ]; then
     for name in alpha beta gamma; do
         t_wait_screen "^ $name\\*? +hq/" 5 || fail "peer $name is not on the screen"
     done
