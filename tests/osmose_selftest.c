@@ -10,6 +10,7 @@
 #include "selftest-core.inc"
 #include "selftest-log.inc"
 #include "selftest-mesh.inc"
+#include "selftest-exec.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -22,6 +23,7 @@ static const s_test_t s_tests [] = {
 #include "selftest-core.inc"
 #include "selftest-log.inc"
 #include "selftest-mesh.inc"
+#include "selftest-exec.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST
