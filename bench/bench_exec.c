@@ -1,7 +1,9 @@
 /*  bench_exec.c: what a task costs in the executor, against the bare IPC.
 
     Baseline: a trivial echo process on a socketpair, the same mechanism
-    the executor uses, sending 48-byte frames (the executor's header size).
+    the executor uses, sending 48-byte frames (the executor's header size):
+    in bulk (the raw ceiling of the mechanism: no per-message work at all)
+    and frame by frame (one write and one read per message).
     Measured in the same run:
       round trip  one frame / one null task at a time: p50 and p99 in us
       pipelined   many in flight: frames or tasks per second
@@ -49,17 +51,22 @@ s_median (double *values, size_t count)
     return s_percentile (values, count, 0.5);
 }
 
-//  The trivial echo process: echoes whatever it reads, in bulk
+//  The trivial echo process: echoes whatever it reads, in bulk, or frame
+//  by frame (one read and one write per frame)
 static void
-s_echo_child (int fd)
+s_echo_child (int fd, size_t chunk)
 {
     uint8_t buffer [65536];
     while (true) {
-        ssize_t got = read (fd, buffer, sizeof (buffer));
+        ssize_t got = read (fd, buffer, chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
         if (got <= 0)
             _exit (0);
         for (ssize_t done = 0; done < got;) {
             ssize_t put = write (fd, buffer + done, (size_t) (got - done));
+            if (put < 0 && errno == EINTR)
+                continue;
             if (put <= 0)
                 _exit (0);
             done += put;
@@ -72,9 +79,55 @@ s_read_exactly (int fd, uint8_t *buffer, size_t size)
 {
     for (size_t done = 0; done < size;) {
         ssize_t got = read (fd, buffer + done, size - done);
+        if (got < 0 && errno == EINTR)
+            continue;
         assert (got > 0);
         done += (size_t) got;
     }
+}
+
+//  Pipelined, frame by frame: one write per frame, echoed one by one
+static double
+s_baseline_frames (size_t count)
+{
+    int pair [2];
+    assert (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        close (pair [0]);
+        s_echo_child (pair [1], S_FRAME);
+    }
+    close (pair [1]);
+    int fd = pair [0];
+    uint8_t frame [S_FRAME] = { 0 };
+    static uint8_t in [S_WINDOW * S_FRAME];
+    size_t sent = 0, received = 0, pending = 0;
+    int64_t start = s_now_ns ();
+    while (received < count) {
+        //  A smaller window: each small write costs a whole socket buffer
+        //  slot, and both ends would block writing with a larger one
+        while (sent < count && sent - received < 64) {
+            ssize_t put = write (fd, frame, S_FRAME);
+            if (put < 0 && errno == EINTR)
+                continue;
+            if (put != S_FRAME) {
+                fprintf (stderr, "bench_exec: write: %zd %s\n", put, strerror (errno));
+                exit (1);
+            }
+            sent++;
+        }
+        ssize_t got = read (fd, in, sizeof (in));
+        if (got < 0 && errno == EINTR)
+            continue;
+        assert (got > 0);
+        pending += (size_t) got;
+        received += pending / S_FRAME;
+        pending %= S_FRAME;
+    }
+    double rate = (double) received / ((double) (s_now_ns () - start) / 1e9);
+    close (fd);
+    waitpid (pid, NULL, 0);
+    return rate;
 }
 
 //  Baseline round trip and throughput over a socketpair
@@ -86,7 +139,7 @@ s_baseline (size_t count, double *p50, double *p99, double *rate)
     pid_t pid = fork ();
     if (pid == 0) {
         close (pair [0]);
-        s_echo_child (pair [1]);
+        s_echo_child (pair [1], 65536);
     }
     close (pair [1]);
     int fd = pair [0];
@@ -114,6 +167,8 @@ s_baseline (size_t count, double *p50, double *p99, double *rate)
             sent += room;
         }
         ssize_t got = read (fd, in, sizeof (in));
+        if (got < 0 && errno == EINTR)
+            continue;
         assert (got > 0);
         pending += (size_t) got;
         received += pending / S_FRAME;
@@ -207,11 +262,13 @@ main (int argc, char *argv [])
         return 1;
     }
     double base_p50 [100], base_p99 [100], base_rate [100];
-    double exec_p50 [100], exec_p99 [100], exec_rate [100];
+    double exec_p50 [100], exec_p99 [100], exec_rate [100], frame_rate [100];
     for (size_t round = 0; round < rounds; round++) {
         s_baseline (count, &base_p50 [round], &base_p99 [round], &base_rate [round]);
+        frame_rate [round] = s_baseline_frames (count * 10);
         s_executor (exec, count, &exec_p50 [round], &exec_p99 [round], &exec_rate [round]);
     }
+    double frate = s_median (frame_rate, rounds);
     double bp50 = s_median (base_p50, rounds), bp99 = s_median (base_p99, rounds);
     double brate = s_median (base_rate, rounds);
     double ep50 = s_median (exec_p50, rounds), ep99 = s_median (exec_p99, rounds);
@@ -220,9 +277,11 @@ main (int argc, char *argv [])
             rounds, count, count * 10, workers);
     printf ("  %-28s %10s %10s %14s\n", "", "p50 us", "p99 us", "per second");
     printf ("  %-28s %10.2f %10.2f %14.0f\n", "baseline: socketpair echo", bp50, bp99, brate);
+    printf ("  %-28s %10s %10s %14.0f\n", "baseline: frame by frame", "", "", frate);
     printf ("  %-28s %10.2f %10.2f %14.0f\n", "executor: echo.null task", ep50, ep99, erate);
     printf ("  %-28s %10.2f %10.2f %14.2f\n", "ratio executor/baseline", ep50 / bp50, ep99 / bp99,
             erate / brate);
+    printf ("  %-28s %10s %10s %14.2f\n", "ratio executor/frame by frame", "", "", erate / frate);
     osmose_exec_destroy (&exec);
     zlistx_destroy (&trusted);
     return 0;

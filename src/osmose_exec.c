@@ -71,6 +71,7 @@ typedef struct {
     size_t unsent_offset;       //  bytes of unsent already written
     bool want_out;              //  EPOLLOUT registered
     int64_t head_start_us;      //  when the first of flight started
+    int64_t run_us;             //  moving average of its tasks' run time
     int64_t spawned_us;
     int64_t respawn_at_us;      //  when to start again (0: now)
     uint8_t *in;                //  bytes read, not yet parsed
@@ -389,16 +390,25 @@ s_flush (osmose_exec_t *self, s_worker_t *worker)
         s_epoll_set (self, worker, EPOLL_CTL_MOD, false);
 }
 
-//  Hand queued tasks to the least loaded ready workers
+//  Tasks WORKER may hold: many while its tasks are short, for batching;
+//  two while they are long, so a long task does not hold up many others
+static size_t
+s_window (osmose_exec_t *self, s_worker_t *worker)
+{
+    return worker->run_us > 1000 && self->window > 2? 2: self->window;
+}
+
+//  Hand queued tasks to the least loaded ready workers; send to idle
+//  workers, or to all when FLUSH_ALL (their results just came)
 static void
-s_dispatch (osmose_exec_t *self)
+s_dispatch (osmose_exec_t *self, bool flush_all)
 {
     int64_t now = 0;
     while (self->queue.head) {
         s_worker_t *best = NULL;
         for (size_t index = 0; index < self->worker_count; index++) {
             s_worker_t *worker = &self->workers [index];
-            if (worker->fd >= 0 && worker->ready && worker->flight.size < self->window
+            if (worker->fd >= 0 && worker->ready && worker->flight.size < s_window (self, worker)
             && (!best || worker->flight.size < best->flight.size))
                 best = worker;
         }
@@ -420,10 +430,11 @@ s_dispatch (osmose_exec_t *self)
             best->unsent_offset = 0;
         }
     }
-    //  Send now only to idle workers; busy ones get theirs with their results
+    //  Busy workers get theirs when their results come: fewer, larger writes
     for (size_t index = 0; index < self->worker_count; index++) {
         s_worker_t *worker = &self->workers [index];
-        if (worker->unsent && worker->unsent == worker->flight.head && !worker->want_out)
+        if (worker->unsent && !worker->want_out
+        && (flush_all || worker->unsent == worker->flight.head))
             s_flush (self, worker);
     }
 }
@@ -491,6 +502,7 @@ s_frame (osmose_exec_t *self, s_worker_t *worker, const osmose_wire_t *header,
     task->output_size = header->data_size;
     task->ckpt_size = header->ckpt_size;
     task->run_us = header->run_ns / 1000;
+    worker->run_us += ((int64_t) task->run_us - worker->run_us) / 4;
     char reason [160] = "";
     if (header->status) {
         const char *text = (const char *) ckpt + header->ckpt_size;
@@ -524,6 +536,7 @@ s_receive (osmose_exec_t *self, s_worker_t *worker)
             s_worker_lost (self, worker, NULL);
             return;
         }
+        bool drained = (size_t) got < worker->in_capacity - worker->in_size;
         worker->in_size += (size_t) got;
         size_t at = 0;
         while (worker->in_size - at >= sizeof (osmose_wire_t)) {
@@ -554,9 +567,9 @@ s_receive (osmose_exec_t *self, s_worker_t *worker)
         }
         memmove (worker->in, worker->in + at, worker->in_size - at);
         worker->in_size -= at;
+        if (drained)
+            break;                      //  epoll says when there is more
     }
-    if (worker->fd >= 0 && worker->unsent)
-        s_flush (self, worker);
 }
 
 //  Kill tasks past their deadline, start missing workers, fail the queue
@@ -595,8 +608,9 @@ s_tick (osmose_exec_t *self)
         while ((task = s_fifo_pop (&self->queue)))
             s_finish (self, task, OSMOSE_ETASK, "no worker process could start");
     }
-    if (next != self->armed_us) {
-        //  An absolute time already past fires at once; 0 disarms
+    //  The timer may fire early (then we look again) but never late, so a
+    //  stream of short tasks does not re-arm it for each task
+    if (next && (!self->armed_us || next < self->armed_us)) {
         struct itimerspec when = { { 0, 0 }, { next / 1000000, (next % 1000000) * 1000 } };
         timerfd_settime (self->timer_fd, TFD_TIMER_ABSTIME, &when, NULL);
         self->armed_us = next;
@@ -618,7 +632,7 @@ osmose_exec_new (const osmose_exec_config_t *config)
     self->plugin_dir = strdup (plugins? plugins: OSMOSE_PLUGIN_DIR);
     self->timeout_ms = config->timeout_ms > 0? config->timeout_ms: 30000;
     self->memory_mb = config->memory_mb > 0? config->memory_mb: 0;
-    self->window = config->window > 0? (size_t) config->window: 32;
+    self->window = config->window > 0? (size_t) config->window: 256;
     self->max_queued = config->max_queued? config->max_queued: 1000000;
     self->worker_count = config->workers > 0? (size_t) config->workers:
                          (size_t) sysconf (_SC_NPROCESSORS_ONLN);
@@ -781,15 +795,14 @@ osmose_exec_submit (osmose_exec_t *self, uint64_t task_id, const char *function,
         memcpy (place + input_size, checkpoint, checkpoint_size);
     s_fifo_push (&self->queue, task);
     self->stats.submitted++;
-    s_dispatch (self);
+    s_dispatch (self, false);
     return 0;
 }
 
-size_t
-osmose_exec_process (osmose_exec_t *self)
+//  Handle what epoll reported, then deadlines and the queue
+static size_t
+s_handle (osmose_exec_t *self, struct epoll_event *events, int count)
 {
-    struct epoll_event events [64];
-    int count = epoll_wait (self->epoll_fd, events, 64, 0);
     for (int index = 0; index < count; index++) {
         if (events [index].data.u64 == S_TIMER_KEY) {
             uint64_t expirations;
@@ -806,20 +819,30 @@ osmose_exec_process (osmose_exec_t *self)
             s_flush (self, worker);
     }
     s_tick (self);
-    s_dispatch (self);
+    s_dispatch (self, true);
     return self->done.size;
+}
+
+size_t
+osmose_exec_process (osmose_exec_t *self)
+{
+    struct epoll_event events [64];
+    int count = epoll_wait (self->epoll_fd, events, 64, 0);
+    return s_handle (self, events, count > 0? count: 0);
 }
 
 size_t
 osmose_exec_wait (osmose_exec_t *self, int timeout_ms)
 {
     int64_t until = timeout_ms < 0? INT64_MAX: s_now_us () + (int64_t) timeout_ms * 1000;
-    while (osmose_exec_process (self) == 0) {
-        int64_t left = until == INT64_MAX? 1000: (until - s_now_us ()) / 1000;
+    while (self->done.size == 0) {
+        int64_t left = until == INT64_MAX? 1000: (until - s_now_us () + 999) / 1000;
+        struct epoll_event events [64];
+        int count = epoll_wait (self->epoll_fd, events, 64,
+                                left <= 0? 0: left > 1000? 1000: (int) left);
+        s_handle (self, events, count > 0? count: 0);
         if (left <= 0)
             break;
-        struct epoll_event event;
-        epoll_wait (self->epoll_fd, &event, 1, left > 1000? 1000: (int) left);
     }
     return self->done.size;
 }

@@ -31,7 +31,8 @@ typedef struct {
     int workers;                //  processes; 0: one per CPU
     int timeout_ms;             //  per task; 0: 30000
     int memory_mb;              //  per worker address space; 0: no limit
-    int window;                 //  tasks handed to one worker at once; 0: 32
+    int window;                 //  tasks handed to one worker at once; 0: 256
+                                //  (2 while its tasks take over 1 ms)
     size_t max_queued;          //  submit fails with EBUSY beyond; 0: 1000000
 } osmose_exec_config_t;
 
