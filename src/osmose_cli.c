@@ -15,6 +15,7 @@ typedef struct {
 static const s_command_t s_commands [] = {
     { "status", osmose_cli_status, "show this peer: id, name, location, uptime" },
     { "peers", osmose_cli_peers, "list the members of the mesh" },
+    { "plugin", osmose_cli_plugin, "hash, trust and list task plugins (no daemon needed)" },
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 

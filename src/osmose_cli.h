@@ -47,5 +47,6 @@ void
 //  Subcommands
 int osmose_cli_status (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_peers (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_plugin (osmose_cli_t *cli, int argc, char *argv []);
 
 #endif

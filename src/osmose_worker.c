@@ -456,6 +456,9 @@ main (int argc, char *argv [])
         if (setrlimit (RLIMIT_AS, &limit))
             zsys_warning ("cannot limit memory to %ld MiB: %s", memory_mb, strerror (errno));
     }
+#else
+    if (memory_mb > 0)
+        zsys_debug ("sanitized build: memory limit of %ld MiB not applied", memory_mb);
 #endif
     s_serve (&self);
     osmose_plugins_destroy (&self.plugins);
