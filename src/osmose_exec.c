@@ -9,7 +9,7 @@
     the task a crash or a timeout blames.
 
     Frames to a busy worker are not sent at once: they are written in one
-    writev when its next results arrive, so a stream of small tasks costs a
+    sendmsg when its next results arrive, so a stream of small tasks costs a
     few system calls per batch, not per task.
 */
 #include "osmose_prelude.h"
@@ -365,7 +365,9 @@ s_flush (osmose_exec_t *self, s_worker_t *worker)
             offset = 0;
             count++;
         }
-        ssize_t put = writev (worker->fd, parts, count);
+        //  sendmsg, not writev: a worker that died must not SIGPIPE us
+        struct msghdr message = { .msg_iov = parts, .msg_iovlen = (size_t) count };
+        ssize_t put = sendmsg (worker->fd, &message, MSG_NOSIGNAL);
         if (put < 0 && errno == EINTR)
             continue;
         if (put < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -504,6 +506,8 @@ s_frame (osmose_exec_t *self, s_worker_t *worker, const osmose_wire_t *header,
     task->run_us = header->run_ns / 1000;
     worker->run_us += ((int64_t) task->run_us - worker->run_us) / 4;
     char reason [160] = "";
+    if (header->flags & OSMOSE_WIRE_TIMED_OUT)
+        self->stats.timeouts++;
     if (header->status) {
         const char *text = (const char *) ckpt + header->ckpt_size;
         int length = header->text_size < sizeof (reason) - 1? (int) header->text_size: (int) sizeof (reason) - 1;

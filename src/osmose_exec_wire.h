@@ -18,6 +18,8 @@
 #define OSMOSE_WIRE_CHECKPOINT  3   //  worker -> executor: progress saved
 #define OSMOSE_WIRE_HELLO       4   //  worker -> executor: ready, functions
 
+#define OSMOSE_WIRE_TIMED_OUT   1   //  result flag: stopped at its deadline
+
 #define OSMOSE_WIRE_MAX_FRAME   (1u << 30)
 #define OSMOSE_WIRE_MAX_DATA    (256u * 1024 * 1024)
 
@@ -34,7 +36,7 @@ typedef struct {
     uint32_t data_size;
     uint32_t ckpt_size;
     uint32_t text_size;
-    uint32_t reserved;
+    uint32_t flags;             //  result: OSMOSE_WIRE_TIMED_OUT
     uint64_t run_ns;            //  result: time the function ran
 } osmose_wire_t;
 

@@ -108,8 +108,10 @@ s_flush (s_worker_t *self, size_t upto)
             _exit (0);
         done += (size_t) put;
     }
-    memmove (self->out.data, self->out.data + upto, self->out.size - upto);
-    self->out.size -= upto;
+    if (upto) {
+        memmove (self->out.data, self->out.data + upto, self->out.size - upto);
+        self->out.size -= upto;
+    }
     if (self->building)
         self->result_at -= upto;
     self->oldest_ns = 0;
@@ -227,6 +229,7 @@ s_run (s_worker_t *self, const osmose_wire_t *header, const uint8_t *payload)
     self->result_at = self->out.size;
     self->building = true;
     osmose_wire_t result = { .type = OSMOSE_WIRE_RESULT, .seq = header->seq };
+    bool timed_out = false;
     if (s_append (&self->out, &result, sizeof (result)))
         _exit (3);
 
@@ -244,6 +247,7 @@ s_run (s_worker_t *self, const osmose_wire_t *header, const uint8_t *payload)
         snprintf (self->message, sizeof (self->message), "timed out after %" PRId64 " ms",
                   self->timeout_ms);
         status = OSMOSE_ETASK;
+        timed_out = true;
     }
     if (status == OSMOSE_ENOMEM) {
         //  Most likely the memory limit: say so, as a task failure
@@ -269,6 +273,7 @@ s_run (s_worker_t *self, const osmose_wire_t *header, const uint8_t *payload)
     result.ckpt_size = (uint32_t) (self->ckpt_saved? self->ckpt.size: 0);
     result.text_size = (uint32_t) text_size;
     result.run_ns = (uint64_t) (end - start);
+    result.flags = timed_out? OSMOSE_WIRE_TIMED_OUT: 0;
     result.size = (uint32_t) (self->out.size - self->result_at);
     memcpy (self->out.data + self->result_at, &result, sizeof (result));
     self->building = false;
@@ -302,8 +307,10 @@ s_serve (s_worker_t *self)
             self->in_start += header.size;
         }
         //  Send what the batch produced, compact, then wait for more
-        memmove (self->in.data, self->in.data + self->in_start, self->in.size - self->in_start);
-        self->in.size -= self->in_start;
+        if (self->in_start) {
+            memmove (self->in.data, self->in.data + self->in_start, self->in.size - self->in_start);
+            self->in.size -= self->in_start;
+        }
         self->in_start = 0;
         if (s_reserve (&self->in, 65536))
             _exit (3);
