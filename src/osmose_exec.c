@@ -4,9 +4,9 @@
     osmose_exec_wire.h) and one shared page (the cancel word). Tasks wait
     in one FIFO; each is encoded once, at submit, into the frame the worker
     reads, and stays in its worker's in-flight FIFO until its result comes,
-    so a dead worker's unstarted tasks can run elsewhere. A worker runs its
-    tasks in order, so the first of its FIFO is the one running: that is
-    the task a crash or a timeout blames.
+    so a dead worker's other tasks can run elsewhere. The worker publishes
+    the task it runs (and since when) in the shared page: that is the task
+    a crash or a timeout blames, and the clock of its deadline.
 
     Frames to a busy worker are not sent at once: they are written in one
     sendmsg when its next results arrive, so a stream of small tasks costs a
@@ -70,7 +70,6 @@ typedef struct {
     s_task_t *unsent;           //  first task of flight not fully written
     size_t unsent_offset;       //  bytes of unsent already written
     bool want_out;              //  EPOLLOUT registered
-    int64_t head_start_us;      //  when the first of flight started
     int64_t run_us;             //  moving average of its tasks' run time
     int64_t spawned_us;
     int64_t respawn_at_us;      //  when to start again (0: now)
@@ -303,10 +302,11 @@ s_reap (s_worker_t *worker, char *how, size_t how_size)
     worker->pid = 0;
 }
 
-//  WORKER is gone (EOF, protocol error) or must go (timeout: REASON set).
-//  Blame its running task, run the others elsewhere, and replace it.
+//  WORKER is gone (EOF, protocol error) or must go (timeout: REASON set,
+//  and BLAME the task timed out; else 0: the one it was running). Fail
+//  that task, run the others elsewhere, and replace the worker.
 static void
-s_worker_lost (osmose_exec_t *self, s_worker_t *worker, const char *reason)
+s_worker_lost (osmose_exec_t *self, s_worker_t *worker, const char *reason, uint64_t blame)
 {
     if (reason)
         kill (worker->pid, SIGKILL);
@@ -317,21 +317,30 @@ s_worker_lost (osmose_exec_t *self, s_worker_t *worker, const char *reason)
     if (!reason)
         reason = how;
 
-    s_task_t *head = worker->flight.head;
-    bool started = worker->ready && head && worker->unsent != head;
-    if (started) {
-        s_fifo_pop (&worker->flight);
-        if (!reason || !strstr (reason, "timed out"))
-            self->stats.crashed++;
-        zsys_warning ("exec: task %" PRIu64 " failed: %s", head->id, reason);
-        if (head->cancelled)
-            s_task_destroy (&head);
+    //  The task it ran dies with it; the others (not started, or done
+    //  with their results lost) go back to the front of the queue, in order
+    uint64_t running = blame? blame: worker->shm? atomic_load (&worker->shm->running_seq): 0;
+    s_fifo_t rest = { NULL, NULL, 0 };
+    bool sent = true;
+    s_task_t *task;
+    while ((task = s_fifo_pop (&worker->flight))) {
+        if (task == worker->unsent)
+            sent = false;
+        if (sent && running && task->seq == running && worker->ready) {
+            if (!strstr (reason, "timed out"))
+                self->stats.crashed++;
+            zsys_warning ("exec: task %" PRIu64 " failed: %s", task->id, reason);
+            if (task->cancelled)
+                s_task_destroy (&task);
+            else
+                s_finish (self, task, OSMOSE_ETASK, reason);
+        }
         else
-            s_finish (self, head, OSMOSE_ETASK, reason);
+        if (task->cancelled)
+            s_task_destroy (&task);
+        else
+            s_fifo_push (&rest, task);
     }
-    //  The rest never started: back to the front of the queue, in order
-    s_fifo_t rest = worker->flight;
-    worker->flight = (s_fifo_t) { NULL, NULL, 0 };
     worker->unsent = NULL;
     worker->unsent_offset = 0;
     if (rest.size) {
@@ -376,7 +385,7 @@ s_flush (osmose_exec_t *self, s_worker_t *worker)
             return;
         }
         if (put < 0) {
-            s_worker_lost (self, worker, NULL);
+            s_worker_lost (self, worker, NULL, 0);
             return;
         }
         size_t left = (size_t) put;
@@ -424,8 +433,6 @@ s_dispatch (osmose_exec_t *self, bool flush_all)
         if (!now)
             now = s_now_us ();
         task->start_us = now;
-        if (best->flight.size == 0)
-            best->head_start_us = now;
         s_fifo_push (&best->flight, task);
         if (!best->unsent) {
             best->unsent = task;
@@ -456,7 +463,6 @@ s_hello (osmose_exec_t *self, s_worker_t *worker, const osmose_wire_t *header,
         offset += length + 1;
     }
     worker->ready = true;
-    worker->head_start_us = s_now_us ();
     self->start_failures = 0;
 }
 
@@ -486,7 +492,6 @@ s_frame (osmose_exec_t *self, s_worker_t *worker, const osmose_wire_t *header,
     if (header->type != OSMOSE_WIRE_RESULT)
         return false;
     s_fifo_pop (&worker->flight);
-    worker->head_start_us = s_now_us ();
     if (task->cancelled) {
         s_task_destroy (&task);
         return true;
@@ -537,7 +542,7 @@ s_receive (osmose_exec_t *self, s_worker_t *worker)
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (got <= 0) {
-            s_worker_lost (self, worker, NULL);
+            s_worker_lost (self, worker, NULL, 0);
             return;
         }
         bool drained = (size_t) got < worker->in_capacity - worker->in_size;
@@ -549,7 +554,7 @@ s_receive (osmose_exec_t *self, s_worker_t *worker)
             if (header.size < sizeof (header) || header.size > OSMOSE_WIRE_MAX_FRAME
             ||  (uint64_t) header.name_size + header.data_size + header.ckpt_size
                 + header.text_size != header.size - sizeof (header)) {
-                s_worker_lost (self, worker, "worker broke the protocol");
+                s_worker_lost (self, worker, "worker broke the protocol", 0);
                 return;
             }
             if (worker->in_size - at < header.size) {
@@ -564,7 +569,7 @@ s_receive (osmose_exec_t *self, s_worker_t *worker)
                 break;
             }
             if (!s_frame (self, worker, &header, worker->in + at + sizeof (header))) {
-                s_worker_lost (self, worker, "worker broke the protocol");
+                s_worker_lost (self, worker, "worker broke the protocol", 0);
                 return;
             }
             at += header.size;
@@ -586,15 +591,17 @@ s_tick (osmose_exec_t *self)
     int64_t limit = (int64_t) self->timeout_ms * 1000;
     for (size_t index = 0; index < self->worker_count; index++) {
         s_worker_t *worker = &self->workers [index];
-        if (worker->fd >= 0 && worker->ready && worker->flight.head
-        &&  worker->flight.head != worker->unsent && now - worker->head_start_us >= limit) {
+        uint64_t running = worker->fd >= 0 && worker->shm?
+                           atomic_load_explicit (&worker->shm->running_seq, memory_order_acquire): 0;
+        int64_t started = running? atomic_load (&worker->shm->started_us): 0;
+        if (running && worker->ready && now - started >= limit) {
             char reason [64];
             snprintf (reason, sizeof (reason), "timed out after %d ms", self->timeout_ms);
             self->stats.timeouts++;
-            s_worker_lost (self, worker, reason);
+            s_worker_lost (self, worker, reason, running);
         }
         if (worker->fd >= 0 && !worker->ready && now - worker->spawned_us >= S_START_TIMEOUT_MS * 1000)
-            s_worker_lost (self, worker, "worker did not start in time");
+            s_worker_lost (self, worker, "worker did not start in time", 0);
         if (worker->fd < 0 && now >= worker->respawn_at_us) {
             if (s_spawn (self, worker) == 0)
                 self->stats.restarts++;
@@ -603,7 +610,8 @@ s_tick (osmose_exec_t *self)
         }
         int64_t due = worker->fd < 0? worker->respawn_at_us:
                       !worker->ready? worker->spawned_us + S_START_TIMEOUT_MS * 1000:
-                      worker->flight.head? worker->head_start_us + limit: 0;
+                      running? started + limit:
+                      worker->flight.head? now + limit: 0;
         if (due && (!next || due < next))
             next = due;
     }

@@ -40,10 +40,14 @@ typedef struct {
     uint64_t run_ns;            //  result: time the function ran
 } osmose_wire_t;
 
-//  A page both ends map: how the executor tells a running task to stop
-//  without a message that would queue behind the task itself.
+//  A page both ends map. The executor tells a running task to stop without
+//  a message that would queue behind the task itself; the worker says which
+//  task runs since when, so a crash or a timeout blames exactly that task
+//  even when results of earlier ones were still in the worker's buffer.
 typedef struct {
     _Atomic uint64_t cancel_seq;    //  task the worker should stop, or 0
+    _Atomic uint64_t running_seq;   //  task running now, or 0
+    _Atomic int64_t started_us;     //  when it started (CLOCK_MONOTONIC)
 } osmose_wire_shm_t;
 
 #endif

@@ -236,7 +236,10 @@ s_run (s_worker_t *self, const osmose_wire_t *header, const uint8_t *payload)
     int64_t start = s_now_ns ();
     self->deadline_ns = start + self->timeout_ms * 1000000;
     osmose_plugin_fn *fn = osmose_plugins_lookup (self->plugins, name, NULL);
+    atomic_store_explicit (&self->shm->started_us, start / 1000, memory_order_relaxed);
+    atomic_store_explicit (&self->shm->running_seq, self->seq, memory_order_release);
     int status = fn? fn (input, header->data_size, &self->output, &self->ctx): OSMOSE_ENOTFOUND;
+    atomic_store_explicit (&self->shm->running_seq, 0, memory_order_release);
     int64_t end = s_now_ns ();
     size_t data_size = self->out.size - self->result_at - sizeof (result);
     if (status > 0 || status < OSMOSE_E_LAST)
@@ -442,7 +445,7 @@ main (int argc, char *argv [])
     signal (SIGPIPE, SIG_DFL);
     signal (SIGINT, SIG_IGN);   //  Ctrl-C is for osmosed, which stops us
 
-    self.shm = (osmose_wire_shm_t *) mmap (NULL, sizeof (osmose_wire_shm_t), PROT_READ,
+    self.shm = (osmose_wire_shm_t *) mmap (NULL, sizeof (osmose_wire_shm_t), PROT_READ | PROT_WRITE,
                                             MAP_SHARED, OSMOSE_WIRE_SHM_FD, 0);
     if (self.shm == MAP_FAILED) {
         fprintf (stderr, "osmose-worker: no shared page on fd %d (run by osmosed only)\n",
