@@ -16,13 +16,12 @@
 #include "osmose_exec.h"
 #include "osmose_plugins.h"
 #include "osmose_exec_wire.h"
-#include <fcntl.h>
+#include "osmose_spawn.h"
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 
 #ifndef OSMOSE_WORKER_PATH
@@ -188,118 +187,44 @@ s_epoll_set (osmose_exec_t *self, s_worker_t *worker, int op, bool out)
     return epoll_ctl (self->epoll_fd, op, worker->fd, &event);
 }
 
+//  Start WORKER's process
 static int
 s_spawn (osmose_exec_t *self, s_worker_t *worker)
 {
-    int pair [2];
-    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair))
-        return osmose_errno_code (errno);
-    int shm_fd = memfd_create ("osmose-exec", MFD_CLOEXEC);
-    if (shm_fd < 0 || ftruncate (shm_fd, 4096)) {
-        close (pair [0]);
-        close (pair [1]);
-        if (shm_fd >= 0)
-            close (shm_fd);
-        return OSMOSE_EIO;
-    }
-    if (!worker->shm) {
-        worker->shm = (osmose_wire_shm_t *) mmap (NULL, 4096, PROT_READ | PROT_WRITE,
-                                                   MAP_SHARED, shm_fd, 0);
-        if (worker->shm == MAP_FAILED)
-            worker->shm = NULL;
-    }
-    else {
-        //  A fresh page per process: map the new one over the old
-        void *page = mmap (worker->shm, 4096, PROT_READ | PROT_WRITE,
-                           MAP_SHARED | MAP_FIXED, shm_fd, 0);
-        if (page == MAP_FAILED)
-            worker->shm = NULL;
-    }
-    //  Everything the child needs is built before fork: after fork, in a
-    //  threaded process, the child may only make system calls
     char timeout [32], memory [32], parent [32];
     snprintf (timeout, sizeof (timeout), "%d", self->timeout_ms);
     snprintf (memory, sizeof (memory), "%d", self->memory_mb);
     snprintf (parent, sizeof (parent), "%d", (int) getpid ());
-    size_t trusted = zlistx_size (self->trusted);
-    char **argv = (char **) calloc (12 + 2 * trusted, sizeof (char *));
-    pid_t pid = -1;
-    if (argv && worker->shm) {
-        size_t argc = 0;
-        argv [argc++] = (char *) "osmose-worker";
-        argv [argc++] = (char *) "--plugin-dir";
-        argv [argc++] = self->plugin_dir;
-        argv [argc++] = (char *) "--timeout-ms";
-        argv [argc++] = timeout;
-        argv [argc++] = (char *) "--memory-mb";
-        argv [argc++] = memory;
-        argv [argc++] = (char *) "--parent";
-        argv [argc++] = parent;
-        for (char *hex = (char *) zlistx_first (self->trusted); hex;
-             hex = (char *) zlistx_next (self->trusted)) {
-            argv [argc++] = (char *) "--trust";
-            argv [argc++] = hex;
-        }
-        pid = fork ();
+    char **argv = (char **) calloc (12 + 2 * zlistx_size (self->trusted), sizeof (char *));
+    if (!argv)
+        return OSMOSE_ENOMEM;
+    size_t argc = 0;
+    argv [argc++] = (char *) "osmose-worker";
+    argv [argc++] = (char *) "--plugin-dir";
+    argv [argc++] = self->plugin_dir;
+    argv [argc++] = (char *) "--timeout-ms";
+    argv [argc++] = timeout;
+    argv [argc++] = (char *) "--memory-mb";
+    argv [argc++] = memory;
+    argv [argc++] = (char *) "--parent";
+    argv [argc++] = parent;
+    for (char *hex = (char *) zlistx_first (self->trusted); hex;
+         hex = (char *) zlistx_next (self->trusted)) {
+        argv [argc++] = (char *) "--trust";
+        argv [argc++] = hex;
     }
-    if (pid == 0) {
-        int socket_fd = fcntl (pair [1], F_DUPFD, 10);
-        int page_fd = fcntl (shm_fd, F_DUPFD, 10);
-        if (socket_fd < 0 || page_fd < 0
-        ||  dup2 (socket_fd, OSMOSE_WIRE_SOCKET_FD) < 0 || dup2 (page_fd, OSMOSE_WIRE_SHM_FD) < 0)
-            _exit (126);
-        //  Close everything else the daemon had open
-        if (close_range (OSMOSE_WIRE_SHM_FD + 1, ~0u, 0))
-            for (long fd = OSMOSE_WIRE_SHM_FD + 1; fd < sysconf (_SC_OPEN_MAX); fd++)
-                close ((int) fd);
-        execv (self->worker_path, argv);
-        _exit (127);
-    }
+    int rc = osmose_spawn_worker (self->worker_path, argv, &worker->shm, &worker->pid, &worker->fd);
     free (argv);
-    close (pair [1]);
-    close (shm_fd);
-    if (pid < 0) {
-        close (pair [0]);
-        return OSMOSE_EIO;
-    }
-    worker->pid = pid;
-    worker->fd = pair [0];
+    if (rc)
+        return rc;
     worker->ready = false;
     worker->want_out = false;
     worker->in_size = 0;
     worker->spawned_us = s_now_us ();
     worker->respawn_at_us = 0;
-    fcntl (worker->fd, F_SETFL, fcntl (worker->fd, F_GETFL) | O_NONBLOCK);
     if (s_epoll_set (self, worker, EPOLL_CTL_ADD, false))
         zsys_error ("exec: epoll_ctl: %s", strerror (errno));
     return 0;
-}
-
-//  Reap WORKER's process and say how it ended
-static void
-s_reap (s_worker_t *worker, char *how, size_t how_size)
-{
-    int status = 0;
-    pid_t got = 0;
-    //  It closed its socket, so it is exiting; a bounded wait, then force
-    for (int attempt = 0; attempt < 100 && got == 0; attempt++) {
-        got = waitpid (worker->pid, &status, WNOHANG);
-        if (got == 0)
-            zclock_sleep (1);
-    }
-    if (got == 0) {
-        kill (worker->pid, SIGKILL);
-        got = waitpid (worker->pid, &status, 0);
-    }
-    if (got > 0 && WIFSIGNALED (status))
-        snprintf (how, how_size, "worker crashed: signal %d (%s)", WTERMSIG (status),
-                  strsignal (WTERMSIG (status)));
-    else
-    if (got > 0 && WIFEXITED (status))
-        snprintf (how, how_size, "worker exited with status %d", WEXITSTATUS (status));
-    else
-        snprintf (how, how_size, "worker lost");
-    worker->pid = 0;
 }
 
 //  WORKER is gone (EOF, protocol error) or must go (timeout: REASON set,
@@ -313,7 +238,8 @@ s_worker_lost (osmose_exec_t *self, s_worker_t *worker, const char *reason, uint
     close (worker->fd);                 //  also leaves the epoll set
     worker->fd = -1;
     char how [160];
-    s_reap (worker, how, sizeof (how));
+    osmose_spawn_reap (worker->pid, how, sizeof (how));
+    worker->pid = 0;
     if (!reason)
         reason = how;
 
@@ -669,22 +595,8 @@ osmose_exec_new (const osmose_exec_config_t *config)
     for (char *hex = config->trusted? (char *) zlistx_first (config->trusted): NULL; hex;
          hex = (char *) zlistx_next (config->trusted))
         zlistx_add_end (self->trusted, strdup (hex));
-    if (config->trust_file) {
-        //  Read through the registry, which checks each line
-        osmose_plugins_t *registry = osmose_plugins_new ();
-        if (registry && osmose_plugins_trust_file (registry, config->trust_file) == 0) {
-            FILE *file = fopen (config->trust_file, "r");
-            char line [1024];
-            while (file && fgets (line, sizeof (line), file)) {
-                line [strcspn (line, " \t\r\n")] = '\0';
-                if (strlen (line) == 64 && osmose_plugins_trust (registry, line) == 0)
-                    zlistx_add_end (self->trusted, strdup (line));
-            }
-            if (file)
-                fclose (file);
-        }
-        osmose_plugins_destroy (&registry);
-    }
+    if (config->trust_file && osmose_plugins_trust_list (config->trust_file, self->trusted))
+        zsys_warning ("exec: cannot read %s: no plugin trusted from it", config->trust_file);
     struct epoll_event event = { .events = EPOLLIN, .data.u64 = S_TIMER_KEY };
     epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, self->timer_fd, &event);
     for (size_t index = 0; index < self->worker_count; index++) {

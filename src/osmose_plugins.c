@@ -119,7 +119,7 @@ osmose_plugins_trust (osmose_plugins_t *self, const char *hex)
 }
 
 int
-osmose_plugins_trust_file (osmose_plugins_t *self, const char *filename)
+osmose_plugins_trust_list (const char *filename, zlistx_t *hashes)
 {
     FILE *file = fopen (filename, "r");
     if (!file)
@@ -131,17 +131,33 @@ osmose_plugins_trust_file (osmose_plugins_t *self, const char *filename)
         char *start = line + strspn (line, " \t");
         if (*start == '#' || *start == '\n' || *start == '\0')
             continue;
-        char hex [OSMOSE_PLUGINS_HASH_HEX];
         size_t length = strcspn (start, " \t\r\n");
-        if (length == 64) {
-            memcpy (hex, start, 64);
-            hex [64] = '\0';
+        start [length] = '\0';
+        if (s_valid_hex (start)) {
+            for (char *c = start; *c; c++)
+                *c = (char) tolower ((unsigned char) *c);
+            zlistx_add_end (hashes, strdup (start));
         }
-        if (length != 64 || osmose_plugins_trust (self, hex))
+        else
             zsys_warning ("plugins: %s:%d: not a 64-digit hash, line ignored", filename, lineno);
     }
     fclose (file);
     return 0;
+}
+
+int
+osmose_plugins_trust_file (osmose_plugins_t *self, const char *filename)
+{
+    zlistx_t *hashes = zlistx_new ();
+    if (!hashes)
+        return OSMOSE_ENOMEM;
+    zlistx_set_destructor (hashes, (zlistx_destructor_fn *) zstr_free);
+    int rc = osmose_plugins_trust_list (filename, hashes);
+    for (char *hex = (char *) zlistx_first (hashes); hex && rc == 0;
+         hex = (char *) zlistx_next (hashes))
+        rc = osmose_plugins_trust (self, hex);
+    zlistx_destroy (&hashes);
+    return rc;
 }
 
 //  Hash FD to its end, copying the bytes into COPY_FD when >= 0

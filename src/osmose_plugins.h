@@ -54,6 +54,12 @@ int OSMOSE_CHECK
 int OSMOSE_CHECK
     osmose_plugins_trust_file (osmose_plugins_t *self, const char *filename);
 
+//  Append the hashes listed in a trust file to HASHES (as strdup'ed
+//  lowercase strings: give HASHES a destructor). A missing file adds
+//  nothing and returns 0; an unreadable one returns OSMOSE_EIO.
+int OSMOSE_CHECK
+    osmose_plugins_trust_list (const char *filename, zlistx_t *hashes);
+
 //  Examine one plugin file: hash it and, when LOAD and it is trusted, load
 //  it. Returns 0 when loaded (or trusted, without LOAD), else the reason:
 //  OSMOSE_EUNTRUSTED, OSMOSE_EPROTO (bad ABI), OSMOSE_EIO, OSMOSE_EEXIST.
