@@ -211,6 +211,31 @@ s_executor (osmose_exec_t *exec, size_t count, double *p50, double *p99, double 
     *rate = (double) received / ((double) (s_now_ns () - start) / 1e9);
 }
 
+//  Median milliseconds of one n x n matrix.multiply through the executor
+static double
+s_matrix (osmose_exec_t *exec, uint32_t n, size_t rounds)
+{
+    size_t size = 4 + 2 * (size_t) n * n * sizeof (float);
+    uint8_t *input = (uint8_t *) malloc (size);
+    memcpy (input, &n, 4);
+    for (size_t cell = 0; cell < 2 * (size_t) n * n; cell++) {
+        float value = (float) (cell % 17) / 17.0f;
+        memcpy (input + 4 + cell * 4, &value, 4);
+    }
+    double samples [100];
+    for (size_t round = 0; round < rounds; round++) {
+        int64_t start = s_now_ns ();
+        assert (osmose_exec_submit (exec, round, "matrix.multiply", input, size, NULL, 0) == 0);
+        osmose_exec_result_t result;
+        while (osmose_exec_next_result (exec, &result) == 0)
+            osmose_exec_wait (exec, -1);
+        assert (result.status == 0 && result.output_size == 4 + (size_t) n * n * 4);
+        samples [round] = (double) (s_now_ns () - start) / 1e6;
+    }
+    free (input);
+    return s_median (samples, rounds);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -254,6 +279,11 @@ main (int argc, char *argv [])
     }
     zlistx_t *trusted = zlistx_new ();
     zlistx_add_end (trusted, hex);
+    char matrix_hex [OSMOSE_PLUGINS_HASH_HEX];
+    snprintf (path, sizeof (path), "%s/matrix.so", dir);
+    bool matrix = osmose_plugins_hash_file (path, matrix_hex) == 0;
+    if (matrix)
+        zlistx_add_end (trusted, matrix_hex);
     osmose_exec_config_t config = { .worker_path = worker, .plugin_dir = dir, .trusted = trusted,
                                     .workers = workers, .timeout_ms = 10000 };
     osmose_exec_t *exec = osmose_exec_new (&config);
@@ -282,6 +312,11 @@ main (int argc, char *argv [])
     printf ("  %-28s %10.2f %10.2f %14.2f\n", "ratio executor/baseline", ep50 / bp50, ep99 / bp99,
             erate / brate);
     printf ("  %-28s %10s %10s %14.2f\n", "ratio executor/frame by frame", "", "", erate / frate);
+    if (matrix) {
+        double ms = s_matrix (exec, 512, rounds);
+        printf ("  matrix.multiply 512x512 through the executor: %.1f ms (%.2f GFLOP/s), median\n",
+                ms, 2.0 * 512 * 512 * 512 / (ms / 1000.0) / 1e9);
+    }
     osmose_exec_destroy (&exec);
     zlistx_destroy (&trusted);
     return 0;

@@ -16,7 +16,12 @@
     takes its place.
 
     Ordering: results come in completion order, not submission order.
-    Thread safety: none; one thread drives an executor.
+    Execution is at least once: tasks a dead worker had finished but not
+    yet reported run again elsewhere; results are given once per task.
+    Thread safety: none; one thread drives an executor, and should be the
+    thread that created it: workers die with that thread (PDEATHSIG).
+    Processes: workers are reaped by pid; the process must not set SIGCHLD
+    to SIG_IGN (then exits cannot be told apart from crashes).
 */
 #ifndef OSMOSE_EXEC_H_INCLUDED
 #define OSMOSE_EXEC_H_INCLUDED
