@@ -12,6 +12,10 @@ mkdir "$work/state" "$work/plugins"
 cp "$OSMOSE_PLUGIN_BUILD_DIR/echo.so" "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" "$work/plugins/"
 hash=$("$OSMOSE" plugin hash "$work/plugins/echo.so" | cut -d' ' -f1)
 [ ${#hash} -eq 64 ] || { echo "bad hash '$hash'"; exit 1; }
+if [ -n "$OSMOSE_WORKER" ] && [ -x "$OSMOSE_WORKER" ]; then
+    [ "$("$OSMOSE_WORKER" --hash "$work/plugins/echo.so" | cut -d' ' -f1)" = "$hash" ] \
+        || { echo "osmose-worker --hash disagrees"; exit 1; }
+fi
 "$OSMOSE" plugin list --state-dir "$work/state" --dir "$work/plugins" >"$work/before"
 grep -q "^untrusted  *$hash .*echo.so" "$work/before" || { cat "$work/before"; exit 1; }
 "$OSMOSE" plugin trust "$work/plugins/echo.so" --state-dir "$work/state"
