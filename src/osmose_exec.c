@@ -823,8 +823,14 @@ osmose_exec_cancel (osmose_exec_t *self, uint64_t task_id)
         s_worker_t *worker = &self->workers [index];
         for (s_task_t *task = worker->flight.head; task; task = task->next)
             if (task->id == task_id && !task->cancelled) {
-                if (task == worker->flight.head && worker->shm)
-                    atomic_store (&worker->shm->cancel_seq, task->seq);
+                //  The running task stops; a waiting one is skipped
+                if (worker->shm) {
+                    if (task == worker->flight.head)
+                        atomic_store (&worker->shm->cancel_seq, task->seq);
+                    uint64_t count = atomic_load (&worker->shm->skip_count);
+                    atomic_store (&worker->shm->skip [count % 32], task->seq);
+                    atomic_store (&worker->shm->skip_count, count + 1);
+                }
                 return s_cancelled (self, task);
             }
     }

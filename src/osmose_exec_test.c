@@ -257,6 +257,20 @@ s_test_limits (const char *worker, const char *dir, zlistx_t *trusted, s_got_t *
     osmose_exec_stats (exec, &stats);
     assert (stats.cancelled == 2 && stats.timeouts == 0 && stats.crashed == 0);
 
+    //  A task waiting in the worker behind a running one is skipped, not
+    //  run: cancel a 3 s sleep queued behind a 300 ms one; the echo after
+    //  both comes back long before 3 s
+    assert (osmose_exec_submit (exec, 0, "sleep.ms", "300", 3, NULL, 0) == 0);
+    assert (osmose_exec_submit (exec, 1, "sleep.ms", "3000", 4, NULL, 0) == 0);
+    assert (osmose_exec_submit (exec, 2, "echo.echo", "z", 1, NULL, 0) == 0);
+    zclock_sleep (20);
+    osmose_exec_process (exec);
+    assert (osmose_exec_cancel (exec, 1) == 0);
+    assert (s_collect (exec, got, 3, 3, 8000) == 3);
+    assert (got [0].status == 0 && got [1].status == OSMOSE_ECANCELED);
+    assert (got [2].status == 0 && got [2].total_us < 2500000);
+    s_got_reset (got, 3);
+
 #ifndef OSMOSE_ASAN
     //  Memory: within the limit fine, beyond it a task failure
     assert (osmose_exec_submit (exec, 0, "sleep.hog", "16", 2, NULL, 0) == 0);

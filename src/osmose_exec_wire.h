@@ -48,6 +48,10 @@ typedef struct {
     _Atomic uint64_t cancel_seq;    //  task the worker should stop, or 0
     _Atomic uint64_t running_seq;   //  task running now, or 0
     _Atomic int64_t started_us;     //  when it started (CLOCK_MONOTONIC)
+    //  Tasks handed over but not started that the worker should skip: the
+    //  executor writes a seq into slot count % 32, then bumps count
+    _Atomic uint64_t skip_count;
+    _Atomic uint64_t skip [32];
 } osmose_wire_shm_t;
 
 #endif

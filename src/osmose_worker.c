@@ -117,6 +117,9 @@ s_flush (s_worker_t *self, size_t upto)
     self->oldest_ns = 0;
 }
 
+static bool
+    s_skipped (s_worker_t *self);
+
 //  Output and context services for plugins
 
 static void *
@@ -190,7 +193,7 @@ s_ctx_cancelled (osmose_plugin_ctx_t *ctx)
 {
     s_worker_t *self = (s_worker_t *) ctx->host;
     return atomic_load_explicit (&self->shm->cancel_seq, memory_order_relaxed) == self->seq
-        || s_now_ns () >= self->deadline_ns;
+        || s_now_ns () >= self->deadline_ns || s_skipped (self);
 }
 
 static int64_t
@@ -206,6 +209,25 @@ s_ctx_fail (osmose_plugin_ctx_t *ctx, const char *message)
 {
     s_worker_t *self = (s_worker_t *) ctx->host;
     snprintf (self->message, sizeof (self->message), "%s", message? message: "");
+}
+
+//  Is the current task (about to run, or running) listed as cancelled?
+static bool
+s_skipped (s_worker_t *self)
+{
+    uint64_t count = atomic_load (&self->shm->skip_count);
+    if (count == 0)
+        return false;                   //  nothing ever cancelled: the common case
+    for (uint64_t slot = 0; slot < 32 && slot < count; slot++)
+        if (atomic_load (&self->shm->skip [slot]) == self->seq)
+            return true;
+    return false;
+}
+
+static int
+s_skip_fn (const uint8_t *in, size_t in_size, osmose_plugin_out_t *out, osmose_plugin_ctx_t *ctx)
+{
+    return OSMOSE_ECANCELED;
 }
 
 //  Run the task in FRAME and append its result to out
@@ -235,7 +257,7 @@ s_run (s_worker_t *self, const osmose_wire_t *header, const uint8_t *payload)
 
     int64_t start = s_now_ns ();
     self->deadline_ns = start + self->timeout_ms * 1000000;
-    osmose_plugin_fn *fn = osmose_plugins_lookup (self->plugins, name, NULL);
+    osmose_plugin_fn *fn = s_skipped (self)? s_skip_fn: osmose_plugins_lookup (self->plugins, name, NULL);
     atomic_store_explicit (&self->shm->started_us, start / 1000, memory_order_relaxed);
     atomic_store_explicit (&self->shm->running_seq, self->seq, memory_order_release);
     int status = fn? fn (input, header->data_size, &self->output, &self->ctx): OSMOSE_ENOTFOUND;
