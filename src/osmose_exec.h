@@ -113,9 +113,10 @@ size_t
 int
     osmose_exec_next_result (osmose_exec_t *self, osmose_exec_result_t *result);
 
-//  Cancel TASK_ID: a queued task is dropped, a running one is told to stop
-//  (osmose_plugin_cancelled); either way its result, status
-//  OSMOSE_ECANCELED, is ready at once. Returns 0 or OSMOSE_ENOTFOUND.
+//  Cancel TASK_ID: a queued task is dropped, one waiting in a worker is
+//  skipped, a running one is told to stop (osmose_plugin_cancelled); either
+//  way its result, status OSMOSE_ECANCELED, is ready at once. Returns 0 or
+//  OSMOSE_ENOTFOUND (no such task, or its result was already given).
 int
     osmose_exec_cancel (osmose_exec_t *self, uint64_t task_id);
 
