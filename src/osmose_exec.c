@@ -227,6 +227,19 @@ s_spawn (osmose_exec_t *self, s_worker_t *worker)
     return 0;
 }
 
+//  Make sure the timer fires by AT (monotonic us; 0: nothing to do). It
+//  may fire early (then we look again) but never late, so a stream of
+//  short tasks does not re-arm it for each task.
+static void
+s_arm (osmose_exec_t *self, int64_t at)
+{
+    if (at && (!self->armed_us || at < self->armed_us)) {
+        struct itimerspec when = { { 0, 0 }, { at / 1000000, (at % 1000000) * 1000 } };
+        timerfd_settime (self->timer_fd, TFD_TIMER_ABSTIME, &when, NULL);
+        self->armed_us = at;
+    }
+}
+
 //  WORKER is gone (EOF, protocol error) or must go (timeout: REASON set,
 //  and BLAME the task timed out; else 0: the one it was running). Fail
 //  that task, run the others elsewhere, and replace the worker.
@@ -284,6 +297,8 @@ s_worker_lost (osmose_exec_t *self, s_worker_t *worker, const char *reason, uint
     //  Back off when workers keep failing to start
     int64_t delay_ms = self->start_failures? 10 << (self->start_failures < 7? self->start_failures: 7): 0;
     worker->respawn_at_us = s_now_us () + delay_ms * 1000;
+    //  Whatever call we are in, the pollable fd wakes the owner to respawn
+    s_arm (self, worker->respawn_at_us);
 }
 
 //  Write what WORKER has unsent, as far as its socket takes it
@@ -546,13 +561,7 @@ s_tick (osmose_exec_t *self)
         while ((task = s_fifo_pop (&self->queue)))
             s_finish (self, task, OSMOSE_ETASK, "no worker process could start");
     }
-    //  The timer may fire early (then we look again) but never late, so a
-    //  stream of short tasks does not re-arm it for each task
-    if (next && (!self->armed_us || next < self->armed_us)) {
-        struct itimerspec when = { { 0, 0 }, { next / 1000000, (next % 1000000) * 1000 } };
-        timerfd_settime (self->timer_fd, TFD_TIMER_ABSTIME, &when, NULL);
-        self->armed_us = next;
-    }
+    s_arm (self, next);
 }
 
 //  --------------------------------------------------------------------------
