@@ -18,6 +18,7 @@ static const s_command_t s_commands [] = {
     { "trust", osmose_cli_trust, "enrol, revoke and list trusted keys" },
     { "resources", osmose_cli_resources, "probe this machine: what it would advertise" },
     { "log", osmose_cli_log, "show, verify, prove and erase entries of a log store" },
+    { "plugin", osmose_cli_plugin, "hash, trust and list task plugins (no daemon needed)" },
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 

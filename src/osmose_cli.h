@@ -50,5 +50,6 @@ int osmose_cli_peers (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_trust (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_resources (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_log (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_plugin (osmose_cli_t *cli, int argc, char *argv []);
 
 #endif

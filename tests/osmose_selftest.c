@@ -15,6 +15,7 @@
 #include "selftest-discovery.inc"
 #include "selftest-market.inc"
 #include "selftest-top.inc"
+#include "selftest-exec.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -32,6 +33,7 @@ static const s_test_t s_tests [] = {
 #include "selftest-discovery.inc"
 #include "selftest-market.inc"
 #include "selftest-top.inc"
+#include "selftest-exec.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST
