@@ -172,6 +172,43 @@ s_commit (s_peer_t *self)
     }
 }
 
+//  Every feed held here: ours and the replicas, with their signed heads
+static int
+s_api_feeds (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    *reply = json_array ();
+    osmose_feed_t *feed;
+    for (size_t index = 0; *reply && (feed = osmose_gossip_feed_at (self->gossip, index)); index++) {
+        osmose_sth_t sth;
+        const uint8_t *key = osmose_feed_key (feed);
+        if (!key || osmose_feed_head (feed, &sth) != 0)
+            continue;
+        char id [OSMOSE_ID_SIZE + 1], root [2 * OSMOSE_HASH_SIZE + 1];
+        osmose_identity_id_of (key, id);
+        sodium_bin2hex (root, sizeof (root), sth.root, OSMOSE_HASH_SIZE);
+        json_array_append_new (*reply, json_pack ("{s:s, s:I, s:s, s:b}",
+            "id", id, "size", (json_int_t) sth.size, "root", root,
+            "own", feed == self->feed));
+    }
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  {"text": "..."}: record an event in our feed (operators' notes, tests)
+static int
+s_api_event (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    const char *text = json_string_value (json_object_get (request, "text"));
+    if (!text || strlen (text) > 4096) {
+        *reply = json_pack ("{s:s}", "error", "expected a text of at most 4096 bytes");
+        return OSMOSE_EINVAL;
+    }
+    s_log (self, OSMOSE_ENTRY_EVENT, json_pack ("{s:s}", "text", text));
+    *reply = json_pack ("{s:I}", "size", (json_int_t) osmose_feed_size (self->feed));
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
 static int
 s_api_trust_list (void *arg, json_t *request, json_t **reply)
 {
@@ -390,6 +427,8 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     if (osmose_api_register (self->api, "PING", s_api_ping, self)
     ||  osmose_api_register (self->api, "STATUS", s_api_status, self)
     ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)
+    ||  osmose_api_register (self->api, "FEEDS", s_api_feeds, self)
+    ||  osmose_api_register (self->api, "EVENT", s_api_event, self)
     ||  osmose_api_register (self->api, "TRUST_LIST", s_api_trust_list, self)
     ||  osmose_api_register (self->api, "TRUST_ADD", s_api_trust_add, self)
     ||  osmose_api_register (self->api, "TRUST_REMOVE", s_api_trust_remove, self)) {
