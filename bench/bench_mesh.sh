@@ -1,0 +1,20 @@
+#!/bin/sh
+# bench_mesh.sh [PEERS] [ENTRIES]: start PEERS (default 32) real osmosed on
+# loopback, joined through one seed, and run bench/bench_mesh on them.
+# Usage from a build tree: top_srcdir=SRC OSMOSED=src/osmosed OSMOSE=src/osmose \
+#     sh SRC/bench/bench_mesh.sh 32
+top_srcdir=${top_srcdir:-$(dirname "$0")/..}
+: "${OSMOSED:=src/osmosed}" "${OSMOSE:=src/osmose}"
+export OSMOSED OSMOSE
+bench=${BENCH_MESH:-bench/bench_mesh}
+. "$top_srcdir/tests/lib/mesh.sh"
+n=${1:-32}
+mesh_init "$n"
+mesh_start 1
+mesh_wait_for 5 mesh_osmose 1 status || exit 1
+for i in $(seq 2 "$n"); do mesh_start "$i" -s node/location="hq/f$((i % 4))/r$i" -s mesh/seeds="$(mesh_seed 1)"; done
+last=$(date +%s.%N)
+for i in $(seq 1 "$n"); do
+    echo "$(mesh_api "$i") $(mesh_id "$i") $(cat "$MESH_DIR/peer$i/pid")"
+done > "$MESH_DIR/peers"
+"$bench" "$MESH_DIR/peers" "$last" "${2:-100}"
