@@ -548,8 +548,10 @@ osmose_feed_verify (osmose_feed_t *self, char *error, size_t error_size)
         rc = OSMOSE_EVERIFY;
     }
     else
-    if (size != osmose_feed_size (self)
-    ||  osmose_feed_root (self, size, ours) || osmose_feed_root (fresh, size, theirs)
+    //  A live writer may have appended since we opened: ours is a prefix
+    if (size < osmose_feed_size (self)
+    ||  osmose_feed_root (self, osmose_feed_size (self), ours)
+    ||  osmose_feed_root (fresh, osmose_feed_size (self), theirs)
     ||  memcmp (ours, theirs, OSMOSE_HASH_SIZE)) {
         snprintf (error, error_size, "%s: the files no longer match the open feed",
                   osmose_store_dir (self->store));
