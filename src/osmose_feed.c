@@ -54,13 +54,45 @@ s_push (void **array, size_t *count, size_t *capacity, size_t item_size, const v
     return 0;
 }
 
+//  Erasures are kept sorted by target: the first with target >= TARGET
+static size_t
+s_erasure_at (osmose_feed_t *self, uint64_t target)
+{
+    size_t low = 0, high = self->erasure_count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (self->erasures [middle].target < target)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+//  Note an erasure; a later ERASE of the same payload changes nothing
+static int
+s_erasure_add (osmose_feed_t *self, s_erasure_t erasure)
+{
+    size_t at = s_erasure_at (self, erasure.target);
+    if (at < self->erasure_count && self->erasures [at].target == erasure.target)
+        return 0;
+    int rc = s_push ((void **) &self->erasures, &self->erasure_count, &self->erasure_capacity,
+                     sizeof (erasure), &erasure);
+    if (rc == 0) {
+        memmove (self->erasures + at + 1, self->erasures + at,
+                 (self->erasure_count - 1 - at) * sizeof (erasure));
+        self->erasures [at] = erasure;
+    }
+    return rc;
+}
+
 int64_t
 osmose_feed_erased_by (osmose_feed_t *self, uint64_t index)
 {
     assert (self);
-    for (size_t at = 0; at < self->erasure_count; at++)
-        if (self->erasures [at].target == index)
-            return (int64_t) self->erasures [at].eraser;
+    size_t at = s_erasure_at (self, index);
+    if (at < self->erasure_count && self->erasures [at].target == index)
+        return (int64_t) self->erasures [at].eraser;
     return -1;
 }
 
@@ -103,8 +135,7 @@ s_accept_entry (osmose_feed_t *self, uint64_t index, const osmose_entry_t *entry
             snprintf (self->why, sizeof (self->why), "ERASE entry %" PRIu64 " is malformed", index);
             return OSMOSE_ECORRUPT;
         }
-        if ((rc = s_push ((void **) &self->erasures, &self->erasure_count,
-                          &self->erasure_capacity, sizeof (erasure), &erasure)) != 0)
+        if ((rc = s_erasure_add (self, erasure)) != 0)
             return rc;
     }
     if (entry.external
@@ -142,8 +173,11 @@ s_rollback (osmose_feed_t *self)
 {
     uint64_t size = osmose_store_size (self->store);
     osmose_merkle_truncate (self->tree, size);
-    while (self->erasure_count && self->erasures [self->erasure_count - 1].eraser >= size)
-        self->erasure_count--;
+    size_t kept = 0;
+    for (size_t at = 0; at < self->erasure_count; at++)
+        if (self->erasures [at].eraser < size)
+            self->erasures [kept++] = self->erasures [at];
+    self->erasure_count = kept;
     while (self->external_count && self->externals [self->external_count - 1] >= size)
         self->external_count--;
     const osmose_sth_t *head = osmose_store_head (self->store);
@@ -993,6 +1027,17 @@ osmose_feed_test (bool verbose)
     assert (osmose_feed_payload (fork_feed, index, &payload, &size, NULL) == 0);
     assert (osmose_fork_decode (payload, size, &stored) == 0 && osmose_fork_verify (&stored) == 0);
     free (payload);
+    //  Several erasures, in any order, each found by its target
+    uint64_t erasers [3], targets [3] = { 25, 4, 18 };
+    for (int at = 0; at < 3; at++)
+        assert (osmose_feed_erase (fork_feed, targets [at], "batch", &erasers [at]) == 0);
+    assert (osmose_feed_erase (fork_feed, 4, "again", &eraser) == OSMOSE_EERASED);
+    osmose_feed_destroy (&fork_feed);
+    assert (osmose_feed_open (copy_dir, NULL, 0, error, sizeof (error), &fork_feed) == 0);
+    for (int at = 0; at < 3; at++)
+        assert (osmose_feed_erased_by (fork_feed, targets [at]) == (int64_t) erasers [at]);
+    assert (osmose_feed_erased_by (fork_feed, 11) == -1 && osmose_feed_erased_by (fork_feed, 0) == -1);
+    assert (osmose_feed_verify (fork_feed, error, sizeof (error)) == 0);
     osmose_feed_destroy (&fork_feed);
     osmose_feed_destroy (&replica);
     s_test_free (entries, sizes, 52);
