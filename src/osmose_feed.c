@@ -668,6 +668,8 @@ osmose_feed_import (osmose_feed_t *self, uint64_t first, const uint8_t **entries
         return OSMOSE_ENOTSUP;
     if (osmose_sth_verify (sth) || (self->has_key && memcmp (sth->feed, self->key, OSMOSE_KEY_SIZE)))
         return OSMOSE_EVERIFY;
+    if (count > SIZE_MAX / OSMOSE_HASH_SIZE || first > UINT64_MAX - count)
+        return OSMOSE_ETOOBIG;
     if (sth->size != first + count)
         return OSMOSE_EPROTO;
     uint64_t size = osmose_merkle_size (self->tree);
@@ -679,7 +681,7 @@ osmose_feed_import (osmose_feed_t *self, uint64_t first, const uint8_t **entries
         return OSMOSE_ENOMEM;
     bool diverges = false;
     for (size_t index = 0; index < count; index++) {
-        if (sizes [index] > OSMOSE_ENTRY_MAX) {
+        if (sizes [index] > OSMOSE_ENTRY_MAX || (!entries [index] && sizes [index])) {
             free (leaves);
             return OSMOSE_ETOOBIG;
         }

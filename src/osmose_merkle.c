@@ -43,7 +43,8 @@ osmose_merkle_leaf_hash (const uint8_t *data, size_t size, uint8_t *hash)
     if (size <= 256) {
         uint8_t block [1 + 256];
         block [0] = 0x00;
-        memcpy (block + 1, data, size);
+        if (size)
+            memcpy (block + 1, data, size);
         crypto_generichash (hash, OSMOSE_HASH_SIZE, block, size + 1, NULL, 0);
         return;
     }
