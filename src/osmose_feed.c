@@ -495,6 +495,28 @@ osmose_feed_entry (osmose_feed_t *self, uint64_t index, uint8_t *buffer, size_t 
 }
 
 int
+osmose_feed_range (osmose_feed_t *self, uint64_t first, uint64_t count,
+                   osmose_feed_range_fn *fn, void *arg)
+{
+    assert (self && fn);
+    uint8_t *buffer = (uint8_t *) malloc (OSMOSE_ENTRY_MAX);
+    if (!buffer)
+        return OSMOSE_ENOMEM;
+    uint64_t size = osmose_feed_size (self);
+    uint64_t end = first < size? (count < size - first? first + count: size): first;
+    int rc = 0;
+    for (uint64_t index = first; index < end && rc == 0; index++) {
+        osmose_entry_t entry;
+        size_t encoded;
+        rc = osmose_feed_entry (self, index, buffer, &encoded, &entry);
+        if (rc == 0)
+            rc = fn (arg, index, buffer, encoded, &entry);
+    }
+    free (buffer);
+    return rc;
+}
+
+int
 osmose_feed_payload (osmose_feed_t *self, uint64_t index, uint8_t **payload_p, size_t *size_p,
                      uint64_t *erased_by_p)
 {
@@ -820,6 +842,17 @@ s_test_free (uint8_t **entries, size_t *sizes, size_t count)
     free (sizes);
 }
 
+//  Range callback: count entries, check order, stop at entry 40
+static int
+s_test_range (void *arg, uint64_t index, const uint8_t *data, size_t size,
+              const osmose_entry_t *entry)
+{
+    uint64_t *seen = (uint64_t *) arg;
+    assert (entry->seq == index && size >= OSMOSE_ENTRY_HEADER && data);
+    (*seen)++;
+    return index == 40? OSMOSE_ECANCELED: 0;
+}
+
 static void
 s_test_head (osmose_feed_t *feed, osmose_identity_t *identity, uint64_t size, osmose_sth_t *sth)
 {
@@ -892,6 +925,13 @@ osmose_feed_test (bool verbose)
     assert (osmose_feed_root (feed, 10, old_root) == 0);
     assert (osmose_merkle_verify_consistency (&proof, old_root, head.root) == 0);
     assert (osmose_feed_verify (feed, error, sizeof (error)) == 0);
+    //  Ranges: clipped at the end, stopped by the callback
+    uint64_t seen = 0;
+    assert (osmose_feed_range (feed, 45, 100, s_test_range, &seen) == 0 && seen == 6);
+    seen = 0;
+    assert (osmose_feed_range (feed, 30, 20, s_test_range, &seen) == OSMOSE_ECANCELED && seen == 11);
+    seen = 0;
+    assert (osmose_feed_range (feed, 60, 5, s_test_range, &seen) == 0 && seen == 0);
 
     //  Erasure: bytes gone, leaf kept, verification passes
     uint64_t eraser;
