@@ -41,8 +41,8 @@ typedef struct {
     uint64_t types [32];                //  entries by type (>= 31 counted at 31)
 } osmose_feed_stats_t;
 
-//  Open the feed in DIR (see above). A writer's empty store gets its
-//  GENESIS entry and first head. Errors: OSMOSE_ELOCKED (another writer),
+//  Open the feed in DIR (see above). IDENTITY is borrowed and must outlive
+//  the feed. A writer's empty store gets its GENESIS entry and first head. Errors: OSMOSE_ELOCKED (another writer),
 //  OSMOSE_ENOTFOUND (no store, reader), OSMOSE_ECORRUPT / OSMOSE_ETOOBIG
 //  (damaged files), OSMOSE_EVERIFY (a head that does not verify, or a
 //  store that belongs to another key); ERROR gets one sentence.
