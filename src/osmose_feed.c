@@ -160,11 +160,12 @@ s_accept (osmose_feed_t *self, uint64_t index, const uint8_t *data, size_t size,
 }
 
 static int
-s_on_entry (void *arg, uint64_t index, const uint8_t *data, size_t size, const uint8_t *leaf)
+s_on_entry (void *arg, uint64_t index, const uint8_t *data, size_t size, const uint8_t *leaf,
+            const uint8_t *pair)
 {
     osmose_feed_t *self = (osmose_feed_t *) arg;
     int rc = s_accept (self, index, data, size, NULL);
-    return rc? rc: osmose_merkle_append (self->tree, leaf);
+    return rc? rc: osmose_merkle_append_pair (self->tree, leaf, pair);
 }
 
 //  Forget in memory what the store dropped (a failed write)
@@ -1111,6 +1112,27 @@ osmose_feed_test (bool verbose)
     osmose_store_destroy (&store);
     assert (osmose_feed_open (dir, NULL, 0, error, sizeof (error), &feed) == OSMOSE_EVERIFY);
     assert (strstr (error, "another key"));
+
+    //  A feed big enough to be checked in parallel on open gives the same
+    //  tree and head as its writer built
+    char big_dir [160];
+    snprintf (big_dir, sizeof (big_dir), "%s/big", base);
+    assert (osmose_feed_open (big_dir, writer, 0, error, sizeof (error), &feed) == 0);
+    osmose_feed_set_fsync (feed, OSMOSE_FSYNC_NEVER, 0);
+    uint8_t filler [100];
+    for (uint32_t filled = 1; filled < 70001; filled++) {
+        memset (filler, (int) filled, sizeof (filler));
+        assert (osmose_feed_append (feed, OSMOSE_ENTRY_EVENT, filler, sizeof (filler), 0, NULL) == 0);
+    }
+    assert (osmose_feed_commit (feed, false) == 0);
+    assert (osmose_feed_head (feed, &head) == 0 && head.size == 70001);
+    osmose_feed_destroy (&feed);
+    assert (osmose_feed_open (big_dir, NULL, 0, error, sizeof (error), &feed) == 0);
+    assert (osmose_feed_root (feed, 70001, root) == 0 && memcmp (root, head.root, OSMOSE_HASH_SIZE) == 0);
+    assert (osmose_feed_root (feed, 12345, root) == 0);
+    assert (osmose_feed_inclusion (feed, 4321, 70001, &proof) == 0);
+    assert (osmose_merkle_verify_inclusion (&proof, osmose_feed_leaf (feed, 4321), head.root) == 0);
+    osmose_feed_destroy (&feed);
 
     osmose_identity_destroy (&writer);
     osmose_identity_destroy (&stranger);

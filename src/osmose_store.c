@@ -163,17 +163,24 @@ typedef struct {
     uint64_t *offsets;                  //  record starts
     uint32_t *lengths;                  //  entry lengths
     uint8_t (*leaves) [OSMOSE_HASH_SIZE];
+    uint8_t (*pairs) [OSMOSE_HASH_SIZE];    //  at odd indexes: the level-1 node
+    uint64_t first;                     //  index of the first record
     size_t count, capacity;
     int stop;                           //  0 more may follow, 1 end, < 0 error
     char error [256];                   //  when stop < 0
 } s_chunk_t;
 
+//  Leaf hashes, and the level-1 nodes over pairs inside the chunk
 static void
 s_hash_chunk (s_chunk_t *chunk)
 {
-    for (size_t index = 0; index < chunk->count; index++)
+    for (size_t index = 0; index < chunk->count; index++) {
         osmose_merkle_leaf_hash (chunk->data + chunk->offsets [index] + S_ENTRY_HEADER,
                                  chunk->lengths [index], chunk->leaves [index]);
+        if (chunk->pairs && ((chunk->first + index) & 1) && index > 0)
+            osmose_merkle_node_hash (chunk->leaves [index - 1], chunk->leaves [index],
+                                     chunk->pairs [index]);
+    }
 }
 
 //  Helper actor: hashes each chunk whose address it receives
@@ -202,6 +209,7 @@ s_parse_chunk (osmose_store_t *self, const uint8_t *data, uint64_t size, uint64_
 {
     uint64_t at = *at_p;
     chunk->data = data;
+    chunk->first = index;
     chunk->count = 0;
     chunk->stop = 0;
     while (chunk->count < chunk->capacity) {
@@ -253,7 +261,10 @@ s_check_chunk (osmose_store_t *self, s_chunk_t *chunk, osmose_store_entry_fn *on
                       ": checksum (leaf hash) does not match", self->dir, self->count, at);
             return OSMOSE_ECORRUPT;
         }
-        if (on_entry && (rc = on_entry (arg, self->count, body, length, chunk->leaves [index])) != 0) {
+        const uint8_t *pair = chunk->pairs && ((chunk->first + index) & 1) && index > 0?
+                              chunk->pairs [index]: NULL;
+        if (on_entry && (rc = on_entry (arg, self->count, body, length, chunk->leaves [index],
+                                        pair)) != 0) {
             snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
                       ": %s", self->dir, self->count, at, osmose_strerror (rc));
             return rc;
@@ -292,7 +303,11 @@ s_scan_entries (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg
         chunks [index].offsets = (uint64_t *) malloc (capacity * sizeof (uint64_t));
         chunks [index].lengths = (uint32_t *) malloc (capacity * sizeof (uint32_t));
         chunks [index].leaves = (uint8_t (*) [OSMOSE_HASH_SIZE]) malloc (capacity * OSMOSE_HASH_SIZE);
-        if (!chunks [index].offsets || !chunks [index].lengths || !chunks [index].leaves)
+        //  Pair hashes pay only when another thread computes them
+        if (parallel)
+            chunks [index].pairs = (uint8_t (*) [OSMOSE_HASH_SIZE]) malloc (capacity * OSMOSE_HASH_SIZE);
+        if (!chunks [index].offsets || !chunks [index].lengths || !chunks [index].leaves
+        ||  (parallel && !chunks [index].pairs))
             rc = OSMOSE_ENOMEM;
     }
     zactor_t *hasher = rc == 0 && parallel? zactor_new (s_hasher, NULL): NULL;
@@ -334,6 +349,7 @@ s_scan_entries (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg
         free (chunks [index].offsets);
         free (chunks [index].lengths);
         free (chunks [index].leaves);
+        free (chunks [index].pairs);
     }
     if (data)
         munmap ((void *) data, size);
@@ -966,7 +982,7 @@ osmose_store_destroy (osmose_store_t **self_p)
 
 static int
 s_count_entries (void *arg, uint64_t index, const uint8_t *entry, size_t size,
-                 const uint8_t *leaf_hash)
+                 const uint8_t *leaf_hash, const uint8_t *pair_hash)
 {
     uint64_t *count = (uint64_t *) arg;
     if (index != *count)
