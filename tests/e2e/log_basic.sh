@@ -3,6 +3,7 @@
 # --json), verify, prove (inclusion and consistency), stats, erase (the
 # bytes leave the disk, proofs and verification still pass), exit codes.
 : "${OSMOSE:?OSMOSE must point at the osmose binary}"
+command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
 dir=$(mktemp -d /tmp/osmose-log-basic-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 S="$dir/state/log"
