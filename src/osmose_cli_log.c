@@ -18,6 +18,7 @@ typedef struct {
     const char *key_dir;
     const char *reason;
     const char *type;
+    const char *root, *old_root, *leaf;
     bool follow, external;
     int64_t count, size, consistency;
 } s_args_t;
@@ -39,6 +40,9 @@ s_usage (FILE *out)
 "  prove ENTRY [--size N]                inclusion proof of ENTRY in the tree of\n"
 "                                        size N (default: the latest head)\n"
 "  prove --consistency OLD [--size N]    consistency proof from size OLD to N\n"
+"  check PROOF_HEX --root HEX (--leaf HEX | --old-root HEX)\n"
+"                                        check a proof from 'prove --json' against\n"
+"                                        a root you trust (no store needed)\n"
 "  erase ENTRY --reason TEXT             erase ENTRY's payload (GDPR): the bytes\n"
 "                                        go, the leaf hash and proofs stay\n"
 "  stats                                 sizes, counts by type, the head\n"
@@ -729,6 +733,69 @@ s_stats (s_args_t *args)
     return 0;
 }
 
+//  Decode SIZE bytes of hex TEXT named WHAT into BINARY; 0 or a usage exit
+static int
+s_unhex (const char *text, const char *what, uint8_t *binary, size_t size, size_t *decoded_p)
+{
+    size_t decoded = 0;
+    const char *end = NULL;
+    if (!text || sodium_hex2bin (binary, size, text, strlen (text), NULL, &decoded, &end) != 0
+    ||  *end || (!decoded_p && decoded != size)) {
+        fprintf (stderr, "osmose log check: %s: expected %s%zu bytes of hex\n", what,
+                 decoded_p? "up to ": "", size);
+        return OSMOSE_EXIT_USAGE;
+    }
+    if (decoded_p)
+        *decoded_p = decoded;
+    return 0;
+}
+
+//  Check a proof someone gave us (as 'prove --json' prints it) against a
+//  root we trust: no store needed
+static int
+s_check (s_args_t *args, int argc, char *argv [])
+{
+    uint8_t encoded [OSMOSE_PROOF_ENCODED_MAX], root [OSMOSE_HASH_SIZE], other [OSMOSE_HASH_SIZE];
+    size_t size;
+    osmose_proof_t proof;
+    if (argc != 1 || !args->root || (!args->leaf == !args->old_root)) {
+        fprintf (stderr, "osmose log check: expected PROOF_HEX, --root HEX and --leaf HEX "
+                 "(inclusion) or --old-root HEX (consistency)\n");
+        return OSMOSE_EXIT_USAGE;
+    }
+    int rc = s_unhex (argv [0], "PROOF_HEX", encoded, sizeof (encoded), &size);
+    if (rc == 0)
+        rc = s_unhex (args->root, "--root", root, sizeof (root), NULL);
+    if (rc == 0)
+        rc = s_unhex (args->leaf? args->leaf: args->old_root, args->leaf? "--leaf": "--old-root",
+                      other, sizeof (other), NULL);
+    if (rc)
+        return rc;
+    if (osmose_proof_decode (encoded, size, &proof)) {
+        fprintf (stderr, "osmose log check: the proof is malformed\n");
+        return OSMOSE_EXIT_DATA;
+    }
+    if ((args->leaf && proof.kind != OSMOSE_PROOF_INCLUSION)
+    ||  (args->old_root && proof.kind != OSMOSE_PROOF_CONSISTENCY)) {
+        fprintf (stderr, "osmose log check: an %s proof was given\n",
+                 proof.kind == OSMOSE_PROOF_INCLUSION? "inclusion": "consistency");
+        return OSMOSE_EXIT_USAGE;
+    }
+    rc = args->leaf? osmose_merkle_verify_inclusion (&proof, other, root):
+                     osmose_merkle_verify_consistency (&proof, other, root);
+    if (rc) {
+        fprintf (stderr, "osmose log check: the proof does NOT verify (%s)\n", osmose_strerror_name (rc));
+        return OSMOSE_EXIT_DATA;
+    }
+    if (args->leaf)
+        printf ("ok: the leaf is entry %" PRIu64 " of the tree of size %" PRIu64 " with that root\n",
+                proof.first, proof.size);
+    else
+        printf ("ok: the tree of size %" PRIu64 " is a prefix of the tree of size %" PRIu64 "\n",
+                proof.first, proof.size);
+    return 0;
+}
+
 static int
 s_number (const char *text, const char *option, int64_t *value)
 {
@@ -756,6 +823,9 @@ osmose_cli_log (osmose_cli_t *cli, int argc, char *argv [])
         { "consistency", required_argument, NULL, 'c' },
         { "reason", required_argument, NULL, 'r' },
         { "external", no_argument, NULL, 'x' },
+        { "root", required_argument, NULL, 'R' },
+        { "old-root", required_argument, NULL, 'O' },
+        { "leaf", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -776,6 +846,9 @@ osmose_cli_log (osmose_cli_t *cli, int argc, char *argv [])
             case 'c': rc = s_number (optarg, "--consistency", &args.consistency); break;
             case 'r': args.reason = optarg; break;
             case 'x': args.external = true; break;
+            case 'R': args.root = optarg; break;
+            case 'O': args.old_root = optarg; break;
+            case 'L': args.leaf = optarg; break;
             case 'h': s_usage (stdout); return 0;
             default:  rc = OSMOSE_EXIT_USAGE;
         }
@@ -795,7 +868,7 @@ osmose_cli_log (osmose_cli_t *cli, int argc, char *argv [])
         return sub_argc <= 1? s_show (&args, sub_argc, sub_argv): OSMOSE_EXIT_USAGE;
     }
     if (sub_argc && !streq (command, "prove") && !streq (command, "erase")
-    &&  !streq (command, "append") && !streq (command, "import")) {
+    &&  !streq (command, "append") && !streq (command, "import") && !streq (command, "check")) {
         fprintf (stderr, "osmose log %s: unexpected argument '%s'\n", command, sub_argv [0]);
         return OSMOSE_EXIT_USAGE;
     }
@@ -803,6 +876,8 @@ osmose_cli_log (osmose_cli_t *cli, int argc, char *argv [])
         return s_tail (&args);
     if (streq (command, "init"))
         return s_init (&args);
+    if (streq (command, "check"))
+        return s_check (&args, sub_argc, sub_argv);
     if (streq (command, "verify"))
         return s_verify (&args);
     if (streq (command, "prove"))

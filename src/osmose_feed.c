@@ -54,13 +54,45 @@ s_push (void **array, size_t *count, size_t *capacity, size_t item_size, const v
     return 0;
 }
 
+//  Erasures are kept sorted by target: the first with target >= TARGET
+static size_t
+s_erasure_at (osmose_feed_t *self, uint64_t target)
+{
+    size_t low = 0, high = self->erasure_count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (self->erasures [middle].target < target)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+//  Note an erasure; a later ERASE of the same payload changes nothing
+static int
+s_erasure_add (osmose_feed_t *self, s_erasure_t erasure)
+{
+    size_t at = s_erasure_at (self, erasure.target);
+    if (at < self->erasure_count && self->erasures [at].target == erasure.target)
+        return 0;
+    int rc = s_push ((void **) &self->erasures, &self->erasure_count, &self->erasure_capacity,
+                     sizeof (erasure), &erasure);
+    if (rc == 0) {
+        memmove (self->erasures + at + 1, self->erasures + at,
+                 (self->erasure_count - 1 - at) * sizeof (erasure));
+        self->erasures [at] = erasure;
+    }
+    return rc;
+}
+
 int64_t
 osmose_feed_erased_by (osmose_feed_t *self, uint64_t index)
 {
     assert (self);
-    for (size_t at = 0; at < self->erasure_count; at++)
-        if (self->erasures [at].target == index)
-            return (int64_t) self->erasures [at].eraser;
+    size_t at = s_erasure_at (self, index);
+    if (at < self->erasure_count && self->erasures [at].target == index)
+        return (int64_t) self->erasures [at].eraser;
     return -1;
 }
 
@@ -103,8 +135,7 @@ s_accept_entry (osmose_feed_t *self, uint64_t index, const osmose_entry_t *entry
             snprintf (self->why, sizeof (self->why), "ERASE entry %" PRIu64 " is malformed", index);
             return OSMOSE_ECORRUPT;
         }
-        if ((rc = s_push ((void **) &self->erasures, &self->erasure_count,
-                          &self->erasure_capacity, sizeof (erasure), &erasure)) != 0)
+        if ((rc = s_erasure_add (self, erasure)) != 0)
             return rc;
     }
     if (entry.external
@@ -129,11 +160,12 @@ s_accept (osmose_feed_t *self, uint64_t index, const uint8_t *data, size_t size,
 }
 
 static int
-s_on_entry (void *arg, uint64_t index, const uint8_t *data, size_t size, const uint8_t *leaf)
+s_on_entry (void *arg, uint64_t index, const uint8_t *data, size_t size, const uint8_t *leaf,
+            const uint8_t *pair)
 {
     osmose_feed_t *self = (osmose_feed_t *) arg;
     int rc = s_accept (self, index, data, size, NULL);
-    return rc? rc: osmose_merkle_append (self->tree, leaf);
+    return rc? rc: osmose_merkle_append_pair (self->tree, leaf, pair);
 }
 
 //  Forget in memory what the store dropped (a failed write)
@@ -142,8 +174,11 @@ s_rollback (osmose_feed_t *self)
 {
     uint64_t size = osmose_store_size (self->store);
     osmose_merkle_truncate (self->tree, size);
-    while (self->erasure_count && self->erasures [self->erasure_count - 1].eraser >= size)
-        self->erasure_count--;
+    size_t kept = 0;
+    for (size_t at = 0; at < self->erasure_count; at++)
+        if (self->erasures [at].eraser < size)
+            self->erasures [kept++] = self->erasures [at];
+    self->erasure_count = kept;
     while (self->external_count && self->externals [self->external_count - 1] >= size)
         self->external_count--;
     const osmose_sth_t *head = osmose_store_head (self->store);
@@ -461,6 +496,28 @@ osmose_feed_entry (osmose_feed_t *self, uint64_t index, uint8_t *buffer, size_t 
 }
 
 int
+osmose_feed_range (osmose_feed_t *self, uint64_t first, uint64_t count,
+                   osmose_feed_range_fn *fn, void *arg)
+{
+    assert (self && fn);
+    uint8_t *buffer = (uint8_t *) malloc (OSMOSE_ENTRY_MAX);
+    if (!buffer)
+        return OSMOSE_ENOMEM;
+    uint64_t size = osmose_feed_size (self);
+    uint64_t end = first < size? (count < size - first? first + count: size): first;
+    int rc = 0;
+    for (uint64_t index = first; index < end && rc == 0; index++) {
+        osmose_entry_t entry;
+        size_t encoded;
+        rc = osmose_feed_entry (self, index, buffer, &encoded, &entry);
+        if (rc == 0)
+            rc = fn (arg, index, buffer, encoded, &entry);
+    }
+    free (buffer);
+    return rc;
+}
+
+int
 osmose_feed_payload (osmose_feed_t *self, uint64_t index, uint8_t **payload_p, size_t *size_p,
                      uint64_t *erased_by_p)
 {
@@ -548,8 +605,10 @@ osmose_feed_verify (osmose_feed_t *self, char *error, size_t error_size)
         rc = OSMOSE_EVERIFY;
     }
     else
-    if (size != osmose_feed_size (self)
-    ||  osmose_feed_root (self, size, ours) || osmose_feed_root (fresh, size, theirs)
+    //  A live writer may have appended since we opened: ours is a prefix
+    if (size < osmose_feed_size (self)
+    ||  osmose_feed_root (self, osmose_feed_size (self), ours)
+    ||  osmose_feed_root (fresh, osmose_feed_size (self), theirs)
     ||  memcmp (ours, theirs, OSMOSE_HASH_SIZE)) {
         snprintf (error, error_size, "%s: the files no longer match the open feed",
                   osmose_store_dir (self->store));
@@ -632,6 +691,8 @@ osmose_feed_import (osmose_feed_t *self, uint64_t first, const uint8_t **entries
         return OSMOSE_ENOTSUP;
     if (osmose_sth_verify (sth) || (self->has_key && memcmp (sth->feed, self->key, OSMOSE_KEY_SIZE)))
         return OSMOSE_EVERIFY;
+    if (count > SIZE_MAX / OSMOSE_HASH_SIZE || first > UINT64_MAX - count)
+        return OSMOSE_ETOOBIG;
     if (sth->size != first + count)
         return OSMOSE_EPROTO;
     uint64_t size = osmose_merkle_size (self->tree);
@@ -643,7 +704,7 @@ osmose_feed_import (osmose_feed_t *self, uint64_t first, const uint8_t **entries
         return OSMOSE_ENOMEM;
     bool diverges = false;
     for (size_t index = 0; index < count; index++) {
-        if (sizes [index] > OSMOSE_ENTRY_MAX) {
+        if (sizes [index] > OSMOSE_ENTRY_MAX || (!entries [index] && sizes [index])) {
             free (leaves);
             return OSMOSE_ETOOBIG;
         }
@@ -782,6 +843,17 @@ s_test_free (uint8_t **entries, size_t *sizes, size_t count)
     free (sizes);
 }
 
+//  Range callback: count entries, check order, stop at entry 40
+static int
+s_test_range (void *arg, uint64_t index, const uint8_t *data, size_t size,
+              const osmose_entry_t *entry)
+{
+    uint64_t *seen = (uint64_t *) arg;
+    assert (entry->seq == index && size >= OSMOSE_ENTRY_HEADER && data);
+    (*seen)++;
+    return index == 40? OSMOSE_ECANCELED: 0;
+}
+
 static void
 s_test_head (osmose_feed_t *feed, osmose_identity_t *identity, uint64_t size, osmose_sth_t *sth)
 {
@@ -854,6 +926,13 @@ osmose_feed_test (bool verbose)
     assert (osmose_feed_root (feed, 10, old_root) == 0);
     assert (osmose_merkle_verify_consistency (&proof, old_root, head.root) == 0);
     assert (osmose_feed_verify (feed, error, sizeof (error)) == 0);
+    //  Ranges: clipped at the end, stopped by the callback
+    uint64_t seen = 0;
+    assert (osmose_feed_range (feed, 45, 100, s_test_range, &seen) == 0 && seen == 6);
+    seen = 0;
+    assert (osmose_feed_range (feed, 30, 20, s_test_range, &seen) == OSMOSE_ECANCELED && seen == 11);
+    seen = 0;
+    assert (osmose_feed_range (feed, 60, 5, s_test_range, &seen) == 0 && seen == 0);
 
     //  Erasure: bytes gone, leaf kept, verification passes
     uint64_t eraser;
@@ -991,6 +1070,17 @@ osmose_feed_test (bool verbose)
     assert (osmose_feed_payload (fork_feed, index, &payload, &size, NULL) == 0);
     assert (osmose_fork_decode (payload, size, &stored) == 0 && osmose_fork_verify (&stored) == 0);
     free (payload);
+    //  Several erasures, in any order, each found by its target
+    uint64_t erasers [3], targets [3] = { 25, 4, 18 };
+    for (int at = 0; at < 3; at++)
+        assert (osmose_feed_erase (fork_feed, targets [at], "batch", &erasers [at]) == 0);
+    assert (osmose_feed_erase (fork_feed, 4, "again", &eraser) == OSMOSE_EERASED);
+    osmose_feed_destroy (&fork_feed);
+    assert (osmose_feed_open (copy_dir, NULL, 0, error, sizeof (error), &fork_feed) == 0);
+    for (int at = 0; at < 3; at++)
+        assert (osmose_feed_erased_by (fork_feed, targets [at]) == (int64_t) erasers [at]);
+    assert (osmose_feed_erased_by (fork_feed, 11) == -1 && osmose_feed_erased_by (fork_feed, 0) == -1);
+    assert (osmose_feed_verify (fork_feed, error, sizeof (error)) == 0);
     osmose_feed_destroy (&fork_feed);
     osmose_feed_destroy (&replica);
     s_test_free (entries, sizes, 52);
@@ -1022,6 +1112,27 @@ osmose_feed_test (bool verbose)
     osmose_store_destroy (&store);
     assert (osmose_feed_open (dir, NULL, 0, error, sizeof (error), &feed) == OSMOSE_EVERIFY);
     assert (strstr (error, "another key"));
+
+    //  A feed big enough to be checked in parallel on open gives the same
+    //  tree and head as its writer built
+    char big_dir [160];
+    snprintf (big_dir, sizeof (big_dir), "%s/big", base);
+    assert (osmose_feed_open (big_dir, writer, 0, error, sizeof (error), &feed) == 0);
+    osmose_feed_set_fsync (feed, OSMOSE_FSYNC_NEVER, 0);
+    uint8_t filler [100];
+    for (uint32_t filled = 1; filled < 70001; filled++) {
+        memset (filler, (int) filled, sizeof (filler));
+        assert (osmose_feed_append (feed, OSMOSE_ENTRY_EVENT, filler, sizeof (filler), 0, NULL) == 0);
+    }
+    assert (osmose_feed_commit (feed, false) == 0);
+    assert (osmose_feed_head (feed, &head) == 0 && head.size == 70001);
+    osmose_feed_destroy (&feed);
+    assert (osmose_feed_open (big_dir, NULL, 0, error, sizeof (error), &feed) == 0);
+    assert (osmose_feed_root (feed, 70001, root) == 0 && memcmp (root, head.root, OSMOSE_HASH_SIZE) == 0);
+    assert (osmose_feed_root (feed, 12345, root) == 0);
+    assert (osmose_feed_inclusion (feed, 4321, 70001, &proof) == 0);
+    assert (osmose_merkle_verify_inclusion (&proof, osmose_feed_leaf (feed, 4321), head.root) == 0);
+    osmose_feed_destroy (&feed);
 
     osmose_identity_destroy (&writer);
     osmose_identity_destroy (&stranger);

@@ -41,8 +41,8 @@ typedef struct {
     uint64_t types [32];                //  entries by type (>= 31 counted at 31)
 } osmose_feed_stats_t;
 
-//  Open the feed in DIR (see above). A writer's empty store gets its
-//  GENESIS entry and first head. Errors: OSMOSE_ELOCKED (another writer),
+//  Open the feed in DIR (see above). IDENTITY is borrowed and must outlive
+//  the feed. A writer's empty store gets its GENESIS entry and first head. Errors: OSMOSE_ELOCKED (another writer),
 //  OSMOSE_ENOTFOUND (no store, reader), OSMOSE_ECORRUPT / OSMOSE_ETOOBIG
 //  (damaged files), OSMOSE_EVERIFY (a head that does not verify, or a
 //  store that belongs to another key); ERROR gets one sentence.
@@ -116,6 +116,16 @@ int OSMOSE_WARN_UNUSED
 int OSMOSE_WARN_UNUSED
     osmose_feed_entry (osmose_feed_t *self, uint64_t index, uint8_t *buffer,
                        size_t *size_p, osmose_entry_t *entry);
+
+//  Call FN for entries [FIRST, FIRST + COUNT) in order, each read and
+//  checked as osmose_feed_entry does (DATA/SIZE: the encoded entry, valid
+//  during the call). Stops at the end of the feed, at an error (returned),
+//  or when FN returns non-zero (returned). Gossip sends ranges with this.
+typedef int (osmose_feed_range_fn) (void *arg, uint64_t index, const uint8_t *data,
+                                    size_t size, const osmose_entry_t *entry);
+int OSMOSE_WARN_UNUSED
+    osmose_feed_range (osmose_feed_t *self, uint64_t first, uint64_t count,
+                       osmose_feed_range_fn *fn, void *arg);
 
 //  Leaf hash of entry INDEX, or NULL past the end.
 const uint8_t *

@@ -43,7 +43,8 @@ osmose_merkle_leaf_hash (const uint8_t *data, size_t size, uint8_t *hash)
     if (size <= 256) {
         uint8_t block [1 + 256];
         block [0] = 0x00;
-        memcpy (block + 1, data, size);
+        if (size)
+            memcpy (block + 1, data, size);
         crypto_generichash (hash, OSMOSE_HASH_SIZE, block, size + 1, NULL, 0);
         return;
     }
@@ -92,6 +93,13 @@ s_at (osmose_merkle_t *self, int k, uint64_t index)
 int
 osmose_merkle_append (osmose_merkle_t *self, const uint8_t *leaf_hash)
 {
+    return osmose_merkle_append_pair (self, leaf_hash, NULL);
+}
+
+int
+osmose_merkle_append_pair (osmose_merkle_t *self, const uint8_t *leaf_hash,
+                           const uint8_t *pair_hash)
+{
     assert (self);
     uint64_t index = self->size;
     //  Reserve every level first, so a failure leaves the tree unchanged
@@ -102,8 +110,11 @@ osmose_merkle_append (osmose_merkle_t *self, const uint8_t *leaf_hash)
     memcpy (s_at (self, 0, index), leaf_hash, OSMOSE_HASH_SIZE);
     for (int k = 1; k < S_LEVELS && (size & ((UINT64_C (1) << k) - 1)) == 0; k++) {
         uint64_t node = (size >> k) - 1;
-        osmose_merkle_node_hash (s_at (self, k - 1, 2 * node), s_at (self, k - 1, 2 * node + 1),
-                                 s_at (self, k, node));
+        if (k == 1 && pair_hash)
+            memcpy (s_at (self, 1, node), pair_hash, OSMOSE_HASH_SIZE);
+        else
+            osmose_merkle_node_hash (s_at (self, k - 1, 2 * node), s_at (self, k - 1, 2 * node + 1),
+                                     s_at (self, k, node));
     }
     self->size = size;
     return 0;
@@ -535,6 +546,17 @@ osmose_merkle_test (bool verbose)
         assert (osmose_merkle_append (tree, leaves [index]) == 0);
     assert (osmose_merkle_root (tree, S_N, root) == 0);
     assert (memcmp (root, naive, OSMOSE_HASH_SIZE) == 0);
+
+    //  A pair hash given with an odd leaf is the node it would compute
+    osmose_merkle_t *paired = osmose_merkle_new ();
+    for (int index = 0; index < S_N; index++) {
+        uint8_t pair [OSMOSE_HASH_SIZE];
+        if (index % 2)
+            osmose_merkle_node_hash (leaves [index - 1], leaves [index], pair);
+        assert (osmose_merkle_append_pair (paired, leaves [index], index % 2? pair: NULL) == 0);
+    }
+    assert (osmose_merkle_root (paired, S_N, naive) == 0 && memcmp (root, naive, OSMOSE_HASH_SIZE) == 0);
+    osmose_merkle_destroy (&paired);
 
     //  Decoder refuses bad kinds and counts
     uint8_t bad [19] = { 1, 3 };

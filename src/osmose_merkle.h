@@ -53,6 +53,14 @@ void
 int OSMOSE_WARN_UNUSED
     osmose_merkle_append (osmose_merkle_t *self, const uint8_t *leaf_hash);
 
+//  As append, with PAIR_HASH (or NULL) = H(0x01 || previous leaf || this
+//  leaf) already computed when this leaf's index is odd: a caller that
+//  checks leaves on another thread hands over half the node hashing too.
+//  The caller vouches for PAIR_HASH: it is stored, not checked.
+int OSMOSE_WARN_UNUSED
+    osmose_merkle_append_pair (osmose_merkle_t *self, const uint8_t *leaf_hash,
+                               const uint8_t *pair_hash);
+
 //  Leaves in the tree.
 uint64_t
     osmose_merkle_size (osmose_merkle_t *self);

@@ -155,25 +155,32 @@ s_cut (osmose_store_t *self, s_file_t *file, uint64_t end, uint64_t *torn)
 //  rebuilds the tree: two hashes per entry. For big files the leaf hashes
 //  are computed by a helper actor one chunk ahead of the checks, so the two
 //  run side by side on two cores.
-#define S_CHUNK 16384                   //  records per chunk
-#define S_PARALLEL_BYTES (4 * 1024 * 1024)
+#define S_CHUNK 65536                   //  records per chunk: few hand-overs
+#define S_PARALLEL_BYTES (8 * 1024 * 1024)
 
 typedef struct {
     const uint8_t *data;                //  the mapped file
-    uint64_t offsets [S_CHUNK];         //  record starts
-    uint32_t lengths [S_CHUNK];         //  entry lengths
-    uint8_t leaves [S_CHUNK][OSMOSE_HASH_SIZE];
-    size_t count;
+    uint64_t *offsets;                  //  record starts
+    uint32_t *lengths;                  //  entry lengths
+    uint8_t (*leaves) [OSMOSE_HASH_SIZE];
+    uint8_t (*pairs) [OSMOSE_HASH_SIZE];    //  at odd indexes: the level-1 node
+    uint64_t first;                     //  index of the first record
+    size_t count, capacity;
     int stop;                           //  0 more may follow, 1 end, < 0 error
     char error [256];                   //  when stop < 0
 } s_chunk_t;
 
+//  Leaf hashes, and the level-1 nodes over pairs inside the chunk
 static void
 s_hash_chunk (s_chunk_t *chunk)
 {
-    for (size_t index = 0; index < chunk->count; index++)
+    for (size_t index = 0; index < chunk->count; index++) {
         osmose_merkle_leaf_hash (chunk->data + chunk->offsets [index] + S_ENTRY_HEADER,
                                  chunk->lengths [index], chunk->leaves [index]);
+        if (chunk->pairs && ((chunk->first + index) & 1) && index > 0)
+            osmose_merkle_node_hash (chunk->leaves [index - 1], chunk->leaves [index],
+                                     chunk->pairs [index]);
+    }
 }
 
 //  Helper actor: hashes each chunk whose address it receives
@@ -202,9 +209,10 @@ s_parse_chunk (osmose_store_t *self, const uint8_t *data, uint64_t size, uint64_
 {
     uint64_t at = *at_p;
     chunk->data = data;
+    chunk->first = index;
     chunk->count = 0;
     chunk->stop = 0;
-    while (chunk->count < S_CHUNK) {
+    while (chunk->count < chunk->capacity) {
         uint64_t left = size - at;
         if (left < S_ENTRY_HEADER) {
             chunk->stop = 1;            //  the end, or a torn header
@@ -253,7 +261,10 @@ s_check_chunk (osmose_store_t *self, s_chunk_t *chunk, osmose_store_entry_fn *on
                       ": checksum (leaf hash) does not match", self->dir, self->count, at);
             return OSMOSE_ECORRUPT;
         }
-        if (on_entry && (rc = on_entry (arg, self->count, body, length, chunk->leaves [index])) != 0) {
+        const uint8_t *pair = chunk->pairs && ((chunk->first + index) & 1) && index > 0?
+                              chunk->pairs [index]: NULL;
+        if (on_entry && (rc = on_entry (arg, self->count, body, length, chunk->leaves [index],
+                                        pair)) != 0) {
             snprintf (error, error_size, "%s/entries.log: entry %" PRIu64 " at offset %" PRIu64
                       ": %s", self->dir, self->count, at, osmose_strerror (rc));
             return rc;
@@ -282,11 +293,24 @@ s_scan_entries (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg
         return rc;
     }
     uint64_t size = self->entries.flushed, at = self->count? self->offsets [self->count]: 0;
-    s_chunk_t *chunks = (s_chunk_t *) malloc (2 * sizeof (s_chunk_t));
-    zactor_t *hasher = NULL;
-    if (chunks && size - at >= S_PARALLEL_BYTES)
-        hasher = zactor_new (s_hasher, NULL);
-    rc = chunks? 0: OSMOSE_ENOMEM;
+    //  Small scans (a refresh, a small store) stay on this thread
+    bool parallel = size - at >= S_PARALLEL_BYTES;
+    size_t capacity = parallel? S_CHUNK: 1024;
+    s_chunk_t chunks [2];
+    memset (chunks, 0, sizeof (chunks));
+    for (int index = 0; index < 2; index++) {
+        chunks [index].capacity = capacity;
+        chunks [index].offsets = (uint64_t *) malloc (capacity * sizeof (uint64_t));
+        chunks [index].lengths = (uint32_t *) malloc (capacity * sizeof (uint32_t));
+        chunks [index].leaves = (uint8_t (*) [OSMOSE_HASH_SIZE]) malloc (capacity * OSMOSE_HASH_SIZE);
+        //  Pair hashes pay only when another thread computes them
+        if (parallel)
+            chunks [index].pairs = (uint8_t (*) [OSMOSE_HASH_SIZE]) malloc (capacity * OSMOSE_HASH_SIZE);
+        if (!chunks [index].offsets || !chunks [index].lengths || !chunks [index].leaves
+        ||  (parallel && !chunks [index].pairs))
+            rc = OSMOSE_ENOMEM;
+    }
+    zactor_t *hasher = rc == 0 && parallel? zactor_new (s_hasher, NULL): NULL;
     uint64_t parsed = self->count;      //  records found so far
     int current = 0;
     if (rc == 0) {
@@ -321,7 +345,12 @@ s_scan_entries (osmose_store_t *self, osmose_store_entry_fn *on_entry, void *arg
         current = 1 - current;
     }
     zactor_destroy (&hasher);
-    free (chunks);
+    for (int index = 0; index < 2; index++) {
+        free (chunks [index].offsets);
+        free (chunks [index].lengths);
+        free (chunks [index].leaves);
+        free (chunks [index].pairs);
+    }
     if (data)
         munmap ((void *) data, size);
     //  Without an error, AT is the end of the last record checked
@@ -953,7 +982,7 @@ osmose_store_destroy (osmose_store_t **self_p)
 
 static int
 s_count_entries (void *arg, uint64_t index, const uint8_t *entry, size_t size,
-                 const uint8_t *leaf_hash)
+                 const uint8_t *leaf_hash, const uint8_t *pair_hash)
 {
     uint64_t *count = (uint64_t *) arg;
     if (index != *count)
@@ -1243,7 +1272,7 @@ osmose_store_test (bool verbose)
     s_remove_dir (dir);
     assert (s_test_open (dir, OSMOSE_STORE_WRITE, &count, error, &store) == 0);
     osmose_store_set_fsync (store, OSMOSE_FSYNC_NEVER, 0);
-    uint64_t big = 3 * S_CHUNK + 1234;
+    uint64_t big = 2 * S_CHUNK + 1234;
     for (index = 0; index < big; index++)
         s_test_append (store, index);
     assert (osmose_store_commit (store, false) == 0);

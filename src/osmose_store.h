@@ -49,10 +49,12 @@ typedef struct {
 } osmose_store_report_t;
 
 //  Called by open for each entry in order, with its bytes and leaf hash
-//  (already checked against the bytes). A non-zero return aborts open
-//  with that code.
+//  (already checked against the bytes), and for odd indexes, when known,
+//  PAIR_HASH = H(0x01 || previous leaf || leaf) (else NULL; see
+//  osmose_merkle_append_pair). A non-zero return aborts open with that code.
 typedef int (osmose_store_entry_fn) (void *arg, uint64_t index, const uint8_t *entry,
-                                     size_t size, const uint8_t *leaf_hash);
+                                     size_t size, const uint8_t *leaf_hash,
+                                     const uint8_t *pair_hash);
 
 //  Open the store in DIR. FLAGS: OSMOSE_STORE_WRITE or 0 (read-only: no
 //  lock, never modifies files, a torn tail is only reported). On failure

@@ -3,6 +3,7 @@
 # --json), verify, prove (inclusion and consistency), stats, erase (the
 # bytes leave the disk, proofs and verification still pass), exit codes.
 : "${OSMOSE:?OSMOSE must point at the osmose binary}"
+command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
 dir=$(mktemp -d /tmp/osmose-log-basic-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 S="$dir/state/log"
@@ -34,6 +35,28 @@ log prove 3 --json | jq -e '.verified and .entry == 3 and .size == 8 and (.proof
     || fail "prove 3"
 log prove --consistency 3 --json | jq -e '.verified and .old_size == 3' >/dev/null || fail "prove --consistency 3"
 log prove 8 >/dev/null 2>&1; [ $? -eq 4 ] || fail "prove of a missing entry should exit 4"
+# check: proofs verified by a third party from the printed JSON; forged ones fail
+log prove 3 --json > "$dir/inc.json"
+log prove --consistency 3 --json > "$dir/con.json"
+j () { jq -r "$2" "$dir/$1.json"; }
+"$OSMOSE" log check "$(j inc .proof.encoded)" --root "$(j inc .root)" --leaf "$(j inc .leaf)" | grep -q '^ok: the leaf is entry 3' \
+    || fail "check of an inclusion proof"
+"$OSMOSE" log check "$(j con .proof.encoded)" --root "$(j con .root)" --old-root "$(j con .old_root)" | grep -q '^ok' \
+    || fail "check of a consistency proof"
+# Forge: change one hex digit inside the first hash of the path
+orig=$(j con .proof.encoded)
+digit=$(echo "$orig" | cut -c 61)
+[ "$digit" = f ] && new=0 || new=f
+forged="$(echo "$orig" | cut -c 1-60)$new$(echo "$orig" | cut -c 62-)"
+[ "$forged" != "$orig" ] && [ ${#forged} -eq ${#orig} ] || fail "could not forge"
+"$OSMOSE" log check "$forged" --root "$(j con .root)" --old-root "$(j con .old_root)" >/dev/null 2>&1
+[ $? -eq 5 ] || fail "a forged consistency proof was accepted"
+"$OSMOSE" log check "$(j con .proof.encoded)" --root "$(j con .root)" --old-root "$(j inc .root)" >/dev/null 2>&1
+[ $? -eq 5 ] || fail "a consistency proof against the wrong old root was accepted"
+"$OSMOSE" log check "$(j inc .proof.encoded)" --root "$(j inc .root)" --leaf "$(j con .old_root)" >/dev/null 2>&1
+[ $? -eq 5 ] || fail "an inclusion proof of another leaf was accepted"
+"$OSMOSE" log check "zz" --root "$(j inc .root)" --leaf "$(j inc .leaf)" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "check of non-hex should be a usage error"
 root_before=$(log prove 3 --json | jq -r .root)
 leaf_before=$(log prove 6 --json | jq -r .leaf)
 log stats --json | jq -e '.entries == 8 and .payloads == 1 and .types.EVENT == 5' >/dev/null || fail "stats"

@@ -3,6 +3,7 @@
 # silent acceptance; a torn (uncommitted) tail is dropped and reported;
 # nothing committed is lost.
 : "${OSMOSE:?OSMOSE must point at the osmose binary}"
+command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
 dir=$(mktemp -d /tmp/osmose-log-damage-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 S="$dir/state/log"

@@ -3,6 +3,7 @@
 # with a clear "no space" error; every entry committed before stays and the
 # store verifies; after freeing space appends work again.
 : "${OSMOSE:?OSMOSE must point at the osmose binary}"
+command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
 [ "$(id -u)" -eq 0 ] || { echo "needs root to mount a tmpfs"; exit 77; }
 dir=$(mktemp -d /tmp/osmose-log-fullfs-XXXXXX)
 trap 'umount "$dir/mnt" 2>/dev/null; rm -rf "$dir"' EXIT

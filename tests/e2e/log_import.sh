@@ -2,6 +2,7 @@
 # log_import.sh: replicate a feed into another store as gossip will; a
 # feed whose writer signs another history is refused with a fork (exit 5).
 : "${OSMOSE:?OSMOSE must point at the osmose binary}"
+command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
 dir=$(mktemp -d /tmp/osmose-log-import-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 fail () { echo "FAIL: $*"; exit 1; }

@@ -3,6 +3,7 @@
 # store's lock, writing commands fail clearly (OSMOSE_ELOCKED) and change
 # nothing; readers keep working.
 : "${OSMOSE:?OSMOSE must point at the osmose binary}"
+command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
 command -v flock >/dev/null || { echo "flock(1) not installed"; exit 77; }
 dir=$(mktemp -d /tmp/osmose-log-lock-XXXXXX)
 holder=""
