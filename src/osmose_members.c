@@ -494,9 +494,14 @@ members_suspect (osmose_members_t *self, members_entry_t *member,
     member->suspecter_count = 1;
     member->suspect_deadline = self->now + members_suspect_timeout (self, 0);
     self->stats.suspicions++;
-    //  The accused hears it from us directly, so it can refute at once
+    //  The accused hears it from us directly, so it can refute at once;
+    //  told by others, we probe it ourselves: an independent failure is
+    //  the confirmation that brings its timeout down (Lifeguard)
     if (memcmp (suspecter, self->me->idb, MEMBERS_IDB) == 0)
         members_send (self, member->id, MEMBERS_MSG_GOSSIP, 0, NULL);
+    else
+    if (member->probe_phase == MEMBERS_PROBE_NONE && !self->leaving)
+        member->probe_now = true;
 }
 
 //  Lifeguard: each independent suspecter brings the timeout down from
