@@ -31,6 +31,7 @@ osmose_members_params_default (osmose_members_params_t *params)
     params->active_view = 6;
     params->random_view = 2;
     params->hop_weight_us = 1000;
+    params->max_members = 4096;
     params->require_signatures = true;
 }
 
@@ -106,7 +107,8 @@ members_retransmits (osmose_members_t *self)
 static void
 s_changed (osmose_members_t *self, members_entry_t *member, int old_state)
 {
-    if (self->params.on_change && old_state != (int) member->state)
+    if (self->params.on_change
+    && (old_state != (int) member->state || member->state == OSMOSE_MEMBER_ALIVE))
         self->params.on_change (self->params.change_arg, member->id,
                                 old_state, member->state);
 }
@@ -434,7 +436,12 @@ s_apply (osmose_members_t *self, const members_record_t *record)
         //  the death of a stranger is dropped (and cannot resurrect one)
         if (record->has_info && (record->state == OSMOSE_MEMBER_ALIVE
                               || record->state == OSMOSE_MEMBER_SUSPECT)) {
-            if (!s_record_verify (self, record)) {
+            char id [OSMOSE_ID_SIZE + 1];
+            members_msg_id_format (record->id, id);
+            if (!s_record_verify (self, record)
+            ||  self->size >= (size_t) self->params.max_members
+            || (self->params.admit
+             && !self->params.admit (self->params.admit_arg, id, record->public_key))) {
                 self->stats.rejected_records++;
                 return;
             }

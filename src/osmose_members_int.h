@@ -53,6 +53,7 @@ typedef struct {
     uint32_t probe_seq;
     int64_t probe_sent, probe_deadline, probe_timeout;
     bool probe_now;             //  evidence says: probe it out of turn
+    int64_t table_sent;         //  when we last sent it our whole table
     int probe_helpers, probe_nacks;     //  PING_REQs sent, NACKs back
 } members_entry_t;
 

@@ -250,6 +250,21 @@ s_on_ping_req (osmose_members_t *self, const char *from, const members_msg_heade
     members_send (self, target->id, MEMBERS_MSG_PING, relay->our_seq, NULL);
 }
 
+//  Our whole table goes only to members (a JOIN brings its sender's own
+//  record first), at most once per join_retry_ms each: a JOIN is a few
+//  bytes and the table is kilobytes, so strangers and floods get nothing
+static bool
+s_table_allowed (osmose_members_t *self, members_entry_t *sender)
+{
+    if (!sender)
+        return false;
+    int64_t gap = self->params.join_retry_ms * INT64_C (1000) / 2;
+    if (sender->table_sent && self->now - sender->table_sent < gap)
+        return false;
+    sender->table_sent = self->now;
+    return true;
+}
+
 void
 members_handle (osmose_members_t *self, const char *from,
                   members_entry_t *sender, const members_msg_header_t *header)
@@ -273,15 +288,16 @@ members_handle (osmose_members_t *self, const char *from,
             s_on_ping_req (self, from, header);
             break;
         case MEMBERS_MSG_JOIN:
-            s_send_table (self, from, 0);
+            if (s_table_allowed (self, sender))
+                s_send_table (self, from, 0);
             break;
         case MEMBERS_MSG_SYNC_HASH:
-            if (header->hash != s_table_hash (self))
+            if (header->hash != s_table_hash (self) && s_table_allowed (self, sender))
                 s_send_table (self, from, MEMBERS_SYNC_REPLY_WANTED);
             break;
         case MEMBERS_MSG_SYNC_FULL:
             self->joined = true;
-            if (header->flags & MEMBERS_SYNC_REPLY_WANTED)
+            if ((header->flags & MEMBERS_SYNC_REPLY_WANTED) && s_table_allowed (self, sender))
                 s_send_table (self, from, 0);
             break;
         default:

@@ -137,6 +137,43 @@ s_test_trust (bool verbose)
     osmose_members_sim_destroy (&sim);
 }
 
+//  The daemon's trust store decides who may be a member
+static char s_refused [OSMOSE_ID_SIZE + 1];
+
+static bool
+s_admit (void *arg, const char *id, const uint8_t *public_key)
+{
+    return !streq (id, s_refused);
+}
+
+static void
+s_test_admission (bool verbose)
+{
+    //  Node 2's key is not admitted: the others keep it out of their tables
+    osmose_members_params_t params;
+    osmose_members_params_default (&params);
+    params.admit = s_admit;
+    osmose_members_sim_t *sim = osmose_members_sim_new (3, 29, true, &params);
+    snprintf (s_refused, sizeof (s_refused), "%s", osmose_identity_id (sim->identities [2]));
+    for (int i = 0; i < 3; i++) {
+        osmose_members_sim_start (sim, i, 0);
+        osmose_members_sim_run (sim, sim->now + 10000);
+    }
+    osmose_members_sim_run (sim, sim->now + 3000000);
+    osmose_member_t member;
+    assert (osmose_members_lookup (sim->engines [0], s_refused, &member) == OSMOSE_ENOTFOUND);
+    assert (osmose_members_lookup (sim->engines [1], s_refused, &member) == OSMOSE_ENOTFOUND);
+    assert (osmose_members_size (sim->engines [2]) == 1);   //  no table for strangers
+    int rc = osmose_members_lookup (sim->engines [1], osmose_identity_id (sim->identities [0]), &member);
+    assert (rc == 0 && member.state == OSMOSE_MEMBER_ALIVE);
+    osmose_members_stats_t stats;
+    osmose_members_stats (sim->engines [0], &stats);
+    assert (stats.rejected_records > 0);
+    if (verbose)
+        printf ("\n   keys the trust store refuses stay out OK");
+    osmose_members_sim_destroy (&sim);
+}
+
 //  Untrusted bytes: garbage, truncations and bit flips never crash and
 //  every malformed message is refused and counted
 static void
@@ -164,6 +201,7 @@ s_test_fuzz (bool verbose)
     }
     assert (refused > 2900);
     //  A valid full table, truncated at every length, then with bit flips
+    osmose_members_sim_run (sim, sim->now + 1000000);    //  past the table rate limit
     int rc = osmose_members_join (sim->engines [1], osmose_identity_id (sim->identities [0]),
                                   "tcp://x", osmose_identity_public (sim->identities [0]), sim->now);
     assert (rc == 0);
@@ -323,6 +361,7 @@ osmose_members_test (bool verbose)
     printf (" * osmose_members: ");
     s_test_basics (verbose);
     s_test_trust (verbose);
+    s_test_admission (verbose);
     s_test_fuzz (verbose);
     s_test_mesh (32, 21, verbose);
     s_test_mesh (128, 23, verbose);
