@@ -104,6 +104,15 @@ members_retransmits (osmose_members_t *self)
     return self->params.retransmit_mult * (bits > 0? bits: 1);
 }
 
+//  How many messages a change to MEMBER should ride: none while we apply
+//  a peer's whole table (old news to the mesh; push-pull is its own
+//  dissemination, and a joiner must not re-gossip the table it was given)
+static int
+s_news (osmose_members_t *self, members_entry_t *member)
+{
+    return self->applying_table? member->tx_left: members_retransmits (self);
+}
+
 static void
 s_changed (osmose_members_t *self, members_entry_t *member, int old_state)
 {
@@ -121,7 +130,7 @@ s_set_state (osmose_members_t *self, members_entry_t *member,
     member->state = state;
     member->incarnation = incarnation;
     member->state_since = self->now;
-    member->tx_left = members_retransmits (self);
+    member->tx_left = s_news (self, member);
     if (state != OSMOSE_MEMBER_SUSPECT)
         member->suspecter_count = 0;
     if (state == OSMOSE_MEMBER_DEAD || state == OSMOSE_MEMBER_LEFT)
@@ -451,7 +460,7 @@ s_apply (osmose_members_t *self, const members_record_t *record)
             member->state = OSMOSE_MEMBER_ALIVE;
             member->incarnation = record->info_incarnation;
             member->state_since = self->now;
-            member->tx_left = members_retransmits (self);
+            member->tx_left = s_news (self, member);
             s_changed (self, member, 0);
             if (record->state == OSMOSE_MEMBER_SUSPECT)
                 s_apply_suspect (self, member, record);
@@ -539,7 +548,7 @@ members_confirm (osmose_members_t *self, members_entry_t *member, const uint8_t 
     if (deadline < member->suspect_deadline)
         member->suspect_deadline = deadline;
     //  Pass the confirmation on: others count it too
-    member->tx_left = members_retransmits (self);
+    member->tx_left = s_news (self, member);
 }
 
 //  Pass 1: is the whole message well-formed? Nothing is applied unless so.
@@ -574,12 +583,14 @@ osmose_members_receive (osmose_members_t *self, const char *from,
     members_reader_t reader = { data, size, 0 };
     int rc = members_msg_header (&reader, &header);
     assert (rc == 0);
+    self->applying_table = header.type == MEMBERS_MSG_SYNC_FULL;
     for (uint16_t i = 0; i < header.count; i++) {
         members_record_t record;
         rc = members_msg_record (&reader, &record);
         assert (rc == 0);
         s_apply (self, &record);
     }
+    self->applying_table = false;
     members_entry_t *sender = members_find (self, from_idb);
     if (sender)
         sender->last_heard = now_us;

@@ -87,6 +87,7 @@ struct _osmose_members_t {
     size_t seed_count;
     bool joined;                //  some peer sent us its table
     bool leaving;
+    bool applying_table;        //  inside a SYNC_FULL: changes are not news
     int health;                 //  Lifeguard local health multiplier
     uint32_t seq;
     members_relay_t relays [MEMBERS_RELAYS];

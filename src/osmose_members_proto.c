@@ -51,6 +51,8 @@ s_by_tx_left (const void *a, const void *b)
 {
     const members_entry_t *x = *(members_entry_t * const *) a;
     const members_entry_t *y = *(members_entry_t * const *) b;
+    if (x->is_self != y->is_self)
+        return x->is_self? -1: 1;      //  our own news (a refutation) first
     return (y->tx_left > x->tx_left) - (y->tx_left < x->tx_left);
 }
 

@@ -92,6 +92,29 @@ s_sign (void *arg, const uint8_t *data, size_t size, uint8_t *signature)
     osmose_identity_sign ((osmose_identity_t *) arg, data, size, signature);
 }
 
+//  Member I's engine, as a fresh process would make it
+static void
+s_engine_new (osmose_members_sim_t *self, int i, int64_t now)
+{
+    char endpoint [64], name [32], location [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", 20000 + i);
+    snprintf (name, sizeof (name), "node-%d", i);
+    snprintf (location, sizeof (location), "site/floor%d/room%d", i % 4, i % 16);
+    osmose_member_info_t info = { endpoint, name, location,
+                                  osmose_identity_public (self->identities [i]) };
+    osmose_members_params_t params = self->params;
+    params.seed = osmose_members_sim_rand (self);
+    params.require_signatures = self->signatures;
+    params.sign = self->signatures? s_sign: NULL;
+    params.sign_arg = self->identities [i];
+    params.on_change = s_on_change;
+    params.change_arg = &self->refs [i];
+    osmose_members_destroy (&self->engines [i]);
+    self->engines [i] = osmose_members_new (osmose_identity_id (self->identities [i]),
+                                            &info, &params, now);
+    assert (self->engines [i]);
+}
+
 osmose_members_sim_t *
 osmose_members_sim_new (int n, uint64_t seed, bool signatures,
                         const osmose_members_params_t *base)
@@ -110,6 +133,11 @@ osmose_members_sim_new (int n, uint64_t seed, bool signatures,
     self->bytes_out = (uint64_t *) zmalloc (n * sizeof (uint64_t));
     self->seen_at = (int64_t *) zmalloc (n * sizeof (int64_t));
     self->index = zhashx_new ();
+    self->signatures = signatures;
+    if (base)
+        self->params = *base;
+    else
+        osmose_members_params_default (&self->params);
     self->victim = -1;
     self->evidence = true;
     for (int i = 0; i < n; i++) {
@@ -118,26 +146,7 @@ osmose_members_sim_new (int n, uint64_t seed, bool signatures,
         self->refs [i].index = i;
         zhashx_insert (self->index, osmose_identity_id (self->identities [i]),
                        (void *) (intptr_t) (i + 1));
-        char endpoint [64], name [32], location [64];
-        snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", 20000 + i);
-        snprintf (name, sizeof (name), "node-%d", i);
-        snprintf (location, sizeof (location), "site/floor%d/room%d", i % 4, i % 16);
-        osmose_member_info_t info = { endpoint, name, location,
-                                      osmose_identity_public (self->identities [i]) };
-        osmose_members_params_t params;
-        if (base)
-            params = *base;
-        else
-            osmose_members_params_default (&params);
-        params.seed = osmose_members_sim_rand (self);
-        params.require_signatures = signatures;
-        params.sign = signatures? s_sign: NULL;
-        params.sign_arg = self->identities [i];
-        params.on_change = s_on_change;
-        params.change_arg = &self->refs [i];
-        self->engines [i] = osmose_members_new (osmose_identity_id (self->identities [i]),
-                                               &info, &params, 0);
-        assert (self->engines [i]);
+        s_engine_new (self, i, 0);
     }
     return self;
 }
@@ -359,6 +368,13 @@ osmose_members_sim_join_all (osmose_members_sim_t *self, int64_t stagger)
     return osmose_members_sim_all_see_all (self)? self->now - last_start: -1;
 }
 
+
+void
+osmose_members_sim_restart (osmose_members_sim_t *self, int i, int seed)
+{
+    s_engine_new (self, i, self->now);
+    osmose_members_sim_start (self, i, seed);
+}
 
 void
 osmose_members_sim_percentiles (int64_t *values, int count, int64_t *p50, int64_t *p99, int64_t *max)

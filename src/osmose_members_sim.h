@@ -50,6 +50,8 @@ struct _osmose_members_sim_t {
     int64_t *seen_at;           //  per observer: when the victim was marked
     int false_deaths;           //  live members marked DEAD
     int suspicions_of_live;
+    osmose_members_params_t params;
+    bool signatures;
 };
 
 
@@ -72,6 +74,10 @@ uint64_t
 //  Start member I, joining through SEED (none when SEED < 0 or I)
 void
     osmose_members_sim_start (osmose_members_sim_t *self, int i, int seed);
+//  Member I comes back as a fresh process (same key, first incarnation,
+//  empty table) and joins through SEED
+void
+    osmose_members_sim_restart (osmose_members_sim_t *self, int i, int seed);
 //  Put member I's outbox on the wire (after calling its engine directly)
 void
     osmose_members_sim_drain (osmose_members_sim_t *self, int i);

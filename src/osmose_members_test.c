@@ -316,6 +316,23 @@ s_test_mesh (int n, uint64_t seed, bool verbose)
     if (verbose)
         printf ("\n   N=%d: graceful leave seen as LEFT by all in %" PRId64 " ms", n, left / 1000);
 
+    //  A killed member restarts (incarnation 0 again, empty table): it
+    //  learns it was declared DEAD, outbids that, and all see it ALIVE
+    int restarted = 1;
+    sim->evidence = true;
+    osmose_members_sim_kill (sim, restarted);
+    assert (osmose_members_sim_until_all_marked (sim, sim->now, 5000000) >= 0);
+    start = sim->now;
+    osmose_members_sim_restart (sim, restarted, 0);
+    while (!osmose_members_sim_all_see_all (sim) && sim->now < start + 5000000)
+        osmose_members_sim_run (sim, sim->now + 2000);
+    assert (osmose_members_sim_all_see_all (sim));
+    rc = osmose_members_lookup (sim->engines [0], osmose_identity_id (sim->identities [restarted]), &member);
+    assert (rc == 0 && member.incarnation > 0);
+    if (verbose)
+        printf ("\n   N=%d: a restarted member is ALIVE for all again in %" PRId64 " ms",
+                n, (sim->now - start) / 1000);
+
     int kills = n <= 32? 8: 4;
     s_kill_series (sim, kills, true, 1500000, "kill (connections reset)", verbose);
     s_kill_series (sim, kills / 2, false, 4000000, "kill (silent, probes only)", verbose);
