@@ -228,20 +228,13 @@ s_self_announce (osmose_members_t *self)
         self->params.sign (self->params.sign_arg, buffer, signed_size,
                            wire + size - OSMOSE_SIG_SIZE);
     }
-    members_reader_t reader = { wire, size, 0 };
-    uint8_t head [1 + MEMBERS_IDB + 4];
-    //  Decode our own info back through the parser so the fields and app
-    //  pointer are set exactly as for any other member
-    uint8_t record_bytes [sizeof (head) + MEMBERS_INFO_MAX];
-    record_bytes [0] = OSMOSE_MEMBER_ALIVE | 0x80;
-    memcpy (record_bytes + 1, me->idb, MEMBERS_IDB);
-    uint32_t inc = me->incarnation;
-    uint8_t be [4] = { (uint8_t) (inc >> 24), (uint8_t) (inc >> 16),
-                       (uint8_t) (inc >> 8), (uint8_t) inc };
-    memcpy (record_bytes + 1 + MEMBERS_IDB, be, 4);
-    memcpy (record_bytes + sizeof (head), wire, size);
-    reader.data = record_bytes;
-    reader.size = sizeof (head) + size;
+    //  Decode our own record back through the parser, so the fields and
+    //  the app pointer are set exactly as for any other member
+    uint8_t record_bytes [1 + 2 * MEMBERS_IDB + 4 + MEMBERS_INFO_MAX];
+    members_writer_t writer = { record_bytes, sizeof (record_bytes), 0, false };
+    members_msg_write_record (&writer, OSMOSE_MEMBER_ALIVE, me->idb, me->incarnation,
+                              NULL, wire, size);
+    members_reader_t reader = { record_bytes, writer.pos, 0 };
     members_record_t record;
     if (members_msg_record (&reader, &record))
         return OSMOSE_EINVAL;
@@ -249,6 +242,21 @@ s_self_announce (osmose_members_t *self)
     if (rc == 0)
         me->tx_left = members_retransmits (self);
     return rc;
+}
+
+//  Timers of zero would spin the actor; sizes must make sense
+static bool
+s_params_valid (const osmose_members_params_t *params)
+{
+    return params->probe_interval_ms > 0 && params->probe_timeout_ms > 0
+        && params->indirect_probes >= 0 && params->suspect_timeout_ms > 0
+        && params->suspect_max_mult >= 1 && params->suspect_confirmations >= 1
+        && params->gossip_interval_ms > 0 && params->gossip_fanout >= 1
+        && params->sync_interval_ms > 0 && params->join_retry_ms > 0
+        && params->reap_ms > 0 && params->retransmit_mult >= 1
+        && params->max_message_bytes >= 256 && params->health_max >= 0
+        && params->active_view >= 0 && params->random_view >= 0
+        && params->hop_weight_us >= 0 && params->max_members >= 1;
 }
 
 osmose_members_t *
@@ -269,10 +277,16 @@ osmose_members_new (const char *self_id, const osmose_member_info_t *info,
         self->params = *params;
     else
         osmose_members_params_default (&self->params);
+    if (!s_params_valid (&self->params)) {
+        free (self);
+        return NULL;
+    }
     self->rng = self->params.seed;
     if (self->rng == 0)
         randombytes_buf (&self->rng, sizeof (self->rng));
     self->rng |= 1;
+    //  Probe numbers start anywhere, so a peer cannot guess the next one
+    self->seq = (uint32_t) members_random (self);
     self->now = now_us;
     self->index = zhashx_new ();
     self->outbox = zlistx_new ();

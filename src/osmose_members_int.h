@@ -13,7 +13,8 @@
 #define MEMBERS_SEEDS_MAX 16
 #define MEMBERS_CONFIRM_MAX 8         //  suspecters remembered per suspicion
 #define MEMBERS_RELAYS 64             //  PING_REQs we are probing for
-#define MEMBERS_VIEW_MAX 80           //  active_view (64) + random_view (16)
+#define MEMBERS_VIEW_MAX 80
+#define MEMBERS_HELPERS_MAX 16     //  indirect_probes at most           //  active_view (64) + random_view (16)
 
 typedef enum {
     MEMBERS_PROBE_NONE = 0,
@@ -55,6 +56,7 @@ typedef struct {
     bool probe_now;             //  evidence says: probe it out of turn
     int64_t table_sent;         //  when we last sent it our whole table
     int probe_helpers, probe_nacks;     //  PING_REQs sent, NACKs back
+    uint8_t helpers [MEMBERS_HELPERS_MAX][MEMBERS_IDB];    //  who may answer for it
 } members_entry_t;
 
 typedef struct {

@@ -67,8 +67,11 @@ s_builder_piggyback (osmose_members_t *self, s_builder_t *builder, members_entry
             first = false;
     members_entry_t *pending [256];
     size_t count = 0;
+    if (self->me->tx_left > 0 && self->me != dest)
+        pending [count++] = self->me;
     for (size_t i = 0; i < self->size && count < 256; i++)
-        if (self->members [i]->tx_left > 0 && self->members [i] != dest)
+        if (self->members [i]->tx_left > 0 && self->members [i] != dest
+        &&  !self->members [i]->is_self)
             pending [count++] = self->members [i];
     qsort (pending, count, sizeof (members_entry_t *), s_by_tx_left);
     for (size_t i = 0; i < count; i++)
@@ -84,14 +87,10 @@ s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
     members_writer_t *writer = &builder->writer;
     size_t offset = members_msg_count_offset (&builder->header);
     size_t end = writer->pos;
-    if (end == 0)
-        members_msg_write_header (writer, &builder->header);     //  header only
-    else {
-        writer->pos = 0;
-        members_msg_write_header (writer, &builder->header);
-        writer->pos = end;
-    }
-    assert (offset + 2 <= writer->pos);
+    assert (offset + 2 <= end);         //  callers reserve the header first
+    writer->pos = 0;
+    members_msg_write_header (writer, &builder->header);
+    writer->pos = end;
     osmose_members_out_t *out = (osmose_members_out_t *) zmalloc (sizeof (osmose_members_out_t));
     if (!out || writer->failed) {
         free (out);
@@ -201,6 +200,17 @@ members_send_join (osmose_members_t *self, const char *to)
     s_builder_send (self, &builder, to);
 }
 
+static bool
+s_is_helper (members_entry_t *member, const uint8_t *idb)
+{
+    if (member->probe_phase != MEMBERS_PROBE_INDIRECT)
+        return false;
+    for (int i = 0; i < member->probe_helpers; i++)
+        if (memcmp (member->helpers [i], idb, MEMBERS_IDB) == 0)
+            return true;
+    return false;
+}
+
 static void
 s_on_ack (osmose_members_t *self, const char *from, uint32_t seq)
 {
@@ -220,7 +230,10 @@ s_on_ack (osmose_members_t *self, const char *from, uint32_t seq)
         members_entry_t *member = self->members [i];
         if (member->probe_phase == MEMBERS_PROBE_NONE || member->probe_seq != seq)
             continue;
-        if (memcmp (member->idb, from_idb, MEMBERS_IDB) == 0) {
+        bool direct = memcmp (member->idb, from_idb, MEMBERS_IDB) == 0;
+        if (!direct && !s_is_helper (member, from_idb))
+            return;             //  only the target or our helpers may answer
+        if (direct) {
             int64_t sample = self->now - member->probe_sent;
             if (sample < 0)
                 sample = 0;
@@ -279,9 +292,9 @@ members_handle (osmose_members_t *self, const char *from,
             s_on_ack (self, from, header->seq);
             break;
         case MEMBERS_MSG_NACK:
-            for (size_t i = 0; i < self->size; i++)
-                if (self->members [i]->probe_phase == MEMBERS_PROBE_INDIRECT
-                &&  self->members [i]->probe_seq == header->seq) {
+            for (size_t i = 0; i < self->size && sender; i++)
+                if (self->members [i]->probe_seq == header->seq
+                &&  s_is_helper (self->members [i], sender->idb)) {
                     self->members [i]->probe_nacks++;
                     break;
                 }
@@ -346,17 +359,30 @@ s_probe_failed (osmose_members_t *self, members_entry_t *member)
         members_confirm (self, member, self->me->idb);
 }
 
+static bool
+s_is_chosen (members_entry_t *member, int count, const uint8_t *idb)
+{
+    for (int i = 0; i < count; i++)
+        if (memcmp (member->helpers [i], idb, MEMBERS_IDB) == 0)
+            return true;
+    return false;
+}
+
 //  Direct probe timed out: ask k random live members to probe for us
 static void
 s_probe_indirect (osmose_members_t *self, members_entry_t *member)
 {
-    int wanted = self->params.indirect_probes;
+    int wanted = self->params.indirect_probes < MEMBERS_HELPERS_MAX?
+                 self->params.indirect_probes: MEMBERS_HELPERS_MAX;
     int sent = 0;
     for (size_t tries = 0; sent < wanted && tries < 4 * (size_t) wanted + 8; tries++) {
         members_entry_t *helper = self->members [members_random (self) % self->size];
         if (helper->is_self || helper == member || helper->state != OSMOSE_MEMBER_ALIVE)
             continue;
+        if (s_is_chosen (member, sent, helper->idb))
+            continue;
         members_send (self, helper->id, MEMBERS_MSG_PING_REQ, member->probe_seq, member->idb);
+        memcpy (member->helpers [sent], helper->idb, MEMBERS_IDB);
         self->stats.indirect_probes++;
         sent++;
     }

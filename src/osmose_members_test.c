@@ -29,6 +29,21 @@ s_test_basics (bool verbose)
                                   osmose_identity_public (identity) };
     assert (osmose_members_new ("0123456789abcdef", &info, NULL, 0) == NULL);
     assert (osmose_members_new ("not-an-id", &info, NULL, 0) == NULL);
+    osmose_members_params_t params;
+    osmose_members_params_default (&params);
+    params.probe_interval_ms = 0;
+    assert (osmose_members_new (osmose_identity_id (identity), &info, &params, 0) == NULL);
+    osmose_members_params_default (&params);
+    osmose_members_t *alone = osmose_members_new (osmose_identity_id (identity), &info, &params, 0);
+    assert (alone && osmose_members_size (alone) == 1 && osmose_members_alive (alone) == 1);
+    assert (osmose_members_evidence_down (alone, "0123456789abcdef", 0) == OSMOSE_ENOTFOUND);
+    assert (osmose_members_join (alone, osmose_identity_id (identity), "tcp://x",
+                                 osmose_identity_public (identity), 0) == OSMOSE_EINVAL);
+    int64_t deadline = osmose_members_tick (alone, 0);
+    assert (deadline > 0 && deadline <= 1000000);
+    osmose_members_destroy (&alone);
+    assert (alone == NULL);
+    osmose_members_destroy (&alone);
     osmose_identity_destroy (&identity);
 
     //  Two members: B joins through A and each learns the other's info
