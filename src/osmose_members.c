@@ -104,13 +104,15 @@ members_retransmits (osmose_members_t *self)
     return self->params.retransmit_mult * (bits > 0? bits: 1);
 }
 
-//  How many messages a change to MEMBER should ride: none while we apply
-//  a peer's whole table (old news to the mesh; push-pull is its own
-//  dissemination, and a joiner must not re-gossip the table it was given)
-static int
-s_news (osmose_members_t *self, members_entry_t *member)
+//  MEMBER has news: it rides the next members_retransmits messages.
+//  Members learned from a table count as news too: whoever missed them
+//  (a member of an early join burst, say) must hear them from someone.
+void
+members_news (osmose_members_t *self, members_entry_t *member)
 {
-    return self->applying_table? member->tx_left: members_retransmits (self);
+    member->tx_sent = 0;
+    member->news_at = self->now;
+    member->tx_free = 0;
 }
 
 static void
@@ -130,7 +132,7 @@ s_set_state (osmose_members_t *self, members_entry_t *member,
     member->state = state;
     member->incarnation = incarnation;
     member->state_since = self->now;
-    member->tx_left = s_news (self, member);
+    members_news (self, member);
     if (state != OSMOSE_MEMBER_SUSPECT)
         member->suspecter_count = 0;
     if (state == OSMOSE_MEMBER_DEAD || state == OSMOSE_MEMBER_LEFT)
@@ -181,6 +183,8 @@ s_member_add (osmose_members_t *self, const members_record_t *record)
     memcpy (member->idb, record->id, MEMBERS_IDB);
     members_msg_id_format (record->id, member->id);
     member->rtt_us = -1;
+    member->tx_sent = MEMBERS_TX_DONE;
+    member->added_at = self->now;
     member->last_heard = -1;
     member->tiebreak = (uint32_t) members_random (self);
     if (s_member_set_info (member, record)) {
@@ -240,7 +244,7 @@ s_self_announce (osmose_members_t *self)
         return OSMOSE_EINVAL;
     int rc = s_member_set_info (me, &record);
     if (rc == 0)
-        me->tx_left = members_retransmits (self);
+        members_news (self, me);
     return rc;
 }
 
@@ -415,8 +419,13 @@ s_apply_self (osmose_members_t *self, const members_record_t *record)
               && (record->info_wire_size != me->info_wire_size
                || memcmp (record->info_wire, me->info_wire, me->info_wire_size)));
     else
-    if (!self->leaving)
+    if (!self->leaving) {
         refute = record->incarnation >= me->incarnation;
+        //  The sender still accuses an older life of ours: our refutation
+        //  missed it, so it gets our record straight back
+        if (!refute)
+            self->tell_sender = true;
+    }
     if (!refute)
         return;
     me->incarnation = record->incarnation + 1;
@@ -474,7 +483,7 @@ s_apply (osmose_members_t *self, const members_record_t *record)
             member->state = OSMOSE_MEMBER_ALIVE;
             member->incarnation = record->info_incarnation;
             member->state_since = self->now;
-            member->tx_left = s_news (self, member);
+            members_news (self, member);
             s_changed (self, member, 0);
             if (record->state == OSMOSE_MEMBER_SUSPECT)
                 s_apply_suspect (self, member, record);
@@ -562,7 +571,7 @@ members_confirm (osmose_members_t *self, members_entry_t *member, const uint8_t 
     if (deadline < member->suspect_deadline)
         member->suspect_deadline = deadline;
     //  Pass the confirmation on: others count it too
-    member->tx_left = s_news (self, member);
+    members_news (self, member);
 }
 
 //  Pass 1: is the whole message well-formed? Nothing is applied unless so.
@@ -597,15 +606,17 @@ osmose_members_receive (osmose_members_t *self, const char *from,
     members_reader_t reader = { data, size, 0 };
     int rc = members_msg_header (&reader, &header);
     assert (rc == 0);
-    self->applying_table = header.type == MEMBERS_MSG_SYNC_FULL;
     for (uint16_t i = 0; i < header.count; i++) {
         members_record_t record;
         rc = members_msg_record (&reader, &record);
         assert (rc == 0);
         s_apply (self, &record);
     }
-    self->applying_table = false;
     members_entry_t *sender = members_find (self, from_idb);
+    if (self->tell_sender) {
+        self->tell_sender = false;
+        members_send_self (self, from);
+    }
     if (sender)
         sender->last_heard = now_us;
     members_handle (self, from, sender, &header);

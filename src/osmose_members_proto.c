@@ -10,6 +10,7 @@ typedef struct {
     members_writer_t writer;
     members_msg_header_t header;
     size_t budget;
+    bool has_self;              //  our own record is in already
 } s_builder_t;
 
 static bool
@@ -47,13 +48,13 @@ s_builder_add (s_builder_t *builder, members_entry_t *member, bool info, bool fo
 }
 
 static int
-s_by_tx_left (const void *a, const void *b)
+s_by_tx_sent (const void *a, const void *b)
 {
     const members_entry_t *x = *(members_entry_t * const *) a;
     const members_entry_t *y = *(members_entry_t * const *) b;
     if (x->is_self != y->is_self)
         return x->is_self? -1: 1;      //  our own news (a refutation) first
-    return (y->tx_left > x->tx_left) - (y->tx_left < x->tx_left);
+    return (x->tx_sent > y->tx_sent) - (x->tx_sent < y->tx_sent);
 }
 
 //  Piggyback pending updates, least sent first, under the byte budget.
@@ -67,16 +68,25 @@ s_builder_piggyback (osmose_members_t *self, s_builder_t *builder, members_entry
             first = false;
     members_entry_t *pending [256];
     size_t count = 0;
-    if (self->me->tx_left > 0 && self->me != dest)
+    int limit = members_retransmits (self);
+    if (self->me->tx_sent < limit && self->me != dest && !builder->has_self)
         pending [count++] = self->me;
     for (size_t i = 0; i < self->size && count < 256; i++)
-        if (self->members [i]->tx_left > 0 && self->members [i] != dest
+        if (self->members [i]->tx_sent < limit && self->members [i] != dest
         &&  !self->members [i]->is_self)
             pending [count++] = self->members [i];
-    qsort (pending, count, sizeof (members_entry_t *), s_by_tx_left);
+    qsort (pending, count, sizeof (members_entry_t *), s_by_tx_sent);
+    //  A destination we met after the news began most likely got it with
+    //  the table it joined by: tell it anyway, but do not count it (up to
+    //  a limit), or a join burst spends every transmission on those who
+    //  already know
     for (size_t i = 0; i < count; i++)
         if (s_builder_add (builder, pending [i], false, first)) {
-            pending [i]->tx_left--;
+            if (!dest || dest->added_at <= pending [i]->news_at
+            ||  pending [i]->tx_free >= limit)
+                pending [i]->tx_sent++;
+            else
+                pending [i]->tx_free++;     //  at most limit of these
             first = false;
         }
 }
@@ -188,16 +198,31 @@ s_send_table (osmose_members_t *self, const char *to, uint8_t flags)
     s_builder_send (self, &builder, to);
 }
 
-void
-members_send_join (osmose_members_t *self, const char *to)
+//  A JOIN, or a GOSSIP to one peer, led by our own record
+static void
+s_send_self (osmose_members_t *self, const char *to, uint8_t type)
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
-    if (!s_builder_init (&builder, MEMBERS_MSG_JOIN, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
+    if (!s_builder_init (&builder, type, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
         return;
     s_builder_reserve (&builder);
-    s_builder_add (&builder, self->me, true, true);
+    builder.has_self = s_builder_add (&builder, self->me, true, true);
+    if (type == MEMBERS_MSG_GOSSIP)
+        s_builder_piggyback (self, &builder, (members_entry_t *) zhashx_lookup (self->index, to));
     s_builder_send (self, &builder, to);
+}
+
+void
+members_send_join (osmose_members_t *self, const char *to)
+{
+    s_send_self (self, to, MEMBERS_MSG_JOIN);
+}
+
+void
+members_send_self (osmose_members_t *self, const char *to)
+{
+    s_send_self (self, to, MEMBERS_MSG_GOSSIP);
 }
 
 static bool
@@ -400,6 +425,7 @@ static void
 s_tick_members (osmose_members_t *self)
 {
     int64_t now = self->now;
+    int limit = members_retransmits (self);
     for (size_t i = self->size; i-- > 0;) {
         members_entry_t *member = self->members [i];
         if (member->probe_phase != MEMBERS_PROBE_NONE && now >= member->probe_deadline) {
@@ -415,14 +441,14 @@ s_tick_members (osmose_members_t *self)
             member->state = OSMOSE_MEMBER_DEAD;
             member->state_since = now;
             member->probe_phase = MEMBERS_PROBE_NONE;
-            member->tx_left = members_retransmits (self);
+            members_news (self, member);
             self->stats.deaths++;
             if (self->params.on_change)
                 self->params.on_change (self->params.change_arg, member->id,
                                         old_state, member->state);
         }
         if ((member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT)
-        &&  !member->is_self && member->tx_left == 0
+        &&  !member->is_self && member->tx_sent >= limit
         &&  now - member->state_since >= self->params.reap_ms * INT64_C (1000))
             members_reap (self, i);
     }
@@ -443,8 +469,9 @@ s_tick_relays (osmose_members_t *self)
 static bool
 s_pending (osmose_members_t *self)
 {
+    int limit = members_retransmits (self);
     for (size_t i = 0; i < self->size; i++)
-        if (self->members [i]->tx_left > 0)
+        if (self->members [i]->tx_sent < limit)
             return true;
     return false;
 }
@@ -460,6 +487,10 @@ s_gossip (osmose_members_t *self)
     for (size_t i = 0; i < self->random_size; i++)
         targets [count++] = self->random [i];
     int fanout = self->params.gossip_fanout;
+    members_entry_t *chosen [16];
+    int chosen_size = 0;
+    if (fanout > 16)
+        fanout = 16;
     for (int i = 0; i < fanout && s_pending (self); i++) {
         members_entry_t *target = NULL;
         if (count > 0) {
@@ -467,12 +498,19 @@ s_gossip (osmose_members_t *self)
             target = targets [pick];
             targets [pick] = targets [--count];
         }
-        else {
+        else
+        for (int tries = 0; tries < 8 && !target; tries++) {
             target = self->members [members_random (self) % self->size];
             if (target->is_self || target->state == OSMOSE_MEMBER_DEAD
             ||  target->state == OSMOSE_MEMBER_LEFT)
-                continue;
+                target = NULL;
+            for (int j = 0; j < chosen_size && target; j++)
+                if (chosen [j] == target)
+                    target = NULL;      //  one push per member per round
         }
+        if (!target)
+            continue;
+        chosen [chosen_size++] = target;
         members_send (self, target->id, MEMBERS_MSG_GOSSIP, 0, NULL);
     }
 }
@@ -513,7 +551,10 @@ osmose_members_tick (osmose_members_t *self, int64_t now_us)
         s_tick_relays (self);
         if (now_us >= self->view_next) {
             members_view_update (self);
-            self->view_next = now_us + 1000000;
+            //  Fill an empty view soon after joining, then change it slowly
+            bool full = self->near_size >= (size_t) self->params.active_view
+                     || self->near_size + 1 >= osmose_members_alive (self);
+            self->view_next = now_us + (full? 1000000: 100000);
         }
         if (now_us >= self->probe_next) {
             members_entry_t *target = members_rotation_next (self);
@@ -537,6 +578,7 @@ osmose_members_deadline (osmose_members_t *self)
 {
     int64_t deadline = INT64_MAX;
     bool pending = false;
+    int limit = members_retransmits (self);
     if (!self->leaving) {
         deadline = self->probe_next;
         if (self->view_next < deadline)
@@ -554,8 +596,8 @@ osmose_members_deadline (osmose_members_t *self)
     for (size_t i = 0; i < self->size; i++) {
         members_entry_t *member = self->members [i];
         int64_t at = INT64_MAX;
-        if (member->tx_left > 0)
-            pending = true;
+        bool news = member->tx_sent < limit;
+        pending |= news;
         if (self->leaving)
             continue;
         if (member->probe_phase != MEMBERS_PROBE_NONE)
@@ -565,7 +607,7 @@ osmose_members_deadline (osmose_members_t *self)
         if (member->state == OSMOSE_MEMBER_SUSPECT && member->suspect_deadline < at)
             at = member->suspect_deadline;
         if ((member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT)
-        &&  !member->is_self && member->tx_left == 0 && member->state_since + reap < at)
+        &&  !member->is_self && !news && member->state_since + reap < at)
             at = member->state_since + reap;
         if (at < deadline)
             deadline = at;
@@ -621,7 +663,7 @@ osmose_members_leave (osmose_members_t *self, int64_t now_us)
     members_entry_t *me = self->me;
     me->state = OSMOSE_MEMBER_LEFT;
     me->state_since = now_us;
-    me->tx_left = members_retransmits (self);
+    members_news (self, me);
     //  Tell the whole active view now; gossip carries it further while the
     //  daemon lingers
     for (size_t i = 0; i < self->near_size; i++)
