@@ -170,8 +170,8 @@ s_member_add (osmose_members_t *self, const members_record_t *record)
 {
     if (self->size == self->capacity) {
         size_t capacity = self->capacity? self->capacity * 2: 16;
-        members_entry_t **members = (members_entry_t **) realloc (self->members,
-                                                        capacity * sizeof (members_entry_t *));
+        members_entry_t **members = (members_entry_t **)
+            realloc (self->members, capacity * sizeof (members_entry_t *));
         if (!members)
             return NULL;
         self->members = members;
@@ -212,7 +212,7 @@ s_record_verify (osmose_members_t *self, const members_record_t *record)
         return true;
     uint8_t buffer [MEMBERS_INFO_MAX + 32];
     size_t size = members_msg_signed_bytes (buffer, record->id, record->info_wire,
-                                      record->info_wire_size);
+                                            record->info_wire_size);
     return crypto_sign_verify_detached (record->signature, buffer, size,
                                         record->public_key) == 0;
 }
@@ -224,8 +224,8 @@ s_self_announce (osmose_members_t *self)
     members_entry_t *me = self->me;
     uint8_t wire [MEMBERS_INFO_MAX];
     size_t size = members_msg_encode_info (wire, me->incarnation, me->public_key,
-                                     me->endpoint, me->name, me->location,
-                                     self->app, self->app_size);
+                                           me->endpoint, me->name, me->location,
+                                           self->app, self->app_size);
     if (self->params.sign) {
         uint8_t buffer [MEMBERS_INFO_MAX + 32];
         size_t signed_size = members_msg_signed_bytes (buffer, me->idb, wire, size);
@@ -524,7 +524,7 @@ s_apply (osmose_members_t *self, const members_record_t *record)
 
 void
 members_suspect (osmose_members_t *self, members_entry_t *member,
-                   uint32_t incarnation, const uint8_t *suspecter)
+                 uint32_t incarnation, const uint8_t *suspecter)
 {
     s_set_state (self, member, OSMOSE_MEMBER_SUSPECT, incarnation);
     member->suspect_start = self->now;

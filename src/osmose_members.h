@@ -182,11 +182,12 @@ int OSMOSE_CHECK
                          int64_t now_us);
 
 //  Advance timers: probes, timeouts, suspicions, gossip, sync. Returns the
-//  time (µs) by which it wants to be called again.
+//  time (µs) by which it wants to be called again (as _deadline).
 int64_t
     osmose_members_tick (osmose_members_t *self, int64_t now_us);
 
-//  The time (µs) of the next timer; receive may move it earlier.
+//  The time (µs) of the next timer (INT64_MAX: none; never before the
+//  last time we were given); receive and the other calls may move it.
 int64_t
     osmose_members_deadline (osmose_members_t *self);
 

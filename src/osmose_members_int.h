@@ -115,19 +115,19 @@ members_entry_t *members_find (osmose_members_t *self, const uint8_t *idb);
 int members_retransmits (osmose_members_t *self);
 void members_news (osmose_members_t *self, members_entry_t *member);
 void members_suspect (osmose_members_t *self, members_entry_t *member,
-                        uint32_t incarnation, const uint8_t *suspecter);
+                      uint32_t incarnation, const uint8_t *suspecter);
 void members_confirm (osmose_members_t *self, members_entry_t *member,
-                        const uint8_t *suspecter);
+                      const uint8_t *suspecter);
 int64_t members_suspect_timeout (osmose_members_t *self, int confirmations);
 void members_reap (osmose_members_t *self, size_t index);
 
 //  osmose_members_proto.c
 void members_send (osmose_members_t *self, const char *to, uint8_t type,
-                     uint32_t seq, const uint8_t *target);
+                   uint32_t seq, const uint8_t *target);
 void members_send_join (osmose_members_t *self, const char *to);
 void members_send_self (osmose_members_t *self, const char *to);
 void members_handle (osmose_members_t *self, const char *from,
-                       members_entry_t *sender, const members_msg_header_t *header);
+                     members_entry_t *sender, const members_msg_header_t *header);
 
 //  osmose_members_view.c
 void members_rotation_insert (osmose_members_t *self, members_entry_t *member);

@@ -36,8 +36,8 @@ s_builder_add (s_builder_t *builder, members_entry_t *member, bool info, bool fo
     size_t mark = writer->pos;
     bool with_info = member->state == OSMOSE_MEMBER_ALIVE || info;
     members_msg_write_record (writer, (uint8_t) member->state, member->idb,
-                        member->incarnation, member->gossip_suspecter,
-                        with_info? member->info_wire: NULL, member->info_wire_size);
+                              member->incarnation, member->gossip_suspecter,
+                              with_info? member->info_wire: NULL, member->info_wire_size);
     if (writer->failed || (writer->pos > builder->budget && !force)) {
         writer->pos = mark;
         writer->failed = false;
@@ -162,7 +162,7 @@ s_table_hash (osmose_members_t *self)
 
 void
 members_send (osmose_members_t *self, const char *to, uint8_t type,
-                uint32_t seq, const uint8_t *target)
+              uint32_t seq, const uint8_t *target)
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
@@ -307,7 +307,7 @@ s_table_allowed (osmose_members_t *self, members_entry_t *sender)
 
 void
 members_handle (osmose_members_t *self, const char *from,
-                  members_entry_t *sender, const members_msg_header_t *header)
+                members_entry_t *sender, const members_msg_header_t *header)
 {
     switch (header->type) {
         case MEMBERS_MSG_PING:
@@ -519,7 +519,9 @@ static void
 s_tick_sync (osmose_members_t *self)
 {
     int64_t interval = self->params.sync_interval_ms * INT64_C (1000);
-    self->sync_next = self->now + interval / 2 + (int64_t) (members_random (self) % (uint64_t) (interval + 1));
+    //  Anywhere in [interval / 2, interval * 3 / 2], so syncs do not align
+    self->sync_next = self->now + interval / 2
+                    + (int64_t) (members_random (self) % (uint64_t) (interval + 1));
     for (int tries = 0; tries < 8; tries++) {
         members_entry_t *member = self->members [members_random (self) % self->size];
         if (!member->is_self && member->state == OSMOSE_MEMBER_ALIVE) {

@@ -29,7 +29,8 @@ s_heap_push (osmose_members_sim_t *self, osmose_members_sim_flight_t flight)
 {
     if (self->heap_size == self->heap_capacity) {
         self->heap_capacity = self->heap_capacity? self->heap_capacity * 2: 1024;
-        self->heap = (osmose_members_sim_flight_t *) realloc (self->heap, self->heap_capacity * sizeof (osmose_members_sim_flight_t));
+        self->heap = (osmose_members_sim_flight_t *)
+            realloc (self->heap, self->heap_capacity * sizeof (osmose_members_sim_flight_t));
         assert (self->heap);
     }
     size_t i = self->heap_size++;

@@ -110,14 +110,14 @@ s_test_trust (bool verbose)
                                            osmose_identity_public (signer);
         uint8_t info [MEMBERS_INFO_MAX], buffer [MEMBERS_INFO_MAX + 32], message [MEMBERS_RECORD_MAX + 32];
         size_t info_size = members_msg_encode_info (info, before.incarnation + 5, key,
-                                              "tcp://evil", "evil", "", NULL, 0);
+                                                    "tcp://evil", "evil", "", NULL, 0);
         size_t signed_size = members_msg_signed_bytes (buffer, a_idb, info, info_size);
         osmose_identity_sign (signer, buffer, signed_size, info + info_size - OSMOSE_SIG_SIZE);
         members_writer_t writer = { message, sizeof (message), 0, false };
         members_msg_header_t header = { .type = MEMBERS_MSG_GOSSIP, .count = 1 };
         members_msg_write_header (&writer, &header);
         members_msg_write_record (&writer, OSMOSE_MEMBER_ALIVE, a_idb, before.incarnation + 5,
-                            NULL, info, info_size);
+                                  NULL, info, info_size);
         assert (!writer.failed);
         rc = osmose_members_receive (b, c_id, message, writer.pos, sim->now);
         assert (rc == 0);
@@ -137,7 +137,7 @@ s_test_trust (bool verbose)
     members_msg_header_t header = { .type = MEMBERS_MSG_GOSSIP, .count = 1 };
     members_msg_write_header (&writer, &header);
     members_msg_write_record (&writer, OSMOSE_MEMBER_SUSPECT, a_idb, before.incarnation,
-                        c_idb, NULL, 0);
+                              c_idb, NULL, 0);
     rc = osmose_members_receive (b, c_id, message, writer.pos, sim->now);
     assert (rc == 0);
     rc = osmose_members_lookup (b, a_id, &after);
