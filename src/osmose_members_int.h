@@ -104,6 +104,7 @@ struct _osmose_members_t {
     size_t rotation_size, rotation_capacity, rotation_pos;
     members_entry_t *near [MEMBERS_VIEW_MAX], *random [MEMBERS_VIEW_MAX];
     size_t near_size, random_size;
+    int64_t rtt_default;        //  assumed RTT of members not yet measured
     int64_t probe_next, gossip_next, sync_next, view_next, join_next;
     int64_t asked;              //  the deadline we last asked to be ticked at
     osmose_members_stats_t stats;

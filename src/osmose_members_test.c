@@ -258,6 +258,53 @@ s_test_fuzz (bool verbose)
     osmose_members_sim_destroy (&sim);
 }
 
+static void
+s_check_views (osmose_members_sim_t *sim, bool verbose)
+{
+    int n = sim->n;
+    const char **before = (const char **) zmalloc ((size_t) n * 8 * sizeof (char *));
+    int far = 0;
+    char (*saved) [OSMOSE_ID_SIZE + 1] = (char (*) [OSMOSE_ID_SIZE + 1])
+        zmalloc ((size_t) n * 8 * (OSMOSE_ID_SIZE + 1));
+    for (int i = 0; i < n; i++) {
+        size_t size = osmose_members_active_view (sim->engines [i], before + i * 8, 8);
+        assert (size == 8);
+        for (size_t k = 0; k < size; k++) {
+            snprintf (saved [i * 8 + k], OSMOSE_ID_SIZE + 1, "%s", before [i * 8 + k]);
+            osmose_member_t member;
+            int rc = osmose_members_lookup (sim->engines [i], before [i * 8 + k], &member);
+            assert (rc == 0 && !member.is_self);
+            if (k < 6) {
+                osmose_member_t me;
+                rc = osmose_members_lookup (sim->engines [i], osmose_identity_id (sim->identities [i]), &me);
+                assert (rc == 0);
+                //  RTT jitter may let a member with a low RTT one floor
+                //  away score as near: count them, a few are fine
+                far += osmose_members_hops (me.location, member.location) > 2;
+            }
+        }
+    }
+    osmose_members_sim_run (sim, sim->now + 30000000);
+    int changes = 0;
+    for (int i = 0; i < n; i++) {
+        const char *after [8];
+        size_t size = osmose_members_active_view (sim->engines [i], after, 8);
+        for (size_t k = 0; k < size; k++) {
+            bool kept = false;
+            for (int j = 0; j < 8; j++)
+                kept |= streq (after [k], saved [i * 8 + j]);
+            changes += !kept;
+        }
+    }
+    if (verbose)
+        printf ("\n   N=%d: active views: %d of %d near slots off-floor; %d changes in 30 s idle",
+                n, far, n * 6, changes);
+    assert (far * 10 <= n * 6);
+    assert (changes <= n / 4);
+    free (before);
+    free (saved);
+}
+
 //  Kill KILLS members one after the other; each must be marked DEAD by all
 //  within LIMIT
 static void
@@ -301,6 +348,10 @@ s_test_mesh (int n, uint64_t seed, bool verbose)
                 n, idle, 2 * idle);
     assert (idle < 500);
     assert (sim->false_deaths == 0);
+
+    //  Active view: the nearest by location first (same floor: 2 hops or
+    //  less), then random ones, and stable while nothing changes
+    s_check_views (sim, verbose);
 
     //  A member cut off for less than the detection time refutes suspicion
     int cut = n / 2;
