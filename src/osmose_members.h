@@ -135,7 +135,9 @@ typedef struct {
 typedef struct {
     char to [OSMOSE_ID_SIZE + 1];
     char endpoint [OSMOSE_MEMBERS_TEXT_MAX + 1];
-    uint8_t public_key [OSMOSE_KEY_SIZE];   //  the CurveZMQ server key to use
+    uint8_t public_key [OSMOSE_KEY_SIZE];   //  its Ed25519 key (zeros if unknown);
+                                            //  osmose_identity_curve_z85 gives
+                                            //  the CurveZMQ server key
     uint8_t *data;
     size_t size;
 } osmose_members_out_t;
