@@ -31,6 +31,7 @@ osmose_members_params_default (osmose_members_params_t *params)
     params->active_view = 6;
     params->random_view = 2;
     params->hop_weight_us = 1000;
+    params->max_members = 4096;
     params->require_signatures = true;
 }
 
@@ -103,10 +104,22 @@ members_retransmits (osmose_members_t *self)
     return self->params.retransmit_mult * (bits > 0? bits: 1);
 }
 
+//  MEMBER has news: it rides the next members_retransmits messages.
+//  Members learned from a table count as news too: whoever missed them
+//  (a member of an early join burst, say) must hear them from someone.
+void
+members_news (osmose_members_t *self, members_entry_t *member)
+{
+    member->tx_sent = 0;
+    member->news_at = self->now;
+    member->tx_free = 0;
+}
+
 static void
 s_changed (osmose_members_t *self, members_entry_t *member, int old_state)
 {
-    if (self->params.on_change && old_state != (int) member->state)
+    if (self->params.on_change
+    && (old_state != (int) member->state || member->state == OSMOSE_MEMBER_ALIVE))
         self->params.on_change (self->params.change_arg, member->id,
                                 old_state, member->state);
 }
@@ -119,7 +132,7 @@ s_set_state (osmose_members_t *self, members_entry_t *member,
     member->state = state;
     member->incarnation = incarnation;
     member->state_since = self->now;
-    member->tx_left = members_retransmits (self);
+    members_news (self, member);
     if (state != OSMOSE_MEMBER_SUSPECT)
         member->suspecter_count = 0;
     if (state == OSMOSE_MEMBER_DEAD || state == OSMOSE_MEMBER_LEFT)
@@ -157,8 +170,8 @@ s_member_add (osmose_members_t *self, const members_record_t *record)
 {
     if (self->size == self->capacity) {
         size_t capacity = self->capacity? self->capacity * 2: 16;
-        members_entry_t **members = (members_entry_t **) realloc (self->members,
-                                                        capacity * sizeof (members_entry_t *));
+        members_entry_t **members = (members_entry_t **)
+            realloc (self->members, capacity * sizeof (members_entry_t *));
         if (!members)
             return NULL;
         self->members = members;
@@ -170,6 +183,8 @@ s_member_add (osmose_members_t *self, const members_record_t *record)
     memcpy (member->idb, record->id, MEMBERS_IDB);
     members_msg_id_format (record->id, member->id);
     member->rtt_us = -1;
+    member->tx_sent = MEMBERS_TX_DONE;
+    member->added_at = self->now;
     member->last_heard = -1;
     member->tiebreak = (uint32_t) members_random (self);
     if (s_member_set_info (member, record)) {
@@ -197,7 +212,7 @@ s_record_verify (osmose_members_t *self, const members_record_t *record)
         return true;
     uint8_t buffer [MEMBERS_INFO_MAX + 32];
     size_t size = members_msg_signed_bytes (buffer, record->id, record->info_wire,
-                                      record->info_wire_size);
+                                            record->info_wire_size);
     return crypto_sign_verify_detached (record->signature, buffer, size,
                                         record->public_key) == 0;
 }
@@ -209,35 +224,43 @@ s_self_announce (osmose_members_t *self)
     members_entry_t *me = self->me;
     uint8_t wire [MEMBERS_INFO_MAX];
     size_t size = members_msg_encode_info (wire, me->incarnation, me->public_key,
-                                     me->endpoint, me->name, me->location,
-                                     self->app, self->app_size);
+                                           me->endpoint, me->name, me->location,
+                                           self->app, self->app_size);
     if (self->params.sign) {
         uint8_t buffer [MEMBERS_INFO_MAX + 32];
         size_t signed_size = members_msg_signed_bytes (buffer, me->idb, wire, size);
         self->params.sign (self->params.sign_arg, buffer, signed_size,
                            wire + size - OSMOSE_SIG_SIZE);
     }
-    members_reader_t reader = { wire, size, 0 };
-    uint8_t head [1 + MEMBERS_IDB + 4];
-    //  Decode our own info back through the parser so the fields and app
-    //  pointer are set exactly as for any other member
-    uint8_t record_bytes [sizeof (head) + MEMBERS_INFO_MAX];
-    record_bytes [0] = OSMOSE_MEMBER_ALIVE | 0x80;
-    memcpy (record_bytes + 1, me->idb, MEMBERS_IDB);
-    uint32_t inc = me->incarnation;
-    uint8_t be [4] = { (uint8_t) (inc >> 24), (uint8_t) (inc >> 16),
-                       (uint8_t) (inc >> 8), (uint8_t) inc };
-    memcpy (record_bytes + 1 + MEMBERS_IDB, be, 4);
-    memcpy (record_bytes + sizeof (head), wire, size);
-    reader.data = record_bytes;
-    reader.size = sizeof (head) + size;
+    //  Decode our own record back through the parser, so the fields and
+    //  the app pointer are set exactly as for any other member
+    uint8_t record_bytes [1 + 2 * MEMBERS_IDB + 4 + MEMBERS_INFO_MAX];
+    members_writer_t writer = { record_bytes, sizeof (record_bytes), 0, false };
+    members_msg_write_record (&writer, OSMOSE_MEMBER_ALIVE, me->idb, me->incarnation,
+                              NULL, wire, size);
+    members_reader_t reader = { record_bytes, writer.pos, 0 };
     members_record_t record;
     if (members_msg_record (&reader, &record))
         return OSMOSE_EINVAL;
     int rc = s_member_set_info (me, &record);
     if (rc == 0)
-        me->tx_left = members_retransmits (self);
+        members_news (self, me);
     return rc;
+}
+
+//  Timers of zero would spin the actor; sizes must make sense
+static bool
+s_params_valid (const osmose_members_params_t *params)
+{
+    return params->probe_interval_ms > 0 && params->probe_timeout_ms > 0
+        && params->indirect_probes >= 0 && params->suspect_timeout_ms > 0
+        && params->suspect_max_mult >= 1 && params->suspect_confirmations >= 1
+        && params->gossip_interval_ms > 0 && params->gossip_fanout >= 1
+        && params->sync_interval_ms > 0 && params->join_retry_ms > 0
+        && params->reap_ms > 0 && params->retransmit_mult >= 1
+        && params->max_message_bytes >= 256 && params->health_max >= 0
+        && params->active_view >= 0 && params->random_view >= 0
+        && params->hop_weight_us >= 0 && params->max_members >= 1;
 }
 
 osmose_members_t *
@@ -258,10 +281,16 @@ osmose_members_new (const char *self_id, const osmose_member_info_t *info,
         self->params = *params;
     else
         osmose_members_params_default (&self->params);
+    if (!s_params_valid (&self->params)) {
+        free (self);
+        return NULL;
+    }
     self->rng = self->params.seed;
     if (self->rng == 0)
         randombytes_buf (&self->rng, sizeof (self->rng));
     self->rng |= 1;
+    //  Probe numbers start anywhere, so a peer cannot guess the next one
+    self->seq = (uint32_t) members_random (self);
     self->now = now_us;
     self->index = zhashx_new ();
     self->outbox = zlistx_new ();
@@ -390,8 +419,13 @@ s_apply_self (osmose_members_t *self, const members_record_t *record)
               && (record->info_wire_size != me->info_wire_size
                || memcmp (record->info_wire, me->info_wire, me->info_wire_size)));
     else
-    if (!self->leaving)
+    if (!self->leaving) {
         refute = record->incarnation >= me->incarnation;
+        //  The sender still accuses an older life of ours: our refutation
+        //  missed it, so it gets our record straight back
+        if (!refute)
+            self->tell_sender = true;
+    }
     if (!refute)
         return;
     me->incarnation = record->incarnation + 1;
@@ -434,7 +468,12 @@ s_apply (osmose_members_t *self, const members_record_t *record)
         //  the death of a stranger is dropped (and cannot resurrect one)
         if (record->has_info && (record->state == OSMOSE_MEMBER_ALIVE
                               || record->state == OSMOSE_MEMBER_SUSPECT)) {
-            if (!s_record_verify (self, record)) {
+            char id [OSMOSE_ID_SIZE + 1];
+            members_msg_id_format (record->id, id);
+            if (!s_record_verify (self, record)
+            ||  self->size >= (size_t) self->params.max_members
+            || (self->params.admit
+             && !self->params.admit (self->params.admit_arg, id, record->public_key))) {
                 self->stats.rejected_records++;
                 return;
             }
@@ -444,7 +483,7 @@ s_apply (osmose_members_t *self, const members_record_t *record)
             member->state = OSMOSE_MEMBER_ALIVE;
             member->incarnation = record->info_incarnation;
             member->state_since = self->now;
-            member->tx_left = members_retransmits (self);
+            members_news (self, member);
             s_changed (self, member, 0);
             if (record->state == OSMOSE_MEMBER_SUSPECT)
                 s_apply_suspect (self, member, record);
@@ -485,7 +524,7 @@ s_apply (osmose_members_t *self, const members_record_t *record)
 
 void
 members_suspect (osmose_members_t *self, members_entry_t *member,
-                   uint32_t incarnation, const uint8_t *suspecter)
+                 uint32_t incarnation, const uint8_t *suspecter)
 {
     s_set_state (self, member, OSMOSE_MEMBER_SUSPECT, incarnation);
     member->suspect_start = self->now;
@@ -494,9 +533,14 @@ members_suspect (osmose_members_t *self, members_entry_t *member,
     member->suspecter_count = 1;
     member->suspect_deadline = self->now + members_suspect_timeout (self, 0);
     self->stats.suspicions++;
-    //  The accused hears it from us directly, so it can refute at once
+    //  The accused hears it from us directly, so it can refute at once;
+    //  told by others, we probe it ourselves: an independent failure is
+    //  the confirmation that brings its timeout down (Lifeguard)
     if (memcmp (suspecter, self->me->idb, MEMBERS_IDB) == 0)
         members_send (self, member->id, MEMBERS_MSG_GOSSIP, 0, NULL);
+    else
+    if (member->probe_phase == MEMBERS_PROBE_NONE && !self->leaving)
+        member->probe_now = true;
 }
 
 //  Lifeguard: each independent suspecter brings the timeout down from
@@ -527,7 +571,7 @@ members_confirm (osmose_members_t *self, members_entry_t *member, const uint8_t 
     if (deadline < member->suspect_deadline)
         member->suspect_deadline = deadline;
     //  Pass the confirmation on: others count it too
-    member->tx_left = members_retransmits (self);
+    members_news (self, member);
 }
 
 //  Pass 1: is the whole message well-formed? Nothing is applied unless so.
@@ -569,6 +613,10 @@ osmose_members_receive (osmose_members_t *self, const char *from,
         s_apply (self, &record);
     }
     members_entry_t *sender = members_find (self, from_idb);
+    if (self->tell_sender) {
+        self->tell_sender = false;
+        members_send_self (self, from);
+    }
     if (sender)
         sender->last_heard = now_us;
     members_handle (self, from, sender, &header);

@@ -70,9 +70,16 @@ typedef void (osmose_members_sign_fn) (void *arg, const uint8_t *data,
                                        size_t size, uint8_t *signature);
 
 //  Told of every change of a member's state (a new member arrives as
-//  ALIVE with OLD_STATE 0). Must not call back into the engine.
+//  ALIVE with OLD_STATE 0) and of every new incarnation of a live member
+//  (ALIVE to ALIVE: its info or app blob may have changed). Must not call
+//  back into the engine.
 typedef void (osmose_members_change_fn) (void *arg, const char *id,
                                          int old_state, int new_state);
+
+//  May a member with this id and key join our table? The daemon checks
+//  its trust store; NULL admits every key that signs its own record.
+typedef bool (osmose_members_admit_fn) (void *arg, const char *id,
+                                        const uint8_t *public_key);
 
 //  Tunables; osmose_members_params_default fills the defaults, which meet
 //  the mesh's targets with 32 peers on loopback (see the self-test).
@@ -94,6 +101,7 @@ typedef struct {
     int active_view;            //  nearest members kept connected (mesh/active_view)
     int random_view;            //  random members kept connected (mesh/random_view)
     int hop_weight_us;          //  proximity: one location hop costs this much RTT
+    int max_members;            //  table size limit, us included
     uint32_t incarnation;       //  our first incarnation (persist it to restart above)
     uint64_t seed;              //  PRNG seed; 0 means random
     bool require_signatures;    //  reject unsigned/forged ALIVE records
@@ -101,6 +109,8 @@ typedef struct {
     void *sign_arg;
     osmose_members_change_fn *on_change;    //  may be NULL
     void *change_arg;
+    osmose_members_admit_fn *admit;         //  may be NULL
+    void *admit_arg;
 } osmose_members_params_t;
 
 //  A member as the table sees it. Pointers are owned by the engine and stay
@@ -125,7 +135,9 @@ typedef struct {
 typedef struct {
     char to [OSMOSE_ID_SIZE + 1];
     char endpoint [OSMOSE_MEMBERS_TEXT_MAX + 1];
-    uint8_t public_key [OSMOSE_KEY_SIZE];   //  the CurveZMQ server key to use
+    uint8_t public_key [OSMOSE_KEY_SIZE];   //  its Ed25519 key (zeros if unknown);
+                                            //  osmose_identity_curve_z85 gives
+                                            //  the CurveZMQ server key
     uint8_t *data;
     size_t size;
 } osmose_members_out_t;
@@ -134,7 +146,8 @@ typedef struct {
 typedef struct {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     uint64_t malformed;                 //  rejected messages
-    uint64_t rejected_records;          //  well-formed records we refused (forged, bad key)
+    uint64_t rejected_records;          //  well-formed records we refused (forged,
+                                        //  bad key, not admitted, table full)
     uint64_t probes, probe_failures, indirect_probes;
     uint64_t suspicions, refutations, deaths;
     uint64_t syncs;                     //  full-table exchanges
@@ -171,11 +184,12 @@ int OSMOSE_CHECK
                          int64_t now_us);
 
 //  Advance timers: probes, timeouts, suspicions, gossip, sync. Returns the
-//  time (µs) by which it wants to be called again.
+//  time (µs) by which it wants to be called again (as _deadline).
 int64_t
     osmose_members_tick (osmose_members_t *self, int64_t now_us);
 
-//  The time (µs) of the next timer; receive may move it earlier.
+//  The time (µs) of the next timer (INT64_MAX: none; never before the
+//  last time we were given); receive and the other calls may move it.
 int64_t
     osmose_members_deadline (osmose_members_t *self);
 

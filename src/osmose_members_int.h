@@ -13,7 +13,9 @@
 #define MEMBERS_SEEDS_MAX 16
 #define MEMBERS_CONFIRM_MAX 8         //  suspecters remembered per suspicion
 #define MEMBERS_RELAYS 64             //  PING_REQs we are probing for
-#define MEMBERS_VIEW_MAX 80           //  active_view (64) + random_view (16)
+#define MEMBERS_VIEW_MAX 80
+#define MEMBERS_HELPERS_MAX 16     //  indirect_probes at most
+#define MEMBERS_TX_DONE (1 << 30)  //  tx_sent of old news           //  active_view (64) + random_view (16)
 
 typedef enum {
     MEMBERS_PROBE_NONE = 0,
@@ -46,14 +48,21 @@ typedef struct {
     uint8_t suspecters [MEMBERS_CONFIRM_MAX][MEMBERS_IDB];
     int suspecter_count;
     uint8_t gossip_suspecter [MEMBERS_IDB];
-    //  Dissemination: messages this member's news still rides
-    int tx_left;
+    //  Dissemination: messages this member's news has ridden; it rides
+    //  until members_retransmits (checked at send time, so news told when
+    //  the mesh was small still goes far enough as it grows)
+    int tx_sent;
+    int tx_free;                //  and to newer members, uncounted
+    int64_t news_at;            //  when its news began
+    int64_t added_at;           //  when it entered our table
     //  Our probe of it
     members_probe_phase_t probe_phase;
     uint32_t probe_seq;
     int64_t probe_sent, probe_deadline, probe_timeout;
     bool probe_now;             //  evidence says: probe it out of turn
+    int64_t table_sent;         //  when we last sent it our whole table
     int probe_helpers, probe_nacks;     //  PING_REQs sent, NACKs back
+    uint8_t helpers [MEMBERS_HELPERS_MAX][MEMBERS_IDB];    //  who may answer for it
 } members_entry_t;
 
 typedef struct {
@@ -86,6 +95,7 @@ struct _osmose_members_t {
     size_t seed_count;
     bool joined;                //  some peer sent us its table
     bool leaving;
+    bool tell_sender;           //  the message's sender needs our own record
     int health;                 //  Lifeguard local health multiplier
     uint32_t seq;
     members_relay_t relays [MEMBERS_RELAYS];
@@ -94,6 +104,7 @@ struct _osmose_members_t {
     size_t rotation_size, rotation_capacity, rotation_pos;
     members_entry_t *near [MEMBERS_VIEW_MAX], *random [MEMBERS_VIEW_MAX];
     size_t near_size, random_size;
+    int64_t rtt_default;        //  assumed RTT of members not yet measured
     int64_t probe_next, gossip_next, sync_next, view_next, join_next;
     int64_t asked;              //  the deadline we last asked to be ticked at
     osmose_members_stats_t stats;
@@ -103,19 +114,21 @@ struct _osmose_members_t {
 uint64_t members_random (osmose_members_t *self);
 members_entry_t *members_find (osmose_members_t *self, const uint8_t *idb);
 int members_retransmits (osmose_members_t *self);
+void members_news (osmose_members_t *self, members_entry_t *member);
 void members_suspect (osmose_members_t *self, members_entry_t *member,
-                        uint32_t incarnation, const uint8_t *suspecter);
+                      uint32_t incarnation, const uint8_t *suspecter);
 void members_confirm (osmose_members_t *self, members_entry_t *member,
-                        const uint8_t *suspecter);
+                      const uint8_t *suspecter);
 int64_t members_suspect_timeout (osmose_members_t *self, int confirmations);
 void members_reap (osmose_members_t *self, size_t index);
 
 //  osmose_members_proto.c
 void members_send (osmose_members_t *self, const char *to, uint8_t type,
-                     uint32_t seq, const uint8_t *target);
+                   uint32_t seq, const uint8_t *target);
 void members_send_join (osmose_members_t *self, const char *to);
+void members_send_self (osmose_members_t *self, const char *to);
 void members_handle (osmose_members_t *self, const char *from,
-                       members_entry_t *sender, const members_msg_header_t *header);
+                     members_entry_t *sender, const members_msg_header_t *header);
 
 //  osmose_members_view.c
 void members_rotation_insert (osmose_members_t *self, members_entry_t *member);

@@ -223,8 +223,8 @@ members_msg_count_offset (const members_msg_header_t *header)
 
 void
 members_msg_write_record (members_writer_t *writer, uint8_t state, const uint8_t *id,
-                    uint32_t incarnation, const uint8_t *suspecter,
-                    const uint8_t *info_wire, size_t info_wire_size)
+                          uint32_t incarnation, const uint8_t *suspecter,
+                          const uint8_t *info_wire, size_t info_wire_size)
 {
     s_put_u8 (writer, (uint8_t) (state | (info_wire? 0x80: 0)));
     s_put (writer, id, MEMBERS_IDB);
@@ -247,9 +247,9 @@ s_put_text (members_writer_t *writer, const char *text)
 
 size_t
 members_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
-                   const uint8_t *public_key, const char *endpoint,
-                   const char *name, const char *location,
-                   const uint8_t *app, size_t app_size)
+                         const uint8_t *public_key, const char *endpoint,
+                         const char *name, const char *location,
+                         const uint8_t *app, size_t app_size)
 {
     members_writer_t writer = { buffer, MEMBERS_INFO_MAX, 0, false };
     s_put_u32 (&writer, incarnation);
@@ -267,7 +267,7 @@ members_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
 
 size_t
 members_msg_signed_bytes (uint8_t *buffer, const uint8_t *id,
-                    const uint8_t *info_wire, size_t info_wire_size)
+                          const uint8_t *info_wire, size_t info_wire_size)
 {
     size_t size = 0;
     memcpy (buffer, MEMBERS_ALIVE_DOMAIN, strlen (MEMBERS_ALIVE_DOMAIN));

@@ -91,19 +91,19 @@ size_t
     members_msg_count_offset (const members_msg_header_t *header);
 void
     members_msg_write_record (members_writer_t *writer, uint8_t state, const uint8_t *id,
-                        uint32_t incarnation, const uint8_t *suspecter,
-                        const uint8_t *info_wire, size_t info_wire_size);
+                              uint32_t incarnation, const uint8_t *suspecter,
+                              const uint8_t *info_wire, size_t info_wire_size);
 //  Encode an info section (unsigned: signature zeroed) into BUFFER of
 //  MEMBERS_INFO_MAX bytes; returns its size
 size_t
     members_msg_encode_info (uint8_t *buffer, uint32_t incarnation,
-                       const uint8_t *public_key, const char *endpoint,
-                       const char *name, const char *location,
-                       const uint8_t *app, size_t app_size);
+                             const uint8_t *public_key, const char *endpoint,
+                             const char *name, const char *location,
+                             const uint8_t *app, size_t app_size);
 //  The bytes an ALIVE signature covers, into BUFFER (MEMBERS_INFO_MAX + 32)
 size_t
     members_msg_signed_bytes (uint8_t *buffer, const uint8_t *id,
-                        const uint8_t *info_wire, size_t info_wire_size);
+                              const uint8_t *info_wire, size_t info_wire_size);
 
 //  Hex id <-> 8 bytes. Parse returns false on anything but 16 hex chars
 bool

@@ -10,6 +10,7 @@ typedef struct {
     members_writer_t writer;
     members_msg_header_t header;
     size_t budget;
+    bool has_self;              //  our own record is in already
 } s_builder_t;
 
 static bool
@@ -35,8 +36,8 @@ s_builder_add (s_builder_t *builder, members_entry_t *member, bool info, bool fo
     size_t mark = writer->pos;
     bool with_info = member->state == OSMOSE_MEMBER_ALIVE || info;
     members_msg_write_record (writer, (uint8_t) member->state, member->idb,
-                        member->incarnation, member->gossip_suspecter,
-                        with_info? member->info_wire: NULL, member->info_wire_size);
+                              member->incarnation, member->gossip_suspecter,
+                              with_info? member->info_wire: NULL, member->info_wire_size);
     if (writer->failed || (writer->pos > builder->budget && !force)) {
         writer->pos = mark;
         writer->failed = false;
@@ -47,11 +48,13 @@ s_builder_add (s_builder_t *builder, members_entry_t *member, bool info, bool fo
 }
 
 static int
-s_by_tx_left (const void *a, const void *b)
+s_by_tx_sent (const void *a, const void *b)
 {
     const members_entry_t *x = *(members_entry_t * const *) a;
     const members_entry_t *y = *(members_entry_t * const *) b;
-    return (y->tx_left > x->tx_left) - (y->tx_left < x->tx_left);
+    if (x->is_self != y->is_self)
+        return x->is_self? -1: 1;      //  our own news (a refutation) first
+    return (x->tx_sent > y->tx_sent) - (x->tx_sent < y->tx_sent);
 }
 
 //  Piggyback pending updates, least sent first, under the byte budget.
@@ -65,13 +68,25 @@ s_builder_piggyback (osmose_members_t *self, s_builder_t *builder, members_entry
             first = false;
     members_entry_t *pending [256];
     size_t count = 0;
+    int limit = members_retransmits (self);
+    if (self->me->tx_sent < limit && self->me != dest && !builder->has_self)
+        pending [count++] = self->me;
     for (size_t i = 0; i < self->size && count < 256; i++)
-        if (self->members [i]->tx_left > 0 && self->members [i] != dest)
+        if (self->members [i]->tx_sent < limit && self->members [i] != dest
+        &&  !self->members [i]->is_self)
             pending [count++] = self->members [i];
-    qsort (pending, count, sizeof (members_entry_t *), s_by_tx_left);
+    qsort (pending, count, sizeof (members_entry_t *), s_by_tx_sent);
+    //  A destination we met after the news began most likely got it with
+    //  the table it joined by: tell it anyway, but do not count it (up to
+    //  a limit), or a join burst spends every transmission on those who
+    //  already know
     for (size_t i = 0; i < count; i++)
         if (s_builder_add (builder, pending [i], false, first)) {
-            pending [i]->tx_left--;
+            if (!dest || dest->added_at <= pending [i]->news_at
+            ||  pending [i]->tx_free >= limit)
+                pending [i]->tx_sent++;
+            else
+                pending [i]->tx_free++;     //  at most limit of these
             first = false;
         }
 }
@@ -82,14 +97,10 @@ s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
     members_writer_t *writer = &builder->writer;
     size_t offset = members_msg_count_offset (&builder->header);
     size_t end = writer->pos;
-    if (end == 0)
-        members_msg_write_header (writer, &builder->header);     //  header only
-    else {
-        writer->pos = 0;
-        members_msg_write_header (writer, &builder->header);
-        writer->pos = end;
-    }
-    assert (offset + 2 <= writer->pos);
+    assert (offset + 2 <= end);         //  callers reserve the header first
+    writer->pos = 0;
+    members_msg_write_header (writer, &builder->header);
+    writer->pos = end;
     osmose_members_out_t *out = (osmose_members_out_t *) zmalloc (sizeof (osmose_members_out_t));
     if (!out || writer->failed) {
         free (out);
@@ -151,7 +162,7 @@ s_table_hash (osmose_members_t *self)
 
 void
 members_send (osmose_members_t *self, const char *to, uint8_t type,
-                uint32_t seq, const uint8_t *target)
+              uint32_t seq, const uint8_t *target)
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
@@ -187,16 +198,42 @@ s_send_table (osmose_members_t *self, const char *to, uint8_t flags)
     s_builder_send (self, &builder, to);
 }
 
-void
-members_send_join (osmose_members_t *self, const char *to)
+//  A JOIN, or a GOSSIP to one peer, led by our own record
+static void
+s_send_self (osmose_members_t *self, const char *to, uint8_t type)
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
-    if (!s_builder_init (&builder, MEMBERS_MSG_JOIN, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
+    if (!s_builder_init (&builder, type, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
         return;
     s_builder_reserve (&builder);
-    s_builder_add (&builder, self->me, true, true);
+    builder.has_self = s_builder_add (&builder, self->me, true, true);
+    if (type == MEMBERS_MSG_GOSSIP)
+        s_builder_piggyback (self, &builder, (members_entry_t *) zhashx_lookup (self->index, to));
     s_builder_send (self, &builder, to);
+}
+
+void
+members_send_join (osmose_members_t *self, const char *to)
+{
+    s_send_self (self, to, MEMBERS_MSG_JOIN);
+}
+
+void
+members_send_self (osmose_members_t *self, const char *to)
+{
+    s_send_self (self, to, MEMBERS_MSG_GOSSIP);
+}
+
+static bool
+s_is_helper (members_entry_t *member, const uint8_t *idb)
+{
+    if (member->probe_phase != MEMBERS_PROBE_INDIRECT)
+        return false;
+    for (int i = 0; i < member->probe_helpers; i++)
+        if (memcmp (member->helpers [i], idb, MEMBERS_IDB) == 0)
+            return true;
+    return false;
 }
 
 static void
@@ -218,7 +255,10 @@ s_on_ack (osmose_members_t *self, const char *from, uint32_t seq)
         members_entry_t *member = self->members [i];
         if (member->probe_phase == MEMBERS_PROBE_NONE || member->probe_seq != seq)
             continue;
-        if (memcmp (member->idb, from_idb, MEMBERS_IDB) == 0) {
+        bool direct = memcmp (member->idb, from_idb, MEMBERS_IDB) == 0;
+        if (!direct && !s_is_helper (member, from_idb))
+            return;             //  only the target or our helpers may answer
+        if (direct) {
             int64_t sample = self->now - member->probe_sent;
             if (sample < 0)
                 sample = 0;
@@ -250,9 +290,24 @@ s_on_ping_req (osmose_members_t *self, const char *from, const members_msg_heade
     members_send (self, target->id, MEMBERS_MSG_PING, relay->our_seq, NULL);
 }
 
+//  Our whole table goes only to members (a JOIN brings its sender's own
+//  record first), at most once per join_retry_ms each: a JOIN is a few
+//  bytes and the table is kilobytes, so strangers and floods get nothing
+static bool
+s_table_allowed (osmose_members_t *self, members_entry_t *sender)
+{
+    if (!sender)
+        return false;
+    int64_t gap = self->params.join_retry_ms * INT64_C (1000) / 2;
+    if (sender->table_sent && self->now - sender->table_sent < gap)
+        return false;
+    sender->table_sent = self->now;
+    return true;
+}
+
 void
 members_handle (osmose_members_t *self, const char *from,
-                  members_entry_t *sender, const members_msg_header_t *header)
+                members_entry_t *sender, const members_msg_header_t *header)
 {
     switch (header->type) {
         case MEMBERS_MSG_PING:
@@ -262,9 +317,9 @@ members_handle (osmose_members_t *self, const char *from,
             s_on_ack (self, from, header->seq);
             break;
         case MEMBERS_MSG_NACK:
-            for (size_t i = 0; i < self->size; i++)
-                if (self->members [i]->probe_phase == MEMBERS_PROBE_INDIRECT
-                &&  self->members [i]->probe_seq == header->seq) {
+            for (size_t i = 0; i < self->size && sender; i++)
+                if (self->members [i]->probe_seq == header->seq
+                &&  s_is_helper (self->members [i], sender->idb)) {
                     self->members [i]->probe_nacks++;
                     break;
                 }
@@ -273,15 +328,16 @@ members_handle (osmose_members_t *self, const char *from,
             s_on_ping_req (self, from, header);
             break;
         case MEMBERS_MSG_JOIN:
-            s_send_table (self, from, 0);
+            if (s_table_allowed (self, sender))
+                s_send_table (self, from, 0);
             break;
         case MEMBERS_MSG_SYNC_HASH:
-            if (header->hash != s_table_hash (self))
+            if (header->hash != s_table_hash (self) && s_table_allowed (self, sender))
                 s_send_table (self, from, MEMBERS_SYNC_REPLY_WANTED);
             break;
         case MEMBERS_MSG_SYNC_FULL:
             self->joined = true;
-            if (header->flags & MEMBERS_SYNC_REPLY_WANTED)
+            if ((header->flags & MEMBERS_SYNC_REPLY_WANTED) && s_table_allowed (self, sender))
                 s_send_table (self, from, 0);
             break;
         default:
@@ -328,17 +384,30 @@ s_probe_failed (osmose_members_t *self, members_entry_t *member)
         members_confirm (self, member, self->me->idb);
 }
 
+static bool
+s_is_chosen (members_entry_t *member, int count, const uint8_t *idb)
+{
+    for (int i = 0; i < count; i++)
+        if (memcmp (member->helpers [i], idb, MEMBERS_IDB) == 0)
+            return true;
+    return false;
+}
+
 //  Direct probe timed out: ask k random live members to probe for us
 static void
 s_probe_indirect (osmose_members_t *self, members_entry_t *member)
 {
-    int wanted = self->params.indirect_probes;
+    int wanted = self->params.indirect_probes < MEMBERS_HELPERS_MAX?
+                 self->params.indirect_probes: MEMBERS_HELPERS_MAX;
     int sent = 0;
     for (size_t tries = 0; sent < wanted && tries < 4 * (size_t) wanted + 8; tries++) {
         members_entry_t *helper = self->members [members_random (self) % self->size];
         if (helper->is_self || helper == member || helper->state != OSMOSE_MEMBER_ALIVE)
             continue;
+        if (s_is_chosen (member, sent, helper->idb))
+            continue;
         members_send (self, helper->id, MEMBERS_MSG_PING_REQ, member->probe_seq, member->idb);
+        memcpy (member->helpers [sent], helper->idb, MEMBERS_IDB);
         self->stats.indirect_probes++;
         sent++;
     }
@@ -356,6 +425,7 @@ static void
 s_tick_members (osmose_members_t *self)
 {
     int64_t now = self->now;
+    int limit = members_retransmits (self);
     for (size_t i = self->size; i-- > 0;) {
         members_entry_t *member = self->members [i];
         if (member->probe_phase != MEMBERS_PROBE_NONE && now >= member->probe_deadline) {
@@ -371,14 +441,14 @@ s_tick_members (osmose_members_t *self)
             member->state = OSMOSE_MEMBER_DEAD;
             member->state_since = now;
             member->probe_phase = MEMBERS_PROBE_NONE;
-            member->tx_left = members_retransmits (self);
+            members_news (self, member);
             self->stats.deaths++;
             if (self->params.on_change)
                 self->params.on_change (self->params.change_arg, member->id,
                                         old_state, member->state);
         }
         if ((member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT)
-        &&  !member->is_self && member->tx_left == 0
+        &&  !member->is_self && member->tx_sent >= limit
         &&  now - member->state_since >= self->params.reap_ms * INT64_C (1000))
             members_reap (self, i);
     }
@@ -399,8 +469,9 @@ s_tick_relays (osmose_members_t *self)
 static bool
 s_pending (osmose_members_t *self)
 {
+    int limit = members_retransmits (self);
     for (size_t i = 0; i < self->size; i++)
-        if (self->members [i]->tx_left > 0)
+        if (self->members [i]->tx_sent < limit)
             return true;
     return false;
 }
@@ -416,6 +487,10 @@ s_gossip (osmose_members_t *self)
     for (size_t i = 0; i < self->random_size; i++)
         targets [count++] = self->random [i];
     int fanout = self->params.gossip_fanout;
+    members_entry_t *chosen [16];
+    int chosen_size = 0;
+    if (fanout > 16)
+        fanout = 16;
     for (int i = 0; i < fanout && s_pending (self); i++) {
         members_entry_t *target = NULL;
         if (count > 0) {
@@ -423,12 +498,19 @@ s_gossip (osmose_members_t *self)
             target = targets [pick];
             targets [pick] = targets [--count];
         }
-        else {
+        else
+        for (int tries = 0; tries < 8 && !target; tries++) {
             target = self->members [members_random (self) % self->size];
             if (target->is_self || target->state == OSMOSE_MEMBER_DEAD
             ||  target->state == OSMOSE_MEMBER_LEFT)
-                continue;
+                target = NULL;
+            for (int j = 0; j < chosen_size && target; j++)
+                if (chosen [j] == target)
+                    target = NULL;      //  one push per member per round
         }
+        if (!target)
+            continue;
+        chosen [chosen_size++] = target;
         members_send (self, target->id, MEMBERS_MSG_GOSSIP, 0, NULL);
     }
 }
@@ -437,7 +519,9 @@ static void
 s_tick_sync (osmose_members_t *self)
 {
     int64_t interval = self->params.sync_interval_ms * INT64_C (1000);
-    self->sync_next = self->now + interval / 2 + (int64_t) (members_random (self) % (uint64_t) (interval + 1));
+    //  Anywhere in [interval / 2, interval * 3 / 2], so syncs do not align
+    self->sync_next = self->now + interval / 2
+                    + (int64_t) (members_random (self) % (uint64_t) (interval + 1));
     for (int tries = 0; tries < 8; tries++) {
         members_entry_t *member = self->members [members_random (self) % self->size];
         if (!member->is_self && member->state == OSMOSE_MEMBER_ALIVE) {
@@ -469,7 +553,10 @@ osmose_members_tick (osmose_members_t *self, int64_t now_us)
         s_tick_relays (self);
         if (now_us >= self->view_next) {
             members_view_update (self);
-            self->view_next = now_us + 1000000;
+            //  Fill an empty view soon after joining, then change it slowly
+            bool full = self->near_size >= (size_t) self->params.active_view
+                     || self->near_size + 1 >= osmose_members_alive (self);
+            self->view_next = now_us + (full? 1000000: 100000);
         }
         if (now_us >= self->probe_next) {
             members_entry_t *target = members_rotation_next (self);
@@ -493,6 +580,7 @@ osmose_members_deadline (osmose_members_t *self)
 {
     int64_t deadline = INT64_MAX;
     bool pending = false;
+    int limit = members_retransmits (self);
     if (!self->leaving) {
         deadline = self->probe_next;
         if (self->view_next < deadline)
@@ -510,8 +598,8 @@ osmose_members_deadline (osmose_members_t *self)
     for (size_t i = 0; i < self->size; i++) {
         members_entry_t *member = self->members [i];
         int64_t at = INT64_MAX;
-        if (member->tx_left > 0)
-            pending = true;
+        bool news = member->tx_sent < limit;
+        pending |= news;
         if (self->leaving)
             continue;
         if (member->probe_phase != MEMBERS_PROBE_NONE)
@@ -521,7 +609,7 @@ osmose_members_deadline (osmose_members_t *self)
         if (member->state == OSMOSE_MEMBER_SUSPECT && member->suspect_deadline < at)
             at = member->suspect_deadline;
         if ((member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT)
-        &&  !member->is_self && member->tx_left == 0 && member->state_since + reap < at)
+        &&  !member->is_self && !news && member->state_since + reap < at)
             at = member->state_since + reap;
         if (at < deadline)
             deadline = at;
@@ -577,7 +665,7 @@ osmose_members_leave (osmose_members_t *self, int64_t now_us)
     members_entry_t *me = self->me;
     me->state = OSMOSE_MEMBER_LEFT;
     me->state_since = now_us;
-    me->tx_left = members_retransmits (self);
+    members_news (self, me);
     //  Tell the whole active view now; gossip carries it further while the
     //  daemon lingers
     for (size_t i = 0; i < self->near_size; i++)

@@ -13,7 +13,7 @@
 #include "osmose_members.h"
 #include "osmose_members_int.h"
 
-#define S_RTT_UNKNOWN 20000     //  µs assumed before a member's first ACK
+#define S_RTT_UNKNOWN 20000     //  µs assumed while we measured no one
 
 static bool
 s_live (const members_entry_t *member)
@@ -122,10 +122,24 @@ osmose_members_hops (const char *a, const char *b)
     return hops;
 }
 
+//  Before its first ACK a member is assumed as far as the others we
+//  measured, on average, so location alone ranks it, not a guess
+static int64_t
+s_rtt_default (osmose_members_t *self)
+{
+    int64_t sum = 0, count = 0;
+    for (size_t i = 0; i < self->size; i++)
+        if (self->members [i]->rtt_us >= 0) {
+            sum += self->members [i]->rtt_us;
+            count++;
+        }
+    return count? sum / count: S_RTT_UNKNOWN;
+}
+
 static int64_t
 s_score (osmose_members_t *self, const members_entry_t *member)
 {
-    int64_t rtt = member->rtt_us >= 0? member->rtt_us: S_RTT_UNKNOWN;
+    int64_t rtt = member->rtt_us >= 0? member->rtt_us: self->rtt_default;
     return rtt + (int64_t) self->params.hop_weight_us
                * osmose_members_hops (self->me->location, member->location);
 }
@@ -172,6 +186,7 @@ members_view_update (osmose_members_t *self)
     size_t random_max = (size_t) self->params.random_view;
     near_max = near_max > MEMBERS_VIEW_MAX / 2? MEMBERS_VIEW_MAX / 2: near_max;
     random_max = random_max > MEMBERS_VIEW_MAX / 2? MEMBERS_VIEW_MAX / 2: random_max;
+    self->rtt_default = s_rtt_default (self);
     self->near_size = s_keep_live (self->near, self->near_size);
     self->random_size = s_keep_live (self->random, self->random_size);
     s_candidate_t *candidates = (s_candidate_t *) malloc (self->size * sizeof (s_candidate_t) + 1);
