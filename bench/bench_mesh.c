@@ -139,7 +139,26 @@ main (int argc, char *argv [])
     printf ("all see all: %s %.0f ms after the last peer started\n",
             all? "yes,": "NO, gave up", all_see_all * 1000);
 
-    //  2. Entry spread: post on one peer, poll all the others
+    //  2. Idle traffic and memory, over 10 s, once the joins have settled
+    zclock_sleep (5000);
+    json_int_t *before = (json_int_t *) calloc (count, sizeof (json_int_t));
+    for (size_t index = 0; index < count; index++)
+        before [index] = s_status_int (&peers [index], "peers", "bytes_out");
+    zclock_sleep (10000);
+    double bytes = 0;
+    long rss_max = 0, rss_sum = 0;
+    for (size_t index = 0; index < count; index++) {
+        bytes += s_status_int (&peers [index], "peers", "bytes_out") - before [index];
+        long rss = s_rss_kb (peers [index].pid);
+        rss_sum += rss;
+        if (rss > rss_max)
+            rss_max = rss;
+    }
+    printf ("idle traffic: %.0f B/s per peer (mean, frames sent, before CurveZMQ)\n",
+            bytes / 10 / count);
+    printf ("idle RSS: mean %ld KiB, max %ld KiB\n", rss_sum / (long) count, rss_max);
+
+    //  3. Entry spread: post on one peer, poll all the others
     double *spread = (double *) calloc (entries, sizeof (double));
     int64_t poll_rounds = 0, poll_us = 0;
     int spread_count = 0;
@@ -180,24 +199,6 @@ main (int argc, char *argv [])
                 "(%d lost; one polling round takes %.1f ms)\n", count, p50, p99,
                 spread_count, entries - spread_count, round_avg);
     }
-
-    //  3. Idle traffic and memory, over 10 s
-    zclock_sleep (2000);
-    json_int_t *before = (json_int_t *) calloc (count, sizeof (json_int_t));
-    for (size_t index = 0; index < count; index++)
-        before [index] = s_status_int (&peers [index], "peers", "bytes_out");
-    zclock_sleep (10000);
-    double bytes = 0;
-    long rss_max = 0, rss_sum = 0;
-    for (size_t index = 0; index < count; index++) {
-        bytes += s_status_int (&peers [index], "peers", "bytes_out") - before [index];
-        long rss = s_rss_kb (peers [index].pid);
-        rss_sum += rss;
-        if (rss > rss_max)
-            rss_max = rss;
-    }
-    printf ("idle traffic: %.0f B/s per peer (mean, payload bytes sent)\n", bytes / 10 / count);
-    printf ("idle RSS: mean %ld KiB, max %ld KiB\n", rss_sum / (long) count, rss_max);
 
     //  4. Kill -9 the last peer: time until every other marks it dead
     s_peer_t *victim = &peers [count - 1];

@@ -191,6 +191,9 @@ s_replica (osmose_gossip_t *self, const uint8_t *key, bool create)
         zsys_warning ("osmose: gossip: cannot open replica %s: %s", path, error);
         return NULL;
     }
+    //  A replica can be fetched again from the mesh: its fsyncs are
+    //  grouped widely, so a burst of imports does not stall the peer
+    osmose_feed_set_fsync (feed, OSMOSE_FSYNC_GROUP, 1000);
     if (s_add (self, key, feed, false)) {
         osmose_feed_destroy (&feed);
         return NULL;

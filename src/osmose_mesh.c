@@ -7,7 +7,7 @@
 #include "osmose_resources.h"
 
 #define S_LINK_IDLE_US 3000000      //  close a link outside the view after this
-#define S_EXTRA_LINKS 4             //  short-lived links allowed beyond the view
+#define S_EXTRA_LINKS 8             //  short-lived links allowed beyond the view
 #define S_HOUSEKEEPING_US 500000
 #define S_MAX_VIEW 64
 
@@ -448,7 +448,16 @@ osmose_mesh_status_json (osmose_mesh_t *self)
     osmose_transport_stats (self->transport, &transport);
     osmose_members_stats_t members;
     osmose_members_stats (self->members, &members);
-    return json_pack ("{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:i}",
+    const char *view [S_MAX_VIEW];
+    size_t view_size = osmose_members_active_view (self->members, view, S_MAX_VIEW);
+    json_t *view_json = json_array ();
+    for (size_t index = 0; view_json && index < view_size; index++)
+        json_array_append_new (view_json, json_string (view [index]));
+    json_t *by_type = json_object ();
+    for (int type = 1; by_type && type < OSMOSE_MSG_TYPE_LIMIT; type++)
+        json_object_set_new (by_type, osmose_msg_type_name (type),
+                             json_integer ((json_int_t) transport.bytes_sent_by_type [type]));
+    return json_pack ("{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:o}",
         "alive", counts [OSMOSE_MEMBER_ALIVE], "suspect", counts [OSMOSE_MEMBER_SUSPECT],
         "dead", counts [OSMOSE_MEMBER_DEAD], "left", counts [OSMOSE_MEMBER_LEFT],
         "links", (int) osmose_transport_links (self->transport),
@@ -457,7 +466,7 @@ osmose_mesh_status_json (osmose_mesh_t *self)
         "bytes_in", (json_int_t) transport.bytes_received,
         "malformed", (json_int_t) (transport.malformed + members.malformed),
         "send_dropped", (json_int_t) transport.send_dropped,
-        "health", members.health);
+        "health", members.health, "bytes_out_by_type", by_type, "view", view_json);
 }
 
 const char *

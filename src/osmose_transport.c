@@ -159,7 +159,8 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     zsock_set_curve_serverkey (link->socket, z85);
     zsock_set_sndhwm (link->socket, S_SEND_HWM);
     zsock_set_sndtimeo (link->socket, 0);
-    zsock_set_linger (link->socket, 0);
+    //  A link closed to make room still delivers what it queued
+    zsock_set_linger (link->socket, 200);
     zsock_set_immediate (link->socket, 0);
     zsock_set_heartbeat_ivl (link->socket, S_HEARTBEAT_IVL);
     zsock_set_heartbeat_timeout (link->socket, S_HEARTBEAT_TIMEOUT);
@@ -244,6 +245,7 @@ osmose_transport_send (osmose_transport_t *self, const char *id,
     }
     self->stats.sent++;
     self->stats.bytes_sent += bytes;
+    self->stats.bytes_sent_by_type [type] += bytes;
     return 0;
 }
 

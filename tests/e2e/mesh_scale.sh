@@ -8,7 +8,7 @@ set -u
 n=${MESH_PEERS:-32}
 # Polling many peers costs CPU the peers need: poll gently
 MESH_POLL=0.5
-bound=$((6 + 2 + 4))
+bound=$((6 + 2 + 8))
 
 mesh_init "$n"
 mesh_start 1
