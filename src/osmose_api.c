@@ -148,7 +148,7 @@ s_reply (osmose_api_t *self, zframe_t **address_p, zframe_t **sequence_p,
     zmsg_append (reply, address_p);
     zmsg_append (reply, sequence_p);
     zmsg_addstrf (reply, "%d", code);
-    char *text = json_dumps (body? body: json_object (), JSON_COMPACT);
+    char *text = body? json_dumps (body, JSON_COMPACT): NULL;
     zmsg_addstr (reply, text? text: "{}");
     free (text);
     //  A client that went away is not our problem: drop, never block
