@@ -31,11 +31,20 @@ done
 for function in $(sed -n 's/^ *\(osmose_[a-z_]*\) *(.*/\1/p' "$top_srcdir/include/osmose.h"); do
     grep -q "^\.BR\{0,1\}I\{0,1\} .*$function" "$man/osmose.3" || missing="$missing osmose.3:$function"
 done
+for function in $(sed -n 's/^ *\(osmose_[a-z_]*\) *(.*/\1/p' "$top_srcdir/include/osmose.h"); do
+    [ -f "$man/$function.3" ] || missing="$missing $function.3(alias: .so man3/osmose.3)"
+done
 [ -z "$missing" ] || fail "man pages lack (add them):$missing"
 
 #   Rendering
 command -v groff >/dev/null 2>&1 || skip "groff not installed: rendering not checked"
 for page in "$man"/*.[1-8]; do
+    if head -n 1 "$page" | grep -q '^\.so '; then
+        #   an alias: it must name a page that exists
+        target=$(sed -n '1s/^\.so man[0-9]\///p' "$page")
+        [ -f "$man/$target" ] || fail "$(basename "$page") points to missing $target"
+        continue
+    fi
     warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
     [ -z "$warnings" ] || fail "$(basename "$page"): $warnings"
     lines=$(groff -man -Tutf8 "$page" 2>/dev/null | wc -l)

@@ -85,6 +85,7 @@ has libosmose-dev "/usr/lib/[^/]+/libosmose\.so"
 has libosmose-dev "/usr/lib/[^/]+/libosmose\.a"
 has libosmose-dev "/usr/lib/[^/]+/pkgconfig/osmose\.pc"
 has libosmose-dev '/usr/share/man/man3/osmose.3.gz'
+has libosmose-dev '/usr/share/man/man3/osmose_connect.3.gz'
 field libosmose-dev Depends | grep -q "libosmose0 (= $debian_version)" \
     || fail "libosmose-dev does not depend on the same libosmose0"
 
