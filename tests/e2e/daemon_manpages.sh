@@ -18,11 +18,29 @@ for setting in $("$OSMOSED" --print-config | while IFS= read -r line; do
     done); do
     grep -q "^\.B $setting\$" "$man/osmose.conf.5" || missing="$missing osmose.conf.5:$setting"
 done
+#   Defaults written as "(default N)" must be the daemon's
+"$OSMOSED" --print-config | awk '
+    /^[a-z]/ { section = $1 }
+    /^    [a-z_]+ = / { value = $3; gsub (/"/, "", value); print section "/" $1, value }' \
+    >"$E2E_DIR/defaults"
+awk '
+    /^\.B [a-z_]+\/[a-z_]+$/ { setting = $2; text = ""; next }
+    /^\.(TP|SH|SS)/ { if (setting != "" && match (text, /\(default [0-9]+\)/))
+                         print setting, substr (text, RSTART + 9, RLENGTH - 10)
+                     setting = "" }
+    setting != "" { text = text " " $0 }' "$man/osmose.conf.5" >"$E2E_DIR/documented"
+while read -r setting documented; do
+    actual=$(awk -v s="$setting" '$1 == s { print $2 }' "$E2E_DIR/defaults")
+    [ -z "$actual" ] || [ "$actual" = "$documented" ] \
+        || missing="$missing osmose.conf.5:$setting(says default $documented, osmosed $actual)"
+done <"$E2E_DIR/documented"
+[ "$(wc -l <"$E2E_DIR/documented")" -gt 10 ] || fail "found too few documented defaults"
 count=$("$OSMOSED" --print-config | grep -c '^    [a-z]')
 [ "$count" -gt 10 ] || fail "--print-config lists only $count settings"
 
 for command in $("$OSMOSE" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }'); do
-    grep -Eq "^\.BR? $command( |\$)" "$man/osmose.1" || missing="$missing osmose.1:$command"
+    grep -Eq "^(\.BR? $command( |\$)|\\\\fB$command\\\\fR)" "$man/osmose.1" \
+        || missing="$missing osmose.1:$command"
 done
 for option in $("$OSMOSED" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
     escaped=$(echo "$option" | sed 's/-/\\\\-/g')
