@@ -10,8 +10,10 @@ build="build-essential autoconf automake libtool pkgconf
        libncurses-dev libjansson-dev libjemalloc-dev"
 #   jq: JSON checks in the tests; groff-base, man-db: man page checks;
 #   iproute2: network-namespace tests; debhelper, dpkg-dev: .deb builds;
-#   systemd: systemd-analyze verify of the unit; git: make distcheck etc.
-check="jq groff-base man-db iproute2 procps debhelper dpkg-dev systemd git"
+#   systemd: systemd-analyze verify of the unit; clang, libclang-rt-14-dev:
+#   libFuzzer targets (fuzz/run.sh); git: working from a clone
+check="jq groff-base man-db iproute2 procps debhelper dpkg-dev systemd
+       clang libclang-rt-14-dev git"
 
 packages="$build"
 [ "$1" = "--minimal" ] || packages="$packages $check"
