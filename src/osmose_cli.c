@@ -15,6 +15,8 @@ typedef struct {
 static const s_command_t s_commands [] = {
     { "status", osmose_cli_status, "show this peer: id, name, location, uptime" },
     { "peers", osmose_cli_peers, "list the members of the mesh" },
+    { "trust", osmose_cli_trust, "enrol, revoke and list trusted keys" },
+    { "resources", osmose_cli_resources, "probe this machine: what it would advertise" },
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 

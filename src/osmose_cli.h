@@ -47,5 +47,7 @@ void
 //  Subcommands
 int osmose_cli_status (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_peers (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_trust (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_resources (osmose_cli_t *cli, int argc, char *argv []);
 
 #endif

@@ -43,21 +43,24 @@ static const s_setting_t s_schema [] = {
     { "mesh/advertise", S_STRING, "", 0, 0, NULL,
       "Address peers should use to reach us; empty means discover it" },
     { "mesh/seeds", S_ENDPOINTS, "", 0, 0, NULL,
-      "Static peers to contact when mDNS is not available" },
+      "Static peers to contact without mDNS: PEERID@tcp://host:port ..." },
     { "mesh/active_view", S_INT, "6", 1, 64, NULL,
       "Open connections kept to the nearest peers" },
     { "mesh/random_view", S_INT, "2", 0, 16, NULL,
       "Extra connections to random peers, for connectivity" },
-    { "mesh/probe_interval_ms", S_INT, "1000", 10, 600000, NULL,
-      "How often each peer is probed by the failure detector" },
-    { "mesh/probe_timeout_ms", S_INT, "300", 1, 60000, NULL,
+    { "mesh/probe_interval_ms", S_INT, "200", 10, 600000, NULL,
+      "How often this peer probes one member (a shuffled rotation of all)" },
+    { "mesh/probe_timeout_ms", S_INT, "100", 1, 60000, NULL,
       "How long a direct probe waits before indirect probes" },
     { "mesh/indirect_probes", S_INT, "3", 0, 16, NULL,
       "How many peers are asked to probe an unresponsive peer" },
-    { "mesh/suspect_timeout_ms", S_INT, "3000", 10, 3600000, NULL,
-      "How long a suspected peer may refute before it is declared dead" },
-    { "mesh/gossip_interval_ms", S_INT, "200", 1, 600000, NULL,
-      "How often digests are exchanged for anti-entropy" },
+    { "mesh/suspect_timeout_ms", S_INT, "500", 10, 3600000, NULL,
+      "How long a suspected peer may refute before it is declared dead, once"
+      " confirmed by others; an unconfirmed suspicion lasts 3 times longer" },
+    { "mesh/gossip_interval_ms", S_INT, "50", 1, 600000, NULL,
+      "How often pending membership news is pushed to the active view" },
+    { "mesh/sync_interval_ms", S_INT, "10000", 100, 3600000, NULL,
+      "How often the member table is compared with a random member" },
     { "mesh/max_frame_bytes", S_INT, "16777216", 1024, 1073741824, NULL,
       "Frames larger than this are dropped and counted" },
     { "discovery/avahi", S_BOOL, "true", 0, 0, NULL,
@@ -182,8 +185,10 @@ s_valid_endpoint (const char *value)
     if (strncmp (value, "tcp://", 6) == 0) {
         const char *colon = strrchr (rest, ':');
         int64_t port;
-        if (!colon || colon == rest || !s_parse_int (colon + 1, &port)
-        ||  port < 0 || port > 65535)
+        //  Port "*" lets the system choose (tests, several peers per host)
+        if (!colon || colon == rest
+        ||  (!streq (colon + 1, "*")
+            && (!s_parse_int (colon + 1, &port) || port < 0 || port > 65535)))
             return false;
     }
     return true;
@@ -271,12 +276,17 @@ s_check_value (const s_setting_t *setting, const char *value,
             bool valid = true;
             char *saveptr = NULL;
             for (char *word = strtok_r (copy, " \t,", &saveptr); word && valid;
-                 word = strtok_r (NULL, " \t,", &saveptr))
-                if (!s_valid_endpoint (word)) {
+                 word = strtok_r (NULL, " \t,", &saveptr)) {
+                //  A seed names the peer it expects: PEERID@tcp://host:port
+                char *at = strchr (word, '@');
+                bool id_ok = at && (at - word == 16
+                    && strspn (word, "0123456789abcdef") == 16);
+                if (!id_ok || !s_valid_endpoint (at + 1)) {
                     snprintf (reason, reason_size,
-                              "'%s' is not an endpoint like tcp://host:port", word);
+                              "'%s' is not a seed like PEERID@tcp://host:port", word);
                     valid = false;
                 }
+            }
             free (copy);
             return valid;
         }
@@ -650,8 +660,10 @@ osmose_config_test (bool verbose)
         { "node\n    name = \"x\n", "t.conf:2: unterminated quoted value" },
         { "log\n    fsync = sometimes\n",
           "t.conf:2: log/fsync: 'sometimes' is not one of always|group|never" },
-        { "mesh\n    seeds = \"tcp://a:1 http://b\"\n",
-          "t.conf:2: mesh/seeds: 'http://b' is not an endpoint like tcp://host:port" },
+        { "mesh\n    seeds = \"tcp://a:1\"\n",
+          "t.conf:2: mesh/seeds: 'tcp://a:1' is not a seed like PEERID@tcp://host:port" },
+        { "mesh\n    seeds = \"0123456789abcdef@tcp://a:1 xyz@tcp://b:2\"\n",
+          "t.conf:2: mesh/seeds: 'xyz@tcp://b:2' is not a seed like PEERID@tcp://host:port" },
         { "discovery\n    avahi = maybe\n",
           "t.conf:2: discovery/avahi: 'maybe' is not a boolean (true or false)" },
         { "node\n    location = /abs\n",

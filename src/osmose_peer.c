@@ -8,14 +8,31 @@
 #include "osmose_peer.h"
 #include "osmose_identity.h"
 #include "osmose_api.h"
+#include "osmose_trust.h"
+#include "osmose_transport.h"
+#include "osmose_mesh.h"
+#include "osmose_resources.h"
+#include "osmose_discovery.h"
 #include <sys/stat.h>
+
+#define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
+#define S_ADVERT_MS 30000           //  fast resource figures, at most this often
 
 typedef struct {
     zsock_t *pipe;              //  to the front end
     osmose_config_t *config;    //  borrowed from the front end
     osmose_identity_t *identity;
     osmose_api_t *api;
+    osmose_trust_t *trust;
+    osmose_transport_t *transport;  //  the mesh's, borrowed
+    osmose_mesh_t *mesh;
+    osmose_discovery_t *discovery;  //  NULL when discovery/avahi is off
+    osmose_resources_t resources;   //  what we advertise
+    int64_t next_advert;            //  zclock_mono of the next load refresh
     zpoller_t *poller;
+    int64_t next_housekeeping;  //  zclock_mono of the next periodic duties
+    int64_t next_refusal_log;   //  refusals are reported at a bounded pace
+    uint64_t refusals;          //  handshakes refused since start
     int64_t started;            //  zclock_time at start
     char name [256];
     bool terminated;
@@ -53,6 +70,10 @@ s_api_status (void *arg, json_t *request, json_t **reply)
             "stats", have_stats,
             "allocated", (json_int_t) stats.allocated,
             "resident", (json_int_t) stats.resident);
+    if (*reply) {
+        json_object_set_new (*reply, "peers", osmose_mesh_status_json (self->mesh));
+        json_object_set_new (*reply, "endpoint", json_string (osmose_mesh_endpoint (self->mesh)));
+    }
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
@@ -60,14 +81,64 @@ static int
 s_api_peers (void *arg, json_t *request, json_t **reply)
 {
     s_peer_t *self = (s_peer_t *) arg;
-    //  Until membership lands, the member table holds only ourselves
-    *reply = json_pack ("[{s:s, s:s, s:s, s:s, s:b}]",
-        "id", osmose_identity_id (self->identity),
-        "name", self->name,
-        "location", osmose_config_str (self->config, "node/location"),
-        "state", "alive",
-        "self", 1);
+    *reply = osmose_mesh_peers_json (self->mesh);
     return *reply? 0: OSMOSE_ENOMEM;
+}
+
+static int
+s_api_trust_list (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    *reply = osmose_trust_json (self->trust);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  {"key": hex or node.pub text, "role": "device|user|admin", "name": text}
+static int
+s_api_trust_add (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    const char *key_text = json_string_value (json_object_get (request, "key"));
+    const char *role_text = json_string_value (json_object_get (request, "role"));
+    const char *name = json_string_value (json_object_get (request, "name"));
+    uint8_t key [OSMOSE_KEY_SIZE];
+    int role = osmose_trust_role_parse (role_text? role_text: "device");
+    if (!key_text || osmose_trust_parse_key (key_text, key) || role < 0) {
+        *reply = json_pack ("{s:s}", "error", "expected a 64-hex-digit Ed25519 key "
+                            "and a role of device, user or admin");
+        return OSMOSE_EINVAL;
+    }
+    int rc = osmose_trust_add (self->trust, key, (osmose_trust_role_t) role, name);
+    if (rc == 0)
+        rc = osmose_transport_allow (self->transport, key);
+    if (rc == 0 || rc == OSMOSE_EEXIST) {
+        char id [OSMOSE_ID_SIZE + 1];
+        osmose_identity_id_of (key, id);
+        *reply = json_pack ("{s:s, s:b}", "id", id, "added", rc == 0);
+        if (rc == 0)
+            zsys_notice ("osmose: trust: enrolled %s %s (%s)",
+                         osmose_trust_role_name ((osmose_trust_role_t) role), id,
+                         name? name: "-");
+        return 0;
+    }
+    return rc;
+}
+
+//  {"who": id or hex key}
+static int
+s_api_trust_remove (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    const char *who = json_string_value (json_object_get (request, "who"));
+    osmose_trust_entry_t removed;
+    int rc = osmose_trust_remove (self->trust, who, &removed);
+    if (rc == 0) {
+        osmose_transport_deny (self->transport, removed.key);
+        osmose_transport_disconnect (self->transport, removed.id);
+        zsys_notice ("osmose: trust: removed %s (%s)", removed.id, removed.name);
+        *reply = json_pack ("{s:s}", "id", removed.id);
+    }
+    return rc;
 }
 
 static void
@@ -77,9 +148,55 @@ s_peer_destroy (s_peer_t **self_p)
         s_peer_t *self = *self_p;
         zpoller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
+        osmose_discovery_destroy (&self->discovery);
+        osmose_mesh_destroy (&self->mesh);
+        osmose_trust_destroy (&self->trust);
         osmose_identity_destroy (&self->identity);
         free (self);
         *self_p = NULL;
+    }
+}
+
+//  Publish ourselves on mDNS and browse for the others. Avahi being
+//  absent is not an error: the discovery object waits for it
+static bool
+s_start_discovery (s_peer_t *self)
+{
+    const char *endpoint = osmose_mesh_endpoint (self->mesh);
+    const char *colon = strrchr (endpoint, ':');
+    int port = colon? atoi (colon + 1): 0;
+    osmose_discovery_txt_t txt;
+    if (port <= 0 || port > 65535
+    ||  osmose_discovery_txt_set (&txt, osmose_identity_public (self->identity),
+                                  osmose_config_str (self->config, "node/location"),
+                                  OSMOSE_MSG_VERSION, endpoint) != 0)
+        return false;
+    //  Instance names must differ between devices that share a name
+    char instance [OSMOSE_DISCOVERY_NAME_MAX + 1];
+    snprintf (instance, sizeof (instance), "%.40s %s", self->name,
+              osmose_identity_id (self->identity));
+    self->discovery = osmose_discovery_new (
+        osmose_config_str (self->config, "discovery/service"), instance,
+        (uint16_t) port, &txt);
+    return self->discovery != NULL;
+}
+
+static void
+s_handle_discovery (s_peer_t *self)
+{
+    osmose_discovery_event_t event;
+    while (osmose_discovery_recv (self->discovery, &event) == 0) {
+        if (event.kind == OSMOSE_DISCOVERY_FOUND) {
+            //  The TXT record is only a hint: the trust store decides, and
+            //  the CURVE handshake proves the key
+            int rc = osmose_mesh_join (self->mesh, event.txt.id, event.endpoint);
+            if (rc == OSMOSE_EUNTRUSTED)
+                zsys_debug ("osmose: discovered untrusted peer %s at %s",
+                            event.txt.id, event.endpoint);
+        }
+        else
+        if (event.kind == OSMOSE_DISCOVERY_STATUS)
+            zsys_info ("osmose: avahi %s: %s", event.up? "up": "down", event.message);
     }
 }
 
@@ -115,6 +232,32 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         s_peer_destroy (&self);
         return NULL;
     }
+    char path [PATH_MAX];
+    snprintf (path, sizeof (path), "%s/trust", state_dir);
+    if (osmose_trust_load (path, &self->trust, error, error_size)) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    int rc_probe = osmose_resources_probe (&self->resources,
+                                           getenv (OSMOSE_RESOURCES_SYSROOT_ENV), config);
+    if (rc_probe) {
+        snprintf (error, error_size, "cannot probe resources: %s", osmose_strerror (rc_probe));
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    self->mesh = osmose_mesh_new (config, self->identity, self->trust, self->name,
+                                  osmose_config_str (config, "node/location"),
+                                  error, error_size);
+    if (!self->mesh) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    self->transport = osmose_mesh_transport (self->mesh);
+    if (osmose_config_bool (config, "discovery/avahi") && !s_start_discovery (self)) {
+        snprintf (error, error_size, "cannot start Avahi discovery (out of memory?)");
+        s_peer_destroy (&self);
+        return NULL;
+    }
     self->api = osmose_api_new (osmose_config_str (config, "api/endpoint"),
                                 error, error_size);
     if (!self->api) {
@@ -123,12 +266,18 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     }
     if (osmose_api_register (self->api, "PING", s_api_ping, self)
     ||  osmose_api_register (self->api, "STATUS", s_api_status, self)
-    ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)) {
+    ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)
+    ||  osmose_api_register (self->api, "TRUST_LIST", s_api_trust_list, self)
+    ||  osmose_api_register (self->api, "TRUST_ADD", s_api_trust_add, self)
+    ||  osmose_api_register (self->api, "TRUST_REMOVE", s_api_trust_remove, self)) {
         snprintf (error, error_size, "cannot register API commands");
         s_peer_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (pipe, osmose_api_socket (self->api), NULL);
+    self->poller = zpoller_new (pipe, osmose_api_socket (self->api),
+                                osmose_mesh_inbox (self->mesh), NULL);
+    if (self->poller && self->discovery)
+        zpoller_add (self->poller, osmose_discovery_socket (self->discovery));
     if (!self->poller) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
@@ -148,6 +297,87 @@ s_handle_pipe (s_peer_t *self)
     zmsg_destroy (&msg);
 }
 
+//  Contact the static seeds, "PEERID@tcp://host:port" each
+static void
+s_join_seeds (s_peer_t *self)
+{
+    char *seeds = strdup (osmose_config_str (self->config, "mesh/seeds"));
+    char *saveptr = NULL;
+    for (char *seed = seeds? strtok_r (seeds, " \t,", &saveptr): NULL; seed;
+         seed = strtok_r (NULL, " \t,", &saveptr)) {
+        char *at = strchr (seed, '@');
+        if (!at)
+            continue;           //  the config schema refuses these
+        *at = 0;
+        int rc = osmose_mesh_join (self->mesh, seed, at + 1);
+        if (rc)
+            zsys_warning ("osmose: seed %s@%s: %s%s", seed, at + 1, osmose_strerror (rc),
+                          rc == OSMOSE_EUNTRUSTED? " (enrol it with 'osmose trust add')": "");
+    }
+    free (seeds);
+}
+
+//  Advertise our resources; the fast figures are refreshed at a pace that
+//  keeps idle traffic small
+static void
+s_advertise (s_peer_t *self)
+{
+    osmose_resources_t fresh = self->resources;
+    if (osmose_resources_probe_load (&fresh, getenv (OSMOSE_RESOURCES_SYSROOT_ENV),
+                                     self->config) != 0)
+        return;
+    bool first = self->next_advert == 0;
+    //  Every advert is a signed record that every member relays a few
+    //  times, so only news travels: a load that moved by a whole CPU or a
+    //  quarter, a tenth of memory, five points of battery
+    int load_delta = abs (fresh.load.load1 - self->resources.load.load1);
+    bool changed = first
+        || (load_delta >= 100 && load_delta * 4 >= self->resources.load.load1)
+        || llabs (fresh.load.memory_free_mb - self->resources.load.memory_free_mb)
+           > self->resources.capacity.memory_total_mb / 10
+        || abs (fresh.load.battery_percent - self->resources.load.battery_percent) >= 5;
+    if (!changed)
+        return;
+    self->resources = fresh;
+    json_t *advert = osmose_resources_json (&self->resources);
+    if (advert) {
+        json_object_del (advert, "battery_low");
+        if (osmose_mesh_advertise (self->mesh, advert) != 0)
+            zsys_warning ("osmose: resource advert too large or no memory");
+    }
+    json_decref (advert);
+}
+
+//  Refused handshakes are evidence of a misconfigured or hostile device;
+//  report them, but at a pace no intruder can turn into a log flood
+static void
+s_report_refusals (s_peer_t *self, int64_t now)
+{
+    char last_z85 [41];
+    uint64_t refusals = osmose_transport_refusals (self->transport, last_z85);
+    self->refusals += refusals;
+    if (refusals && now >= self->next_refusal_log) {
+        zsys_warning ("osmose: refused %" PRIu64 " connection(s) from untrusted keys, "
+                      "last curve key %s", self->refusals, last_z85);
+        self->refusals = 0;
+        self->next_refusal_log = now + S_REFUSAL_LOG_MS;
+    }
+}
+
+static void
+s_housekeeping (s_peer_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now < self->next_housekeeping)
+        return;
+    self->next_housekeeping = now + 1000;
+    s_report_refusals (self, now);
+    if (now >= self->next_advert) {
+        s_advertise (self);
+        self->next_advert = now + S_ADVERT_MS;
+    }
+}
+
 static void
 s_peer_actor (zsock_t *pipe, void *args)
 {
@@ -162,20 +392,35 @@ s_peer_actor (zsock_t *pipe, void *args)
         return;
     }
     zstr_sendx (pipe, "OK", osmose_identity_id (self->identity), NULL);
-    zsys_info ("osmose: peer %s (%s) at %s, api %s",
+    s_join_seeds (self);
+    zsys_info ("osmose: peer %s (%s) at %s, mesh %s, api %s, %zu trusted keys",
                osmose_identity_id (self->identity), self->name,
                osmose_config_str (self->config, "node/location"),
-               osmose_config_str (self->config, "api/endpoint"));
+               osmose_mesh_endpoint (self->mesh),
+               osmose_config_str (self->config, "api/endpoint"),
+               osmose_trust_size (self->trust));
     while (!self->terminated) {
-        void *which = zpoller_wait (self->poller, 1000);
+        int64_t wait = self->next_housekeeping - zclock_mono ();
+        int mesh_wait = osmose_mesh_timeout (self->mesh);
+        if (mesh_wait < wait)
+            wait = mesh_wait;
+        void *which = zpoller_wait (self->poller, (int) (wait < 0? 0: wait));
         if (which == pipe)
             s_handle_pipe (self);
         else
         if (which == osmose_api_socket (self->api))
             osmose_api_handle (self->api);
         else
+        if (which == osmose_mesh_inbox (self->mesh))
+            osmose_mesh_handle (self->mesh);
+        else
+        if (self->discovery && which == osmose_discovery_socket (self->discovery))
+            s_handle_discovery (self);
+        else
         if (zpoller_terminated (self->poller))
             break;
+        osmose_mesh_tick (self->mesh);
+        s_housekeeping (self);
     }
     zsys_info ("osmose: peer %s stopping", osmose_identity_id (self->identity));
     s_peer_destroy (&self);
@@ -241,6 +486,9 @@ osmose_peer_test (bool verbose)
     assert (osmose_config_set (config, "api/endpoint", value) == 0);
     assert (osmose_config_set (config, "node/location", "lab/bench1") == 0);
     assert (osmose_config_set (config, "node/name", "tester") == 0);
+    assert (osmose_config_set (config, "mesh/bind", "tcp://127.0.0.1:*") == 0);
+    //  Never publish on the machine's own mDNS from a test
+    assert (osmose_config_set (config, "discovery/avahi", "false") == 0);
 
     char error [512];
     osmose_peer_t *peer = osmose_peer_new (config, error, sizeof (error));

@@ -121,6 +121,9 @@ main (int argc, char *argv [])
         return 2;
     }
     zsys_set_logident ("osmosed");
+    //  stdout is for answers (--init prints the id); logs go to stderr,
+    //  which systemd sends to the journal
+    zsys_set_logstream (stderr);
     if (sodium_init () < 0) {
         fprintf (stderr, "osmosed: libsodium failed to initialise\n");
         return 1;
@@ -130,7 +133,7 @@ main (int argc, char *argv [])
     osmose_config_t *config = NULL;
     if (!config_file && access (S_DEFAULT_CONFIG, F_OK) != 0) {
         config = osmose_config_new_default ();
-        if (!check_only)
+        if (!check_only && !init_only)
             zsys_warning ("osmosed: %s not found, using defaults", S_DEFAULT_CONFIG);
     }
     else

@@ -10,6 +10,9 @@
 #include "selftest-core.inc"
 #include "selftest-log.inc"
 #include "selftest-mesh.inc"
+#include "selftest-resources.inc"
+#include "selftest-members.inc"
+#include "selftest-discovery.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -22,6 +25,9 @@ static const s_test_t s_tests [] = {
 #include "selftest-core.inc"
 #include "selftest-log.inc"
 #include "selftest-mesh.inc"
+#include "selftest-resources.inc"
+#include "selftest-members.inc"
+#include "selftest-discovery.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST

@@ -1,0 +1,589 @@
+/*  osmose_members_proto.c: the membership engine's timers and messages
+    (see osmose_members.h): probing (PING, PING_REQ, ACK), gossip of
+    pending updates, JOIN and anti-entropy push-pull, and the outbox.
+*/
+#include "osmose_prelude.h"
+#include "osmose_members.h"
+#include "osmose_members_int.h"
+
+typedef struct {
+    members_writer_t writer;
+    members_msg_header_t header;
+    size_t budget;
+} s_builder_t;
+
+static bool
+s_builder_init (s_builder_t *builder, uint8_t type, uint32_t seq, size_t capacity,
+                size_t budget)
+{
+    memset (builder, 0, sizeof (*builder));
+    builder->header.type = type;
+    builder->header.seq = seq;
+    builder->budget = budget;
+    builder->writer.data = (uint8_t *) malloc (capacity);
+    builder->writer.size = capacity;
+    return builder->writer.data != NULL;
+}
+
+//  Add a record about MEMBER if it fits (the budget binds unless FORCE)
+static bool
+s_builder_add (s_builder_t *builder, members_entry_t *member, bool info, bool force)
+{
+    if (builder->header.count == UINT16_MAX)
+        return false;
+    members_writer_t *writer = &builder->writer;
+    size_t mark = writer->pos;
+    bool with_info = member->state == OSMOSE_MEMBER_ALIVE || info;
+    members_msg_write_record (writer, (uint8_t) member->state, member->idb,
+                        member->incarnation, member->gossip_suspecter,
+                        with_info? member->info_wire: NULL, member->info_wire_size);
+    if (writer->failed || (writer->pos > builder->budget && !force)) {
+        writer->pos = mark;
+        writer->failed = false;
+        return false;
+    }
+    builder->header.count++;
+    return true;
+}
+
+static int
+s_by_tx_left (const void *a, const void *b)
+{
+    const members_entry_t *x = *(members_entry_t * const *) a;
+    const members_entry_t *y = *(members_entry_t * const *) b;
+    return (y->tx_left > x->tx_left) - (y->tx_left < x->tx_left);
+}
+
+//  Piggyback pending updates, least sent first, under the byte budget.
+//  News about the destination itself goes first, so it can refute.
+static void
+s_builder_piggyback (osmose_members_t *self, s_builder_t *builder, members_entry_t *dest)
+{
+    bool first = builder->header.count == 0;
+    if (dest && dest->state != OSMOSE_MEMBER_ALIVE && !dest->is_self)
+        if (s_builder_add (builder, dest, false, true))
+            first = false;
+    members_entry_t *pending [256];
+    size_t count = 0;
+    for (size_t i = 0; i < self->size && count < 256; i++)
+        if (self->members [i]->tx_left > 0 && self->members [i] != dest)
+            pending [count++] = self->members [i];
+    qsort (pending, count, sizeof (members_entry_t *), s_by_tx_left);
+    for (size_t i = 0; i < count; i++)
+        if (s_builder_add (builder, pending [i], false, first)) {
+            pending [i]->tx_left--;
+            first = false;
+        }
+}
+
+static void
+s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
+{
+    members_writer_t *writer = &builder->writer;
+    size_t offset = members_msg_count_offset (&builder->header);
+    size_t end = writer->pos;
+    if (end == 0)
+        members_msg_write_header (writer, &builder->header);     //  header only
+    else {
+        writer->pos = 0;
+        members_msg_write_header (writer, &builder->header);
+        writer->pos = end;
+    }
+    assert (offset + 2 <= writer->pos);
+    osmose_members_out_t *out = (osmose_members_out_t *) zmalloc (sizeof (osmose_members_out_t));
+    if (!out || writer->failed) {
+        free (out);
+        free (writer->data);
+        return;
+    }
+    snprintf (out->to, sizeof (out->to), "%s", to);
+    members_entry_t *member = (members_entry_t *) zhashx_lookup (self->index, to);
+    if (member) {
+        snprintf (out->endpoint, sizeof (out->endpoint), "%s", member->endpoint);
+        memcpy (out->public_key, member->public_key, OSMOSE_KEY_SIZE);
+    }
+    else
+    for (size_t i = 0; i < self->seed_count; i++)
+        if (streq (self->seeds [i].id, to)) {
+            snprintf (out->endpoint, sizeof (out->endpoint), "%s", self->seeds [i].endpoint);
+            memcpy (out->public_key, self->seeds [i].public_key, OSMOSE_KEY_SIZE);
+        }
+    //  Buffers are sized for the worst case; give the rest back
+    uint8_t *data = (uint8_t *) realloc (writer->data, writer->pos);
+    out->data = data? data: writer->data;
+    out->size = writer->pos;
+    self->stats.msgs_out++;
+    self->stats.bytes_out += out->size;
+    zlistx_add_end (self->outbox, out);
+}
+
+//  Headers are written last (the count is known then): leave room first
+static void
+s_builder_reserve (s_builder_t *builder)
+{
+    builder->writer.pos = members_msg_count_offset (&builder->header) + 2;
+}
+
+//  The order-independent hash of what we believe about live members
+static uint64_t
+s_table_hash (osmose_members_t *self)
+{
+    uint64_t hash = 0;
+    for (size_t i = 0; i < self->size; i++) {
+        members_entry_t *member = self->members [i];
+        if (member->state != OSMOSE_MEMBER_ALIVE && member->state != OSMOSE_MEMBER_SUSPECT)
+            continue;
+        uint8_t item [MEMBERS_IDB + 5], digest [16];
+        memcpy (item, member->idb, MEMBERS_IDB);
+        uint32_t inc = member->incarnation;
+        item [MEMBERS_IDB] = (uint8_t) (inc >> 24);
+        item [MEMBERS_IDB + 1] = (uint8_t) (inc >> 16);
+        item [MEMBERS_IDB + 2] = (uint8_t) (inc >> 8);
+        item [MEMBERS_IDB + 3] = (uint8_t) inc;
+        item [MEMBERS_IDB + 4] = (uint8_t) member->state;
+        crypto_generichash (digest, sizeof (digest), item, sizeof (item), NULL, 0);
+        uint64_t part;
+        memcpy (&part, digest, sizeof (part));
+        hash += part;
+    }
+    return hash;
+}
+
+void
+members_send (osmose_members_t *self, const char *to, uint8_t type,
+                uint32_t seq, const uint8_t *target)
+{
+    s_builder_t builder;
+    size_t budget = (size_t) self->params.max_message_bytes;
+    if (!s_builder_init (&builder, type, seq, budget + MEMBERS_RECORD_MAX + 32, budget))
+        return;
+    if (target)
+        memcpy (builder.header.target, target, MEMBERS_IDB);
+    if (type == MEMBERS_MSG_SYNC_HASH)
+        builder.header.hash = s_table_hash (self);
+    s_builder_reserve (&builder);
+    s_builder_piggyback (self, &builder, (members_entry_t *) zhashx_lookup (self->index, to));
+    s_builder_send (self, &builder, to);
+}
+
+//  Our whole table: the JOIN answer and the push-pull payload
+static void
+s_send_table (osmose_members_t *self, const char *to, uint8_t flags)
+{
+    size_t capacity = 32;
+    for (size_t i = 0; i < self->size; i++)
+        capacity += 1 + 2 * MEMBERS_IDB + 4 + self->members [i]->info_wire_size;
+    s_builder_t builder;
+    if (!s_builder_init (&builder, MEMBERS_MSG_SYNC_FULL, 0, capacity, capacity))
+        return;
+    builder.header.flags = flags;
+    s_builder_reserve (&builder);
+    for (size_t i = 0; i < self->size; i++) {
+        members_entry_t *member = self->members [i];
+        bool live = member->state == OSMOSE_MEMBER_ALIVE || member->state == OSMOSE_MEMBER_SUSPECT;
+        s_builder_add (&builder, member, live, true);
+    }
+    self->stats.syncs++;
+    s_builder_send (self, &builder, to);
+}
+
+void
+members_send_join (osmose_members_t *self, const char *to)
+{
+    s_builder_t builder;
+    size_t budget = (size_t) self->params.max_message_bytes;
+    if (!s_builder_init (&builder, MEMBERS_MSG_JOIN, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
+        return;
+    s_builder_reserve (&builder);
+    s_builder_add (&builder, self->me, true, true);
+    s_builder_send (self, &builder, to);
+}
+
+static void
+s_on_ack (osmose_members_t *self, const char *from, uint32_t seq)
+{
+    uint8_t from_idb [MEMBERS_IDB];
+    if (!members_msg_id_parse (from, from_idb))
+        return;
+    for (size_t i = 0; i < MEMBERS_RELAYS; i++) {
+        members_relay_t *relay = &self->relays [i];
+        if (relay->expires > self->now && relay->our_seq == seq
+        &&  memcmp (relay->target, from_idb, MEMBERS_IDB) == 0) {
+            relay->expires = 0;
+            members_send (self, relay->requester, MEMBERS_MSG_ACK, relay->their_seq, NULL);
+            return;
+        }
+    }
+    for (size_t i = 0; i < self->size; i++) {
+        members_entry_t *member = self->members [i];
+        if (member->probe_phase == MEMBERS_PROBE_NONE || member->probe_seq != seq)
+            continue;
+        if (memcmp (member->idb, from_idb, MEMBERS_IDB) == 0) {
+            int64_t sample = self->now - member->probe_sent;
+            if (sample < 0)
+                sample = 0;
+            member->rtt_us = member->rtt_us < 0? sample:
+                member->rtt_us + (sample - member->rtt_us) / 8;
+        }
+        member->probe_phase = MEMBERS_PROBE_NONE;
+        if (self->health > 0)
+            self->health--;
+        return;
+    }
+}
+
+static void
+s_on_ping_req (osmose_members_t *self, const char *from, const members_msg_header_t *header)
+{
+    members_entry_t *target = members_find (self, header->target);
+    if (!target || target->is_self || streq (target->id, from))
+        return;
+    members_relay_t *relay = &self->relays [self->relay_next++ % MEMBERS_RELAYS];
+    if (++self->seq == 0)
+        self->seq = 1;
+    relay->our_seq = self->seq;
+    relay->their_seq = header->seq;
+    snprintf (relay->requester, sizeof (relay->requester), "%s", from);
+    memcpy (relay->target, header->target, MEMBERS_IDB);
+    relay->nack_at = self->now + self->params.probe_timeout_ms * INT64_C (1000);
+    relay->expires = self->now + 4 * self->params.probe_timeout_ms * INT64_C (1000);
+    members_send (self, target->id, MEMBERS_MSG_PING, relay->our_seq, NULL);
+}
+
+void
+members_handle (osmose_members_t *self, const char *from,
+                  members_entry_t *sender, const members_msg_header_t *header)
+{
+    switch (header->type) {
+        case MEMBERS_MSG_PING:
+            members_send (self, from, MEMBERS_MSG_ACK, header->seq, NULL);
+            break;
+        case MEMBERS_MSG_ACK:
+            s_on_ack (self, from, header->seq);
+            break;
+        case MEMBERS_MSG_NACK:
+            for (size_t i = 0; i < self->size; i++)
+                if (self->members [i]->probe_phase == MEMBERS_PROBE_INDIRECT
+                &&  self->members [i]->probe_seq == header->seq) {
+                    self->members [i]->probe_nacks++;
+                    break;
+                }
+            break;
+        case MEMBERS_MSG_PING_REQ:
+            s_on_ping_req (self, from, header);
+            break;
+        case MEMBERS_MSG_JOIN:
+            s_send_table (self, from, 0);
+            break;
+        case MEMBERS_MSG_SYNC_HASH:
+            if (header->hash != s_table_hash (self))
+                s_send_table (self, from, MEMBERS_SYNC_REPLY_WANTED);
+            break;
+        case MEMBERS_MSG_SYNC_FULL:
+            self->joined = true;
+            if (header->flags & MEMBERS_SYNC_REPLY_WANTED)
+                s_send_table (self, from, 0);
+            break;
+        default:
+            break;
+    }
+}
+
+static void
+s_probe_start (osmose_members_t *self, members_entry_t *member)
+{
+    if (++self->seq == 0)
+        self->seq = 1;
+    member->probe_seq = self->seq;
+    member->probe_phase = MEMBERS_PROBE_DIRECT;
+    member->probe_sent = self->now;
+    member->probe_now = false;
+    //  A member known to be far gets the time its RTT needs
+    int64_t timeout = self->params.probe_timeout_ms * INT64_C (1000);
+    if (member->rtt_us > 0 && 2 * member->rtt_us > timeout)
+        timeout = 2 * member->rtt_us;
+    member->probe_timeout = timeout * (self->health + 1);
+    member->probe_deadline = self->now + member->probe_timeout;
+    self->stats.probes++;
+    members_send (self, member->id, MEMBERS_MSG_PING, member->probe_seq, NULL);
+}
+
+//  Lifeguard: a failed probe counts against our own health only for the
+//  helpers that did not even NACK (or once, when there were none): when
+//  the helpers answer, the target is the one in trouble, not us
+static void
+s_probe_failed (osmose_members_t *self, members_entry_t *member)
+{
+    int missed = member->probe_phase == MEMBERS_PROBE_INDIRECT?
+                 member->probe_helpers - member->probe_nacks: 1;
+    member->probe_phase = MEMBERS_PROBE_NONE;
+    self->stats.probe_failures++;
+    self->health += missed > 0? missed: 0;
+    if (self->health > self->params.health_max)
+        self->health = self->params.health_max;
+    if (member->state == OSMOSE_MEMBER_ALIVE)
+        members_suspect (self, member, member->incarnation, self->me->idb);
+    else
+    if (member->state == OSMOSE_MEMBER_SUSPECT)
+        members_confirm (self, member, self->me->idb);
+}
+
+//  Direct probe timed out: ask k random live members to probe for us
+static void
+s_probe_indirect (osmose_members_t *self, members_entry_t *member)
+{
+    int wanted = self->params.indirect_probes;
+    int sent = 0;
+    for (size_t tries = 0; sent < wanted && tries < 4 * (size_t) wanted + 8; tries++) {
+        members_entry_t *helper = self->members [members_random (self) % self->size];
+        if (helper->is_self || helper == member || helper->state != OSMOSE_MEMBER_ALIVE)
+            continue;
+        members_send (self, helper->id, MEMBERS_MSG_PING_REQ, member->probe_seq, member->idb);
+        self->stats.indirect_probes++;
+        sent++;
+    }
+    if (sent == 0) {
+        s_probe_failed (self, member);
+        return;
+    }
+    member->probe_phase = MEMBERS_PROBE_INDIRECT;
+    member->probe_helpers = sent;
+    member->probe_nacks = 0;
+    member->probe_deadline = self->now + 2 * member->probe_timeout;
+}
+
+static void
+s_tick_members (osmose_members_t *self)
+{
+    int64_t now = self->now;
+    for (size_t i = self->size; i-- > 0;) {
+        members_entry_t *member = self->members [i];
+        if (member->probe_phase != MEMBERS_PROBE_NONE && now >= member->probe_deadline) {
+            if (member->probe_phase == MEMBERS_PROBE_DIRECT)
+                s_probe_indirect (self, member);
+            else
+                s_probe_failed (self, member);
+        }
+        if (member->probe_now && member->probe_phase == MEMBERS_PROBE_NONE)
+            s_probe_start (self, member);
+        if (member->state == OSMOSE_MEMBER_SUSPECT && now >= member->suspect_deadline) {
+            int old_state = member->state;
+            member->state = OSMOSE_MEMBER_DEAD;
+            member->state_since = now;
+            member->probe_phase = MEMBERS_PROBE_NONE;
+            member->tx_left = members_retransmits (self);
+            self->stats.deaths++;
+            if (self->params.on_change)
+                self->params.on_change (self->params.change_arg, member->id,
+                                        old_state, member->state);
+        }
+        if ((member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT)
+        &&  !member->is_self && member->tx_left == 0
+        &&  now - member->state_since >= self->params.reap_ms * INT64_C (1000))
+            members_reap (self, i);
+    }
+}
+
+static void
+s_tick_relays (osmose_members_t *self)
+{
+    for (size_t i = 0; i < MEMBERS_RELAYS; i++) {
+        members_relay_t *relay = &self->relays [i];
+        if (relay->expires > self->now && relay->nack_at && self->now >= relay->nack_at) {
+            relay->nack_at = 0;
+            members_send (self, relay->requester, MEMBERS_MSG_NACK, relay->their_seq, NULL);
+        }
+    }
+}
+
+static bool
+s_pending (osmose_members_t *self)
+{
+    for (size_t i = 0; i < self->size; i++)
+        if (self->members [i]->tx_left > 0)
+            return true;
+    return false;
+}
+
+//  Push pending updates to a few members of the active view
+static void
+s_gossip (osmose_members_t *self)
+{
+    members_entry_t *targets [MEMBERS_VIEW_MAX * 2];
+    size_t count = 0;
+    for (size_t i = 0; i < self->near_size; i++)
+        targets [count++] = self->near [i];
+    for (size_t i = 0; i < self->random_size; i++)
+        targets [count++] = self->random [i];
+    int fanout = self->params.gossip_fanout;
+    for (int i = 0; i < fanout && s_pending (self); i++) {
+        members_entry_t *target = NULL;
+        if (count > 0) {
+            size_t pick = members_random (self) % count;
+            target = targets [pick];
+            targets [pick] = targets [--count];
+        }
+        else {
+            target = self->members [members_random (self) % self->size];
+            if (target->is_self || target->state == OSMOSE_MEMBER_DEAD
+            ||  target->state == OSMOSE_MEMBER_LEFT)
+                continue;
+        }
+        members_send (self, target->id, MEMBERS_MSG_GOSSIP, 0, NULL);
+    }
+}
+
+static void
+s_tick_sync (osmose_members_t *self)
+{
+    int64_t interval = self->params.sync_interval_ms * INT64_C (1000);
+    self->sync_next = self->now + interval / 2 + (int64_t) (members_random (self) % (uint64_t) (interval + 1));
+    for (int tries = 0; tries < 8; tries++) {
+        members_entry_t *member = self->members [members_random (self) % self->size];
+        if (!member->is_self && member->state == OSMOSE_MEMBER_ALIVE) {
+            members_send (self, member->id, MEMBERS_MSG_SYNC_HASH, 0, NULL);
+            return;
+        }
+    }
+}
+
+int64_t
+osmose_members_tick (osmose_members_t *self, int64_t now_us)
+{
+    self->now = now_us;
+    //  Ticked far later than we asked: our process is starved, so trust
+    //  our own timeouts less for a while (Lifeguard's local health)
+    if (self->asked && now_us - self->asked > 2 * self->params.probe_timeout_ms * INT64_C (1000)
+    &&  self->health < self->params.health_max)
+        self->health++;
+    if (!self->leaving) {
+        //  Alone again: go back to the seeds
+        if (self->joined && osmose_members_alive (self) <= 1)
+            self->joined = false;
+        if (!self->joined && self->seed_count > 0 && now_us >= self->join_next) {
+            for (size_t i = 0; i < self->seed_count; i++)
+                members_send_join (self, self->seeds [i].id);
+            self->join_next = now_us + self->params.join_retry_ms * INT64_C (1000);
+        }
+        s_tick_members (self);
+        s_tick_relays (self);
+        if (now_us >= self->view_next) {
+            members_view_update (self);
+            self->view_next = now_us + 1000000;
+        }
+        if (now_us >= self->probe_next) {
+            members_entry_t *target = members_rotation_next (self);
+            if (target)
+                s_probe_start (self, target);
+            self->probe_next = now_us + self->params.probe_interval_ms
+                             * INT64_C (1000) * (self->health + 1);
+        }
+        if (now_us >= self->sync_next)
+            s_tick_sync (self);
+    }
+    if (now_us >= self->gossip_next) {
+        self->gossip_next = now_us + self->params.gossip_interval_ms * INT64_C (1000);
+        s_gossip (self);
+    }
+    return osmose_members_deadline (self);
+}
+
+int64_t
+osmose_members_deadline (osmose_members_t *self)
+{
+    int64_t deadline = INT64_MAX;
+    bool pending = false;
+    if (!self->leaving) {
+        deadline = self->probe_next;
+        if (self->view_next < deadline)
+            deadline = self->view_next;
+        if (self->sync_next < deadline)
+            deadline = self->sync_next;
+        if (!self->joined && self->seed_count > 0 && self->join_next < deadline)
+            deadline = self->join_next;
+    }
+    int64_t reap = self->params.reap_ms * INT64_C (1000);
+    for (size_t i = 0; i < MEMBERS_RELAYS && !self->leaving; i++)
+        if (self->relays [i].expires > self->now && self->relays [i].nack_at
+        &&  self->relays [i].nack_at < deadline)
+            deadline = self->relays [i].nack_at;
+    for (size_t i = 0; i < self->size; i++) {
+        members_entry_t *member = self->members [i];
+        int64_t at = INT64_MAX;
+        if (member->tx_left > 0)
+            pending = true;
+        if (self->leaving)
+            continue;
+        if (member->probe_phase != MEMBERS_PROBE_NONE)
+            at = member->probe_deadline;
+        if (member->probe_now && member->probe_phase == MEMBERS_PROBE_NONE)
+            at = self->now;
+        if (member->state == OSMOSE_MEMBER_SUSPECT && member->suspect_deadline < at)
+            at = member->suspect_deadline;
+        if ((member->state == OSMOSE_MEMBER_DEAD || member->state == OSMOSE_MEMBER_LEFT)
+        &&  !member->is_self && member->tx_left == 0 && member->state_since + reap < at)
+            at = member->state_since + reap;
+        if (at < deadline)
+            deadline = at;
+    }
+    if (pending && self->gossip_next < deadline)
+        deadline = self->gossip_next;
+    self->asked = deadline < self->now? self->now: deadline;
+    return self->asked;
+}
+
+bool
+osmose_members_next_out (osmose_members_t *self, osmose_members_out_t *out)
+{
+    osmose_members_out_t *first = (osmose_members_out_t *) zlistx_detach (self->outbox, NULL);
+    if (!first)
+        return false;
+    *out = *first;
+    free (first);
+    return true;
+}
+
+int
+osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t now_us)
+{
+    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
+    if (!member || member->is_self)
+        return OSMOSE_ENOTFOUND;
+    self->now = now_us;
+    if ((member->state == OSMOSE_MEMBER_ALIVE || member->state == OSMOSE_MEMBER_SUSPECT)
+    &&  member->probe_phase == MEMBERS_PROBE_NONE)
+        member->probe_now = true;
+    return 0;
+}
+
+int
+osmose_members_evidence_up (osmose_members_t *self, const char *id, int64_t now_us)
+{
+    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
+    if (!member || member->is_self)
+        return OSMOSE_ENOTFOUND;
+    self->now = now_us;
+    member->last_heard = now_us;
+    return 0;
+}
+
+int
+osmose_members_leave (osmose_members_t *self, int64_t now_us)
+{
+    if (self->leaving)
+        return 0;
+    self->now = now_us;
+    self->leaving = true;
+    members_entry_t *me = self->me;
+    me->state = OSMOSE_MEMBER_LEFT;
+    me->state_since = now_us;
+    me->tx_left = members_retransmits (self);
+    //  Tell the whole active view now; gossip carries it further while the
+    //  daemon lingers
+    for (size_t i = 0; i < self->near_size; i++)
+        members_send (self, self->near [i]->id, MEMBERS_MSG_GOSSIP, 0, NULL);
+    for (size_t i = 0; i < self->random_size; i++)
+        members_send (self, self->random [i]->id, MEMBERS_MSG_GOSSIP, 0, NULL);
+    self->gossip_next = now_us;
+    return 0;
+}

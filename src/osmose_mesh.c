@@ -1,0 +1,553 @@
+/*  osmose_mesh.c: membership over the transport (see osmose_mesh.h). */
+#include "osmose_prelude.h"
+#include "osmose_mesh.h"
+#include "osmose_members.h"
+#include "osmose_location.h"
+#include "osmose_proximity.h"
+#include "osmose_resources.h"
+
+#define S_LINK_IDLE_US 3000000      //  close a link outside the view after this
+#define S_EXTRA_LINKS 4             //  short-lived links allowed beyond the view
+#define S_HOUSEKEEPING_US 500000
+#define S_MAX_VIEW 64
+
+typedef struct {
+    osmose_mesh_handler_fn *handler;
+    void *arg;
+} s_route_t;
+
+struct _osmose_mesh_t {
+    osmose_identity_t *identity;    //  borrowed
+    osmose_trust_t *trust;          //  borrowed
+    osmose_transport_t *transport;
+    osmose_members_t *members;
+    char endpoint [256];            //  what we advertise
+    char location [OSMOSE_LOCATION_MAX_LENGTH + 1];
+    int64_t hop_weight_us;
+    zhashx_t *last_used;            //  link id -> int64_t * (µs of last send)
+    int64_t next_housekeeping;
+    s_route_t routes [OSMOSE_MSG_TYPE_LIMIT];
+};
+
+static int64_t
+s_now (void)
+{
+    return zclock_usecs ();
+}
+
+//  The endpoint others should use: the setting, else the bound address,
+//  with a wildcard host replaced by this host's first LAN address
+static void
+s_advertised_endpoint (osmose_mesh_t *self, osmose_config_t *config)
+{
+    const char *advertise = osmose_config_str (config, "mesh/advertise");
+    const char *bound = osmose_transport_endpoint (self->transport);
+    if (*advertise) {
+        snprintf (self->endpoint, sizeof (self->endpoint), "%s", advertise);
+        return;
+    }
+    const char *colon = strrchr (bound, ':');
+    if (strncmp (bound, "tcp://0.0.0.0:", 14) != 0 || !colon) {
+        snprintf (self->endpoint, sizeof (self->endpoint), "%s", bound);
+        return;
+    }
+    const char *host = "127.0.0.1";
+    ziflist_t *interfaces = ziflist_new ();
+    if (interfaces && ziflist_first (interfaces))
+        host = ziflist_address (interfaces);
+    snprintf (self->endpoint, sizeof (self->endpoint), "tcp://%s%s", host, colon);
+    ziflist_destroy (&interfaces);
+}
+
+static void
+s_sign (void *arg, const uint8_t *data, size_t size, uint8_t *signature)
+{
+    osmose_identity_sign ((osmose_identity_t *) arg, data, size, signature);
+}
+
+static void
+s_on_change (void *arg, const char *id, int old_state, int new_state)
+{
+    if (old_state)
+        zsys_info ("osmose: member %s: %s -> %s", id, osmose_member_state_name (old_state),
+                   osmose_member_state_name (new_state));
+    else
+        zsys_info ("osmose: member %s joined (%s)", id, osmose_member_state_name (new_state));
+}
+
+//  Close least recently used links outside the view until at most LIMIT
+//  remain: the bound on open links holds at every moment, not just after
+//  housekeeping
+static void
+s_evict (osmose_mesh_t *self, const char **view, size_t view_size, size_t limit)
+{
+    while (zhashx_size (self->last_used) > limit) {
+        const char *oldest = NULL;
+        int64_t oldest_used = INT64_MAX;
+        for (int64_t *used = (int64_t *) zhashx_first (self->last_used); used;
+             used = (int64_t *) zhashx_next (self->last_used)) {
+            const char *id = (const char *) zhashx_cursor (self->last_used);
+            bool in_view = false;
+            for (size_t index = 0; index < view_size && !in_view; index++)
+                in_view = streq (view [index], id);
+            if (!in_view && *used < oldest_used) {
+                oldest = id;
+                oldest_used = *used;
+            }
+        }
+        if (!oldest)
+            break;
+        char victim [OSMOSE_ID_SIZE + 1];
+        snprintf (victim, sizeof (victim), "%s", oldest);
+        osmose_transport_disconnect (self->transport, victim);
+        zhashx_delete (self->last_used, victim);
+    }
+}
+
+//  Open (if needed) and use a link to a trusted peer
+static int
+s_link (osmose_mesh_t *self, const char *id, const char *endpoint, const uint8_t *key)
+{
+    const osmose_trust_entry_t *trusted = osmose_trust_lookup (self->trust, id);
+    if (!trusted || memcmp (trusted->key, key, OSMOSE_KEY_SIZE) != 0)
+        return OSMOSE_EUNTRUSTED;
+    if (!zhashx_lookup (self->last_used, id)) {
+        const char *view [S_MAX_VIEW];
+        size_t view_size = osmose_members_active_view (self->members, view, S_MAX_VIEW);
+        s_evict (self, view, view_size, view_size + S_EXTRA_LINKS - 1);
+    }
+    int rc = osmose_transport_connect (self->transport, id, endpoint, key);
+    if (rc == 0) {
+        int64_t *used = (int64_t *) zhashx_lookup (self->last_used, id);
+        if (!used) {
+            used = (int64_t *) malloc (sizeof (int64_t));
+            if (!used)
+                return OSMOSE_ENOMEM;
+            zhashx_insert (self->last_used, id, used);
+        }
+        *used = s_now ();
+    }
+    return rc;
+}
+
+//  Send everything the engine queued
+static void
+s_flush (osmose_mesh_t *self)
+{
+    osmose_members_out_t out;
+    while (osmose_members_next_out (self->members, &out)) {
+        const char *endpoint = out.endpoint;
+        const uint8_t *key = out.public_key;
+        osmose_member_t member;
+        //  A stranger's first message is answered at the endpoint its
+        //  signed record gave, once the engine has accepted that record
+        if (!*endpoint && osmose_members_lookup (self->members, out.to, &member) == 0) {
+            endpoint = member.endpoint;
+            key = member.public_key;
+        }
+        //  A full queue drops the message (the transport counts it); the
+        //  protocol tolerates loss, so there is nothing else to do
+        if (*endpoint && s_link (self, out.to, endpoint, key) == 0
+        &&  osmose_transport_send (self->transport, out.to, OSMOSE_MSG_MEMBERS,
+                                   out.data, out.size) != 0)
+            zsys_debug ("osmose: message to %s dropped", out.to);
+        free (out.data);
+    }
+}
+
+//  Keep links to the view; close idle ones beyond it, oldest first
+static void
+s_housekeeping (osmose_mesh_t *self, int64_t now)
+{
+    const char *view [S_MAX_VIEW];
+    size_t view_size = osmose_members_active_view (self->members, view, S_MAX_VIEW);
+    for (size_t index = 0; index < view_size; index++) {
+        osmose_member_t member;
+        if (osmose_members_lookup (self->members, view [index], &member) == 0)
+            (void) s_link (self, member.id, member.endpoint, member.public_key);
+    }
+    zlistx_t *ids = zhashx_keys (self->last_used);
+    for (const char *id = (const char *) zlistx_first (ids); id;
+         id = (const char *) zlistx_next (ids)) {
+        bool in_view = false;
+        for (size_t index = 0; index < view_size && !in_view; index++)
+            in_view = streq (view [index], id);
+        int64_t *used = (int64_t *) zhashx_lookup (self->last_used, id);
+        osmose_member_t member;
+        bool gone = osmose_members_lookup (self->members, id, &member) != 0
+                 || member.state == OSMOSE_MEMBER_DEAD || member.state == OSMOSE_MEMBER_LEFT;
+        if (!in_view && (gone || now - *used > S_LINK_IDLE_US)) {
+            osmose_transport_disconnect (self->transport, id);
+            zhashx_delete (self->last_used, id);
+        }
+    }
+    zlistx_destroy (&ids);
+    s_evict (self, view, view_size, view_size + S_EXTRA_LINKS);
+}
+
+osmose_mesh_t *
+osmose_mesh_new (osmose_config_t *config, osmose_identity_t *identity,
+                 osmose_trust_t *trust, const char *name, const char *location,
+                 char *error, size_t error_size)
+{
+    assert (config && identity && trust);
+    osmose_mesh_t *self = (osmose_mesh_t *) zmalloc (sizeof (osmose_mesh_t));
+    if (!self) {
+        snprintf (error, error_size, "out of memory");
+        return NULL;
+    }
+    self->identity = identity;
+    self->trust = trust;
+    snprintf (self->location, sizeof (self->location), "%s", location? location: "");
+    self->hop_weight_us = osmose_config_int (config, "proximity/topology_weight_us");
+    self->last_used = zhashx_new ();
+    self->transport = osmose_transport_new (identity, osmose_config_str (config, "mesh/bind"),
+        (size_t) osmose_config_int (config, "mesh/max_frame_bytes"), error, error_size);
+    if (!self->last_used || !self->transport) {
+        if (!self->last_used)
+            snprintf (error, error_size, "out of memory");
+        osmose_mesh_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->last_used, (zhashx_destructor_fn *) zstr_free);
+    for (size_t index = 0; index < osmose_trust_size (trust); index++)
+        if (osmose_transport_allow (self->transport, osmose_trust_at (trust, index)->key)) {
+            snprintf (error, error_size, "out of memory");
+            osmose_mesh_destroy (&self);
+            return NULL;
+        }
+    s_advertised_endpoint (self, config);
+
+    osmose_members_params_t params;
+    osmose_members_params_from_config (&params, config);
+    params.sign = s_sign;
+    params.sign_arg = identity;
+    params.require_signatures = true;
+    params.on_change = s_on_change;
+    params.change_arg = self;
+    osmose_member_info_t info = {
+        .endpoint = self->endpoint, .name = name, .location = self->location,
+        .public_key = osmose_identity_public (identity)
+    };
+    self->members = osmose_members_new (osmose_identity_id (identity), &info, &params, s_now ());
+    if (!self->members) {
+        snprintf (error, error_size, "cannot start membership (bad endpoint '%s'?)",
+                  self->endpoint);
+        osmose_mesh_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+osmose_mesh_destroy (osmose_mesh_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        osmose_mesh_t *self = *self_p;
+        if (self->members) {
+            //  Say goodbye so nobody waits for a timeout to notice
+            if (osmose_members_leave (self->members, s_now ()) == 0)
+                s_flush (self);
+            zclock_sleep (50);      //  let the goodbyes leave the queues
+            osmose_members_destroy (&self->members);
+        }
+        osmose_transport_destroy (&self->transport);
+        zhashx_destroy (&self->last_used);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+osmose_mesh_set_handler (osmose_mesh_t *self, osmose_msg_type_t type,
+                         osmose_mesh_handler_fn *handler, void *arg)
+{
+    assert (self && type > 0 && type < OSMOSE_MSG_TYPE_LIMIT);
+    self->routes [type].handler = handler;
+    self->routes [type].arg = arg;
+}
+
+zsock_t *
+osmose_mesh_inbox (osmose_mesh_t *self)
+{
+    assert (self);
+    return osmose_transport_inbox (self->transport);
+}
+
+void
+osmose_mesh_handle (osmose_mesh_t *self)
+{
+    assert (self);
+    char from [OSMOSE_ID_SIZE + 1];
+    osmose_msg_type_t type;
+    zframe_t *frame = NULL;
+    const uint8_t *body;
+    size_t size;
+    if (osmose_transport_recv (self->transport, from, &type, &frame, &body, &size))
+        return;                 //  malformed: counted by the transport
+    int64_t now = s_now ();
+    (void) osmose_members_evidence_up (self->members, from, now);
+    if (type == OSMOSE_MSG_MEMBERS)
+        (void) osmose_members_receive (self->members, from, body, size, now);
+    else
+    if (self->routes [type].handler)
+        self->routes [type].handler (self->routes [type].arg, from, body, size);
+    zframe_destroy (&frame);
+    s_flush (self);
+}
+
+int
+osmose_mesh_timeout (osmose_mesh_t *self)
+{
+    assert (self);
+    int64_t deadline = osmose_members_deadline (self->members);
+    if (self->next_housekeeping < deadline)
+        deadline = self->next_housekeeping;
+    int64_t wait = (deadline - s_now () + 999) / 1000;
+    return wait < 0? 0: wait > 1000? 1000: (int) wait;
+}
+
+void
+osmose_mesh_tick (osmose_mesh_t *self)
+{
+    assert (self);
+    int64_t now = s_now ();
+    if (now >= osmose_members_deadline (self->members))
+        osmose_members_tick (self->members, now);
+    if (now >= self->next_housekeeping) {
+        s_housekeeping (self, now);
+        self->next_housekeeping = now + S_HOUSEKEEPING_US;
+    }
+    s_flush (self);
+}
+
+int
+osmose_mesh_join (osmose_mesh_t *self, const char *id, const char *endpoint)
+{
+    assert (self);
+    const osmose_trust_entry_t *trusted = id? osmose_trust_lookup (self->trust, id): NULL;
+    if (!trusted)
+        return OSMOSE_EUNTRUSTED;
+    if (streq (id, osmose_identity_id (self->identity)))
+        return 0;               //  ourselves, e.g. in a shared seed list
+    int rc = osmose_members_join (self->members, id, endpoint, trusted->key, s_now ());
+    if (rc == 0)
+        s_flush (self);
+    return rc;
+}
+
+int
+osmose_mesh_send (osmose_mesh_t *self, const char *id, osmose_msg_type_t type,
+                  const void *body, size_t size)
+{
+    assert (self);
+    osmose_member_t member;
+    if (!id || osmose_members_lookup (self->members, id, &member) != 0)
+        return OSMOSE_ENOTFOUND;
+    int rc = s_link (self, id, member.endpoint, member.public_key);
+    return rc? rc: osmose_transport_send (self->transport, id, type, body, size);
+}
+
+int
+osmose_mesh_advertise (osmose_mesh_t *self, json_t *advert)
+{
+    assert (self && advert);
+    char *text = json_dumps (advert, JSON_COMPACT | JSON_REAL_PRECISION (6));
+    if (!text)
+        return OSMOSE_ENOMEM;
+    int rc = osmose_members_set_app (self->members, (const uint8_t *) text,
+                                     strlen (text), s_now ());
+    free (text);
+    if (rc == 0)
+        s_flush (self);
+    return rc;
+}
+
+size_t
+osmose_mesh_view (osmose_mesh_t *self, const char **ids, size_t max)
+{
+    assert (self);
+    return osmose_members_active_view (self->members, ids, max);
+}
+
+//  One member as the PEERS contract shows it
+static json_t *
+s_member_json (osmose_mesh_t *self, osmose_member_t *member)
+{
+    int hops = osmose_location_distance (self->location, member->location);
+    json_t *entry = json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:i, s:I, s:i}",
+        "id", member->id, "name", member->name, "location", member->location,
+        "state", osmose_member_state_name (member->state), "self", member->is_self,
+        "endpoint", member->endpoint, "incarnation", (int) member->incarnation,
+        "last_heard_ms", (json_int_t) (member->last_heard_us < 0? -1:
+                                       (s_now () - member->last_heard_us) / 1000),
+        "distance", hops);
+    if (!entry)
+        return NULL;
+    int64_t rtt = member->is_self? 0: member->rtt_us;
+    json_object_set_new (entry, "rtt_us", rtt >= 0? json_integer (rtt): json_null ());
+    json_object_set_new (entry, "score_us", json_integer (
+        osmose_proximity_score (rtt >= 0? rtt: 0, hops, self->hop_weight_us)));
+    //  The advert is the member's own word: parse it, never trust it
+    osmose_resources_t resources;
+    json_error_t error;
+    json_t *advert = member->app_size?
+        json_loadb ((const char *) member->app, member->app_size, 0, &error): NULL;
+    if (advert && osmose_resources_from_json (advert, &resources) == 0) {
+        osmose_resources_capacity_t *capacity = &resources.capacity;
+        json_object_set_new (entry, "resources", json_pack (
+            "{s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:s}",
+            "cpus", capacity->cpus, "cpus_free", capacity->lease_cpus,
+            "cpu_model", capacity->cpu_model,
+            "gpus", capacity->gpus, "gpus_free", capacity->lease_gpus,
+            "npus", capacity->npus, "npus_free", capacity->lease_npus,
+            "memory_mb", (json_int_t) capacity->memory_total_mb,
+            "memory_free_mb", (json_int_t) resources.load.memory_free_mb,
+            "load", resources.load.load1 / 100.0,
+            "power", osmose_resources_power_name (capacity->power)));
+        json_object_set_new (json_object_get (entry, "resources"), "battery",
+            resources.load.battery_percent >= 0?
+                json_integer (resources.load.battery_percent): json_null ());
+    }
+    json_decref (advert);
+    return entry;
+}
+
+json_t *
+osmose_mesh_peers_json (osmose_mesh_t *self)
+{
+    assert (self);
+    json_t *array = json_array ();
+    size_t size = osmose_members_size (self->members);
+    for (size_t index = 0; array && index < size; index++) {
+        osmose_member_t member;
+        if (osmose_members_at (self->members, index, &member) == 0)
+            json_array_append_new (array, s_member_json (self, &member));
+    }
+    return array;
+}
+
+json_t *
+osmose_mesh_status_json (osmose_mesh_t *self)
+{
+    assert (self);
+    int counts [5] = { 0 };
+    size_t size = osmose_members_size (self->members);
+    for (size_t index = 0; index < size; index++) {
+        osmose_member_t member;
+        if (osmose_members_at (self->members, index, &member) == 0
+        &&  member.state >= OSMOSE_MEMBER_ALIVE && member.state <= OSMOSE_MEMBER_LEFT)
+            counts [member.state]++;
+    }
+    osmose_transport_stats_t transport;
+    osmose_transport_stats (self->transport, &transport);
+    osmose_members_stats_t members;
+    osmose_members_stats (self->members, &members);
+    return json_pack ("{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:i}",
+        "alive", counts [OSMOSE_MEMBER_ALIVE], "suspect", counts [OSMOSE_MEMBER_SUSPECT],
+        "dead", counts [OSMOSE_MEMBER_DEAD], "left", counts [OSMOSE_MEMBER_LEFT],
+        "links", (int) osmose_transport_links (self->transport),
+        "msgs_out", (json_int_t) transport.sent, "msgs_in", (json_int_t) transport.received,
+        "bytes_out", (json_int_t) transport.bytes_sent,
+        "bytes_in", (json_int_t) transport.bytes_received,
+        "malformed", (json_int_t) (transport.malformed + members.malformed),
+        "send_dropped", (json_int_t) transport.send_dropped,
+        "health", members.health);
+}
+
+const char *
+osmose_mesh_endpoint (osmose_mesh_t *self)
+{
+    assert (self);
+    return self->endpoint;
+}
+
+osmose_transport_t *
+osmose_mesh_transport (osmose_mesh_t *self)
+{
+    assert (self);
+    return self->transport;
+}
+
+//  Self-test: three meshes in one process find each other through one
+//  seed; a fourth with an untrusted key is never admitted
+void
+osmose_mesh_test (bool verbose)
+{
+    printf (" * osmose_mesh: ");
+    char dir [] = "/tmp/osmose-mesh-test-XXXXXX";
+    assert (mkdtemp (dir));
+    char path [PATH_MAX], error [256];
+    snprintf (path, sizeof (path), "%s/trust", dir);
+    osmose_trust_t *trust = NULL;
+    assert (osmose_trust_load (path, &trust, error, sizeof (error)) == 0);
+    osmose_config_t *config = osmose_config_new_default ();
+    assert (osmose_config_set (config, "mesh/bind", "tcp://127.0.0.1:*") == 0);
+
+    enum { PEERS = 3 };
+    osmose_identity_t *identities [PEERS + 1];
+    osmose_mesh_t *meshes [PEERS + 1];
+    for (int index = 0; index <= PEERS; index++) {
+        identities [index] = osmose_identity_new ();
+        assert (identities [index]);
+        if (index < PEERS)
+            assert (osmose_trust_add (trust, osmose_identity_public (identities [index]),
+                                      OSMOSE_TRUST_DEVICE, "peer") == 0);
+    }
+    const char *locations [] = { "hq/f1/r1", "hq/f1/r2", "hq/f2/r1", "hq/f1/r1" };
+    for (int index = 0; index <= PEERS; index++) {
+        meshes [index] = osmose_mesh_new (config, identities [index], trust, "peer",
+                                          locations [index], error, sizeof (error));
+        assert (meshes [index]);
+    }
+    //  Everyone knows only peer 0; the intruder knows it too
+    for (int index = 1; index <= PEERS; index++)
+        assert (osmose_mesh_join (meshes [index], osmose_identity_id (identities [0]),
+                                  osmose_mesh_endpoint (meshes [0])) == 0);
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int index = 0; index <= PEERS; index++)
+        zpoller_add (poller, osmose_mesh_inbox (meshes [index]));
+    int64_t deadline = zclock_mono () + 5000;
+    bool converged = false;
+    while (!converged && zclock_mono () < deadline) {
+        void *which = zpoller_wait (poller, 10);
+        for (int index = 0; index <= PEERS; index++) {
+            if (which == osmose_mesh_inbox (meshes [index]))
+                osmose_mesh_handle (meshes [index]);
+            osmose_mesh_tick (meshes [index]);
+        }
+        converged = true;
+        for (int index = 0; index < PEERS; index++) {
+            json_t *status = osmose_mesh_status_json (meshes [index]);
+            converged &= json_integer_value (json_object_get (status, "alive")) == PEERS;
+            json_decref (status);
+        }
+    }
+    assert (converged);
+    //  The intruder never made it into anyone's table
+    json_t *peers = osmose_mesh_peers_json (meshes [0]);
+    assert (json_array_size (peers) == PEERS);
+    size_t index;
+    json_t *entry;
+    json_array_foreach (peers, index, entry) {
+        assert (!streq (json_string_value (json_object_get (entry, "id")),
+                        osmose_identity_id (identities [PEERS])));
+        if (streq (json_string_value (json_object_get (entry, "location")), "hq/f1/r2"))
+            assert (json_integer_value (json_object_get (entry, "distance")) == 2);
+    }
+    json_decref (peers);
+    if (verbose)
+        printf ("(converged) ");
+
+    zpoller_destroy (&poller);
+    for (index = 0; index <= PEERS; index++) {
+        osmose_mesh_destroy (&meshes [index]);
+        osmose_identity_destroy (&identities [index]);
+    }
+    osmose_config_destroy (&config);
+    osmose_trust_destroy (&trust);
+    unlink (path);
+    assert (rmdir (dir) == 0);
+    printf ("OK\n");
+}

@@ -1,0 +1,93 @@
+/*  osmose_mesh.h: this peer's place in the mesh.
+
+    Glue between the membership engine (osmose_members), the transport
+    (osmose_transport) and the trust store: it feeds received frames and
+    time to the engine, sends what the engine asks over links it opens on
+    demand (only to trusted keys), and keeps the number of open links
+    bounded: the active view, plus a few short-lived links for probes,
+    closed when idle. The peer actor owns one and polls its inbox.
+*/
+#ifndef OSMOSE_MESH_H_INCLUDED
+#define OSMOSE_MESH_H_INCLUDED
+
+#include <jansson.h>
+#include "osmose_config.h"
+#include "osmose_identity.h"
+#include "osmose_trust.h"
+#include "osmose_transport.h"
+
+typedef struct _osmose_mesh_t osmose_mesh_t;
+
+//  A message of another type than MEMBERS arrived (gossip, market...).
+typedef void (osmose_mesh_handler_fn) (void *arg, const char *from,
+                                       const uint8_t *body, size_t size);
+
+//  Join the mesh as IDENTITY, named NAME, at LOCATION, with the settings
+//  of CONFIG (mesh/*). TRUST is borrowed and must outlive the mesh.
+osmose_mesh_t *
+    osmose_mesh_new (osmose_config_t *config, osmose_identity_t *identity,
+                     osmose_trust_t *trust, const char *name, const char *location,
+                     char *error, size_t error_size);
+
+//  Leave gracefully (announce LEFT, flush), then close everything.
+void
+    osmose_mesh_destroy (osmose_mesh_t **self_p);
+
+//  Route messages of TYPE to HANDLER.
+void
+    osmose_mesh_set_handler (osmose_mesh_t *self, osmose_msg_type_t type,
+                             osmose_mesh_handler_fn *handler, void *arg);
+
+//  The inbox to poll; call osmose_mesh_handle when it is readable.
+zsock_t *
+    osmose_mesh_inbox (osmose_mesh_t *self);
+void
+    osmose_mesh_handle (osmose_mesh_t *self);
+
+//  Milliseconds until osmose_mesh_tick wants to run (0: now).
+int
+    osmose_mesh_timeout (osmose_mesh_t *self);
+
+//  Run due timers (probes, suspicion, link housekeeping) and send.
+void
+    osmose_mesh_tick (osmose_mesh_t *self);
+
+//  Contact peer ID at ENDPOINT (a seed, or found by Avahi). Only trusted
+//  ids are contacted: OSMOSE_EUNTRUSTED otherwise.
+int OSMOSE_CHECK
+    osmose_mesh_join (osmose_mesh_t *self, const char *id, const char *endpoint);
+
+//  Send a message of TYPE to member ID over a link (opened if needed).
+int OSMOSE_CHECK
+    osmose_mesh_send (osmose_mesh_t *self, const char *id, osmose_msg_type_t type,
+                      const void *body, size_t size);
+
+//  Replace what we advertise about ourselves (a JSON object, e.g. our
+//  resources); disseminated with our membership record.
+int OSMOSE_CHECK
+    osmose_mesh_advertise (osmose_mesh_t *self, json_t *advert);
+
+//  The active view: ids of the members we keep links to (engine-owned
+//  strings, valid until the next call into the mesh).
+size_t
+    osmose_mesh_view (osmose_mesh_t *self, const char **ids, size_t max);
+
+//  The member table as JSON (the PEERS contract): caller owns.
+json_t *
+    osmose_mesh_peers_json (osmose_mesh_t *self);
+
+//  Counts by state, and transport/engine figures, as a JSON object.
+json_t *
+    osmose_mesh_status_json (osmose_mesh_t *self);
+
+//  The endpoint other peers reach us at.
+const char *
+    osmose_mesh_endpoint (osmose_mesh_t *self);
+
+osmose_transport_t *
+    osmose_mesh_transport (osmose_mesh_t *self);
+
+void
+    osmose_mesh_test (bool verbose);
+
+#endif

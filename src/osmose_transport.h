@@ -1,0 +1,86 @@
+/*  osmose_transport.h: encrypted, authenticated peer links.
+
+    One inbox per peer (a CurveZMQ ROUTER that admits only trusted keys,
+    through osmose_zap) and one outgoing DEALER per peer we talk to. Every
+    message is one osmose_msg frame. The sender of a received message is
+    the peer id ZAP attached to the connection, never an id the payload
+    claims. Outgoing links carry ZMTP heartbeats, so a dead peer shows up
+    as a disconnect to feed the failure detector.
+*/
+#ifndef OSMOSE_TRANSPORT_H_INCLUDED
+#define OSMOSE_TRANSPORT_H_INCLUDED
+
+#include "osmose_identity.h"
+#include "osmose_msg.h"
+
+typedef struct _osmose_transport_t osmose_transport_t;
+
+//  Bind the inbox at ENDPOINT (tcp://host:port; port 0 or * picks one).
+//  Frames above MAX_FRAME bytes are dropped and counted.
+osmose_transport_t *
+    osmose_transport_new (osmose_identity_t *identity, const char *endpoint,
+                          size_t max_frame, char *error, size_t error_size);
+
+void
+    osmose_transport_destroy (osmose_transport_t **self_p);
+
+//  The inbox to poll, and the endpoint it is bound to (resolved port).
+zsock_t *
+    osmose_transport_inbox (osmose_transport_t *self);
+const char *
+    osmose_transport_endpoint (osmose_transport_t *self);
+
+//  Admit or stop admitting the Ed25519 KEY on the inbox.
+int OSMOSE_CHECK
+    osmose_transport_allow (osmose_transport_t *self, const uint8_t *key);
+void
+    osmose_transport_deny (osmose_transport_t *self, const uint8_t *key);
+
+//  Open a link to peer ID at ENDPOINT whose Ed25519 key is KEY (the link
+//  authenticates the server with it). Idempotent; a changed endpoint
+//  reconnects. 0, OSMOSE_EINVAL or OSMOSE_ENOMEM.
+int OSMOSE_CHECK
+    osmose_transport_connect (osmose_transport_t *self, const char *id,
+                              const char *endpoint, const uint8_t *key);
+
+//  Close the link to ID (no-op when there is none).
+void
+    osmose_transport_disconnect (osmose_transport_t *self, const char *id);
+
+//  True when a link to ID is open.
+bool
+    osmose_transport_linked (osmose_transport_t *self, const char *id);
+
+//  Number of open outgoing links.
+size_t
+    osmose_transport_links (osmose_transport_t *self);
+
+//  Send a message of TYPE to ID over its link, without blocking. Returns
+//  0, OSMOSE_ENOTFOUND (no link), OSMOSE_EBUSY (queue full: dropped).
+int OSMOSE_CHECK
+    osmose_transport_send (osmose_transport_t *self, const char *id,
+                           osmose_msg_type_t type, const void *body, size_t size);
+
+//  Read one message from the inbox (call when it is readable). On 0,
+//  FROM (OSMOSE_ID_SIZE + 1 bytes) names the sender and *frame_p holds the
+//  whole frame (caller owns) with its body found by *body_p/*size_p.
+//  Malformed frames return OSMOSE_EPROTO or OSMOSE_ETOOBIG and are counted.
+int OSMOSE_CHECK
+    osmose_transport_recv (osmose_transport_t *self, char *from,
+                           osmose_msg_type_t *type_p, zframe_t **frame_p,
+                           const uint8_t **body_p, size_t *size_p);
+
+//  Counters: messages sent, received, dropped as malformed, dropped on
+//  send (queue full), and handshakes refused since the last call.
+typedef struct {
+    uint64_t sent, received, malformed, send_dropped, bytes_sent, bytes_received;
+} osmose_transport_stats_t;
+void
+    osmose_transport_stats (osmose_transport_t *self, osmose_transport_stats_t *stats);
+uint64_t
+    osmose_transport_refusals (osmose_transport_t *self, char *last_z85);
+
+void
+    osmose_transport_test (bool verbose);
+
+#endif
