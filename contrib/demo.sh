@@ -2,19 +2,20 @@
 #   contrib/demo.sh: start a small osmose mesh of local peers on loopback,
 #   show what each peer sees, then stop them all cleanly.
 #
-#   Each peer is a real osmosed process with its own state directory (keys),
-#   location, API endpoint (ipc://) and mesh port on 127.0.0.1. mDNS is off
-#   so the demo stays on this machine; peers 2..N know peer 1 as a seed.
+#   Each peer is a real osmosed process with its own state directory (keys,
+#   trust store), location, API endpoint (ipc://) and mesh port on
+#   127.0.0.1. Every peer trusts the others' keys; mDNS is off so the demo
+#   stays on this machine; peers 2..N join through peer 1 as their seed.
 #   Usage: contrib/demo.sh [PEERS]   (default 4, at most 8)
 #   Environment: OSMOSE_DEMO_PORT (first mesh port, default 17470),
-#   OSMOSE_DEMO_SETTLE (seconds to wait for the peers to see each other, 5),
+#   OSMOSE_DEMO_SETTLE (at most this many seconds for the peers to see each other, 15),
 #   OSMOSED/OSMOSE/OSMOSE_TOP (programs; default: the build tree, else PATH).
 set -u
 
 peers=${1:-4}
 case $peers in [1-8]) ;; *) echo "usage: $0 [PEERS]  (1 to 8)" >&2; exit 2 ;; esac
 port_base=${OSMOSE_DEMO_PORT:-17470}
-settle=${OSMOSE_DEMO_SETTLE:-5}
+settle=${OSMOSE_DEMO_SETTLE:-15}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 #   Find a program: $VAR, then ./src (build dir), the source tree, then PATH
@@ -48,13 +49,33 @@ locations="hq/floor1/lab hq/floor1/kitchen hq/floor2/office hq/floor2/meeting
 
 say () { printf '\n=== %s\n' "$*"; }
 
+#   Every peer gets its keys first, then trusts every other peer's key:
+#   peers accept only enrolled keys (osmose trust, see osmose(1))
+say "creating $peers identities and enrolling them with each other"
+index=1
+for location in $locations; do
+    [ $index -le "$peers" ] || break
+    mkdir -p "$dir/peer$index"
+    id=$("$OSMOSED" --init -s node/state_dir="$dir/peer$index") || exit 1
+    echo "$id" >"$dir/peer$index.id"
+    echo "peer$index: id $id"
+    index=$((index + 1))
+done
+for trusting in $(seq 1 "$peers"); do
+    for trusted in $(seq 1 "$peers"); do
+        "$OSMOSE" trust add "$dir/peer$trusted/node.pub" --name "peer$trusted" \
+            --state-dir "$dir/peer$trusting" >/dev/null || exit 1
+    done
+done
+
 say "starting $peers osmose peers in $dir"
 index=1
 for location in $locations; do
     [ $index -le "$peers" ] || break
     name="peer$index"
+    #   peers 2..N join through peer 1, named by its id
     seeds=""
-    [ $index -gt 1 ] && seeds="tcp://127.0.0.1:$port_base"
+    [ $index -gt 1 ] && seeds="$(cat "$dir/peer1.id")@tcp://127.0.0.1:$port_base"
     cat >"$dir/$name.conf" <<CONF
 node
     name = "$name"
@@ -91,9 +112,10 @@ for pid in $pids; do
 done
 
 #   Give membership a few seconds to converge: stop early once every peer
-#   sees all the others
+#   sees all the others alive
 count_peers () {
-    "$OSMOSE" -e "ipc://$dir/$1.sock" --json peers 2>/dev/null | grep -o '"id"' | wc -l
+    "$OSMOSE" -e "ipc://$dir/$1.sock" --json peers 2>/dev/null \
+        | grep -o '"state": *"alive"' | wc -l
 }
 tries=0
 converged=no
@@ -124,12 +146,12 @@ say "summary"
 index=1
 while [ $index -le "$peers" ]; do
     seen=$(count_peers "peer$index")
-    echo "peer$index sees $seen of $peers peers"
+    echo "peer$index sees $seen of $peers peers alive"
     index=$((index + 1))
 done
 if [ $converged = no ]; then
-    echo "(after ${settle} s not every peer sees all the others; a build whose"
-    echo " membership layer has not landed yet lists only the peer itself)"
+    echo "demo: after ${settle} s not every peer sees all the others alive" >&2
+    exit 1
 fi
 
 say "stopping the peers with SIGTERM"

@@ -13,8 +13,10 @@ OSMOSE_TOP=${OSMOSE_TOP:-$top_builddir/src/osmose-top}
 
 E2E_DIR=$(mktemp -d /tmp/osmose-e2e-XXXXXX) || exit 1
 E2E_PIDS=""
-#   Where the tests' mesh ports start: one block of 8 per test process
-E2E_PORT_BASE=$((20000 + ($$ % 4000) * 8))
+#   Where the tests' mesh ports start: one block of 8 per test process,
+#   below the kernel's ephemeral range (32768-60999), where outgoing
+#   connections could take them first
+E2E_PORT_BASE=$((10000 + ($$ % 2800) * 8))
 
 e2e_cleanup () {
     for pid in $E2E_PIDS; do
