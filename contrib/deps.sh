@@ -11,9 +11,10 @@ build="build-essential autoconf automake libtool pkgconf
 #   jq: JSON checks in the tests; groff-base, man-db: man page checks;
 #   iproute2: network-namespace tests; debhelper, dpkg-dev: .deb builds;
 #   systemd: systemd-analyze verify of the unit; clang, libclang-rt-14-dev:
-#   libFuzzer targets (fuzz/run.sh); git: working from a clone
-check="jq groff-base man-db iproute2 procps debhelper dpkg-dev systemd
-       clang libclang-rt-14-dev git"
+#   libFuzzer targets (fuzz/run.sh); avahi-daemon, avahi-utils, dbus: the
+#   discovery tests (private bus and daemon in namespaces); git: clones
+check="jq groff-base man-db iproute2 procps util-linux debhelper dpkg-dev
+       systemd clang libclang-rt-14-dev avahi-daemon avahi-utils dbus git"
 
 packages="$build"
 [ "$1" = "--minimal" ] || packages="$packages $check"
