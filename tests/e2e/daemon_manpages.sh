@@ -46,6 +46,10 @@ for option in $("$OSMOSED" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
     escaped=$(echo "$option" | sed 's/-/\\\\-/g')
     grep -q -- "$escaped" "$man/osmosed.8" || missing="$missing osmosed.8:$option"
 done
+for option in $("$OSMOSE_TOP" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    escaped=$(echo "$option" | sed 's/-/\\\\-/g')
+    grep -q -- "$escaped" "$man/osmose-top.1" || missing="$missing osmose-top.1:$option"
+done
 for function in $(sed -n 's/^ *\(osmose_[a-z_]*\) *(.*/\1/p' "$top_srcdir/include/osmose.h"); do
     grep -q "^\.BR\{0,1\}I\{0,1\} .*$function" "$man/osmose.3" || missing="$missing osmose.3:$function"
 done
