@@ -16,7 +16,11 @@ static const s_command_t s_commands [] = {
     { "status", osmose_cli_status, "show this peer: id, name, location, uptime" },
     { "peers", osmose_cli_peers, "list the members of the mesh" },
     { "trust", osmose_cli_trust, "enrol, revoke and list trusted keys" },
+    { "feeds", osmose_cli_feeds, "list the signed logs held here and their heads" },
+    { "event", osmose_cli_event, "record an event in this peer's log" },
     { "resources", osmose_cli_resources, "probe this machine: what it would advertise" },
+    { "log", osmose_cli_log, "show, verify, prove and erase entries of a log store" },
+    { "plugin", osmose_cli_plugin, "hash, trust and list task plugins (no daemon needed)" },
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 

@@ -48,6 +48,10 @@ void
 int osmose_cli_status (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_peers (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_trust (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_feeds (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_event (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_resources (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_log (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_plugin (osmose_cli_t *cli, int argc, char *argv []);
 
 #endif

@@ -91,3 +91,59 @@ osmose_cli_peers (osmose_cli_t *cli, int argc, char *argv [])
     json_decref (reply);
     return 0;
 }
+
+int
+osmose_cli_feeds (osmose_cli_t *cli, int argc, char *argv [])
+{
+    int rc = s_view_options (cli, argc, argv,
+        "Usage: osmose feeds [--json]\n"
+        "List every feed (signed log) this peer holds, its own and the replicas\n"
+        "of the other peers' feeds: writer id, entries, and the signed root.\n"
+        "Two peers that list the same size and root for a feed hold the same log.\n");
+    if (rc)
+        return rc < 0? 0: rc;
+    json_t *reply;
+    rc = osmose_cli_call (cli, "FEEDS", NULL, &reply);
+    if (rc)
+        return rc;
+    if (cli->json)
+        osmose_cli_print_json (cli, reply);
+    else {
+        printf ("%-16s %10s  %-64s\n", "WRITER", "ENTRIES", "ROOT");
+        size_t index;
+        json_t *feed;
+        json_array_foreach (reply, index, feed)
+            printf ("%-16s %10" JSON_INTEGER_FORMAT "  %s%s\n",
+                    json_string_value (json_object_get (feed, "id")),
+                    json_integer_value (json_object_get (feed, "size")),
+                    json_string_value (json_object_get (feed, "root")),
+                    json_is_true (json_object_get (feed, "own"))? "  (own)": "");
+    }
+    json_decref (reply);
+    return 0;
+}
+
+int
+osmose_cli_event (osmose_cli_t *cli, int argc, char *argv [])
+{
+    if (argc == 2 && (streq (argv [1], "--help") || streq (argv [1], "-h"))) {
+        printf ("Usage: osmose event TEXT\n"
+                "Record TEXT as an EVENT entry in this peer's signed log; it spreads\n"
+                "to every peer with the log.\n");
+        return 0;
+    }
+    if (argc != 2) {
+        fprintf (stderr, "Usage: osmose event TEXT\n");
+        return OSMOSE_EXIT_USAGE;
+    }
+    json_t *request = json_pack ("{s:s}", "text", argv [1]);
+    json_t *reply;
+    int rc = osmose_cli_call (cli, "EVENT", request, &reply);
+    json_decref (request);
+    if (rc)
+        return rc;
+    if (cli->json)
+        osmose_cli_print_json (cli, reply);
+    json_decref (reply);
+    return 0;
+}

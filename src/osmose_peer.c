@@ -13,6 +13,8 @@
 #include "osmose_mesh.h"
 #include "osmose_resources.h"
 #include "osmose_discovery.h"
+#include "osmose_feed.h"
+#include "osmose_gossip.h"
 #include <sys/stat.h>
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
@@ -27,6 +29,9 @@ typedef struct {
     osmose_transport_t *transport;  //  the mesh's, borrowed
     osmose_mesh_t *mesh;
     osmose_discovery_t *discovery;  //  NULL when discovery/avahi is off
+    osmose_feed_t *feed;            //  our own signed log
+    osmose_gossip_t *gossip;        //  every feed of the mesh
+    bool feed_dirty;                //  appended since the last commit
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
     zpoller_t *poller;
@@ -85,6 +90,125 @@ s_api_peers (void *arg, json_t *request, json_t **reply)
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
+//  Record an event in our feed; the commit (which signs a head and wakes
+//  gossip) happens in the loop, so a burst of events shares one head
+static void
+s_log (s_peer_t *self, osmose_entry_type_t type, json_t *payload)
+{
+    char *text = payload? json_dumps (payload, JSON_COMPACT | JSON_SORT_KEYS): NULL;
+    uint64_t index;
+    int rc = text? osmose_feed_append (self->feed, type, text, strlen (text), 0, &index)
+                 : OSMOSE_ENOMEM;
+    if (rc)
+        zsys_error ("osmose: cannot log %s: %s", osmose_entry_type_name (type),
+                    osmose_strerror (rc));
+    else
+        self->feed_dirty = true;
+    free (text);
+    json_decref (payload);
+}
+
+//  Send what gossip queued
+static void
+s_gossip_flush (s_peer_t *self)
+{
+    osmose_gossip_out_t out;
+    while (osmose_gossip_next_out (self->gossip, &out)) {
+        if (osmose_mesh_send (self->mesh, out.to, OSMOSE_MSG_FEED, out.data, out.size) != 0)
+            zsys_debug ("osmose: gossip to %s dropped", out.to);
+        free (out.data);
+    }
+}
+
+static void
+s_on_feed_message (void *arg, const char *from, const uint8_t *body, size_t size)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    osmose_gossip_receive (self->gossip, from, body, size, zclock_usecs ());
+    s_gossip_flush (self);
+}
+
+static bool
+s_gossip_trusted (void *arg, const uint8_t *key)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    char id [OSMOSE_ID_SIZE + 1];
+    osmose_identity_id_of (key, id);
+    return osmose_trust_lookup (self->trust, id) != NULL;
+}
+
+//  A fork proof is evidence for everyone: keep it in our own feed
+static void
+s_gossip_news (void *arg, osmose_feed_t *feed, uint64_t first, uint64_t count,
+               const osmose_fork_t *fork)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    if (!fork)
+        return;
+    uint8_t encoded [OSMOSE_FORK_ENCODED_MAX];
+    size_t size = osmose_fork_encode (fork, encoded);
+    char id [OSMOSE_ID_SIZE + 1];
+    osmose_identity_id_of (fork->larger.feed, id);
+    zsys_error ("osmose: peer %s forked its log: two signed heads disagree", id);
+    uint64_t index;
+    if (osmose_feed_append (self->feed, OSMOSE_ENTRY_FORK_PROOF, encoded, size, 0, &index) == 0)
+        self->feed_dirty = true;
+}
+
+//  Commit our feed when due: signs a head and pushes it to the view
+static void
+s_commit (s_peer_t *self)
+{
+    if (!self->feed_dirty && osmose_feed_commit_due (self->feed) != 0)
+        return;
+    int rc = osmose_feed_commit (self->feed, false);
+    if (rc)
+        zsys_error ("osmose: log commit failed: %s", osmose_strerror (rc));
+    else
+    if (self->feed_dirty) {
+        self->feed_dirty = false;
+        osmose_gossip_local (self->gossip);
+        s_gossip_flush (self);
+    }
+}
+
+//  Every feed held here: ours and the replicas, with their signed heads
+static int
+s_api_feeds (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    *reply = json_array ();
+    osmose_feed_t *feed;
+    for (size_t index = 0; *reply && (feed = osmose_gossip_feed_at (self->gossip, index)); index++) {
+        osmose_sth_t sth;
+        const uint8_t *key = osmose_feed_key (feed);
+        if (!key || osmose_feed_head (feed, &sth) != 0)
+            continue;
+        char id [OSMOSE_ID_SIZE + 1], root [2 * OSMOSE_HASH_SIZE + 1];
+        osmose_identity_id_of (key, id);
+        sodium_bin2hex (root, sizeof (root), sth.root, OSMOSE_HASH_SIZE);
+        json_array_append_new (*reply, json_pack ("{s:s, s:I, s:s, s:b}",
+            "id", id, "size", (json_int_t) sth.size, "root", root,
+            "own", feed == self->feed));
+    }
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  {"text": "..."}: record an event in our feed (operators' notes, tests)
+static int
+s_api_event (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    const char *text = json_string_value (json_object_get (request, "text"));
+    if (!text || strlen (text) > 4096) {
+        *reply = json_pack ("{s:s}", "error", "expected a text of at most 4096 bytes");
+        return OSMOSE_EINVAL;
+    }
+    s_log (self, OSMOSE_ENTRY_EVENT, json_pack ("{s:s}", "text", text));
+    *reply = json_pack ("{s:I}", "size", (json_int_t) osmose_feed_size (self->feed));
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
 static int
 s_api_trust_list (void *arg, json_t *request, json_t **reply)
 {
@@ -115,10 +239,14 @@ s_api_trust_add (void *arg, json_t *request, json_t **reply)
         char id [OSMOSE_ID_SIZE + 1];
         osmose_identity_id_of (key, id);
         *reply = json_pack ("{s:s, s:b}", "id", id, "added", rc == 0);
-        if (rc == 0)
+        if (rc == 0) {
             zsys_notice ("osmose: trust: enrolled %s %s (%s)",
                          osmose_trust_role_name ((osmose_trust_role_t) role), id,
                          name? name: "-");
+            s_log (self, OSMOSE_ENTRY_TRUST_ADD, json_pack ("{s:s, s:s, s:s, s:s}",
+                   "id", id, "key", key_text, "role", role_text? role_text: "device",
+                   "name", name? name: "-"));
+        }
         return 0;
     }
     return rc;
@@ -136,6 +264,8 @@ s_api_trust_remove (void *arg, json_t *request, json_t **reply)
         osmose_transport_deny (self->transport, removed.key);
         osmose_transport_disconnect (self->transport, removed.id);
         zsys_notice ("osmose: trust: removed %s (%s)", removed.id, removed.name);
+        s_log (self, OSMOSE_ENTRY_TRUST_REMOVE, json_pack ("{s:s, s:s}",
+               "id", removed.id, "name", removed.name));
         *reply = json_pack ("{s:s}", "id", removed.id);
     }
     return rc;
@@ -150,6 +280,8 @@ s_peer_destroy (s_peer_t **self_p)
         osmose_api_destroy (&self->api);
         osmose_discovery_destroy (&self->discovery);
         osmose_mesh_destroy (&self->mesh);
+        osmose_gossip_destroy (&self->gossip);
+        osmose_feed_destroy (&self->feed);      //  commits what is pending
         osmose_trust_destroy (&self->trust);
         osmose_identity_destroy (&self->identity);
         free (self);
@@ -238,6 +370,30 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         s_peer_destroy (&self);
         return NULL;
     }
+    snprintf (path, sizeof (path), "%s/log", state_dir);
+    rc = osmose_feed_open (path, self->identity, 0, error, error_size, &self->feed);
+    if (rc == 0)
+        rc = osmose_feed_configure (self->feed, config);
+    if (rc) {
+        if (self->feed)
+            snprintf (error, error_size, "%.400s: bad log settings", path);
+        s_peer_destroy (&self);
+        return NULL;
+    }
+    osmose_gossip_params_t gossip_params;
+    osmose_gossip_params_default (&gossip_params);
+    gossip_params.interval_ms = (int) osmose_config_int (config, "mesh/gossip_interval_ms") < 1000?
+                                1000: (int) osmose_config_int (config, "mesh/gossip_interval_ms");
+    gossip_params.trusted = s_gossip_trusted;
+    gossip_params.trusted_arg = self;
+    gossip_params.on_news = s_gossip_news;
+    gossip_params.news_arg = self;
+    snprintf (path, sizeof (path), "%s/feeds", state_dir);
+    self->gossip = osmose_gossip_new (path, self->feed, &gossip_params, error, error_size);
+    if (!self->gossip) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
     int rc_probe = osmose_resources_probe (&self->resources,
                                            getenv (OSMOSE_RESOURCES_SYSROOT_ENV), config);
     if (rc_probe) {
@@ -253,6 +409,10 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         return NULL;
     }
     self->transport = osmose_mesh_transport (self->mesh);
+    osmose_mesh_set_handler (self->mesh, OSMOSE_MSG_FEED, s_on_feed_message, self);
+    //  Capacity is slow-changing: it goes in the log (load travels in gossip)
+    json_t *capacity = osmose_resources_capacity_json (&self->resources.capacity);
+    s_log (self, OSMOSE_ENTRY_RESOURCES, capacity);
     if (osmose_config_bool (config, "discovery/avahi") && !s_start_discovery (self)) {
         snprintf (error, error_size, "cannot start Avahi discovery (out of memory?)");
         s_peer_destroy (&self);
@@ -267,6 +427,8 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     if (osmose_api_register (self->api, "PING", s_api_ping, self)
     ||  osmose_api_register (self->api, "STATUS", s_api_status, self)
     ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)
+    ||  osmose_api_register (self->api, "FEEDS", s_api_feeds, self)
+    ||  osmose_api_register (self->api, "EVENT", s_api_event, self)
     ||  osmose_api_register (self->api, "TRUST_LIST", s_api_trust_list, self)
     ||  osmose_api_register (self->api, "TRUST_ADD", s_api_trust_add, self)
     ||  osmose_api_register (self->api, "TRUST_REMOVE", s_api_trust_remove, self)) {
@@ -370,8 +532,13 @@ s_housekeeping (s_peer_t *self)
     int64_t now = zclock_mono ();
     if (now < self->next_housekeeping)
         return;
-    self->next_housekeeping = now + 1000;
+    self->next_housekeeping = now + 250;
     s_report_refusals (self, now);
+    const char *view [64];
+    size_t view_size = osmose_mesh_view (self->mesh, view, 64);
+    osmose_gossip_set_view (self->gossip, view, view_size);
+    osmose_gossip_tick (self->gossip, zclock_usecs ());
+    s_gossip_flush (self);
     if (now >= self->next_advert) {
         s_advertise (self);
         self->next_advert = now + S_ADVERT_MS;
@@ -404,6 +571,9 @@ s_peer_actor (zsock_t *pipe, void *args)
         int mesh_wait = osmose_mesh_timeout (self->mesh);
         if (mesh_wait < wait)
             wait = mesh_wait;
+        int64_t commit_wait = self->feed_dirty? 0: osmose_feed_commit_due (self->feed);
+        if (commit_wait >= 0 && commit_wait < wait)
+            wait = commit_wait;
         void *which = zpoller_wait (self->poller, (int) (wait < 0? 0: wait));
         if (which == pipe)
             s_handle_pipe (self);
@@ -420,6 +590,7 @@ s_peer_actor (zsock_t *pipe, void *args)
         if (zpoller_terminated (self->poller))
             break;
         osmose_mesh_tick (self->mesh);
+        s_commit (self);
         s_housekeeping (self);
     }
     zsys_info ("osmose: peer %s stopping", osmose_identity_id (self->identity));
@@ -496,9 +667,10 @@ osmose_peer_test (bool verbose)
     assert (strlen (osmose_peer_id (peer)) == OSMOSE_ID_SIZE);
 
     //  A second peer on the same state and endpoint must refuse to start
+    //  (its log is the first thing it finds in use)
     osmose_peer_t *twin = osmose_peer_new (config, error, sizeof (error));
     assert (!twin);
-    assert (strstr (error, "another osmosed"));
+    assert (strstr (error, "in use by another process"));
 
     osmose_t *client = NULL;
     assert (osmose_connect (value, 2000, &client) == 0);

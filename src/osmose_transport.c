@@ -4,11 +4,14 @@
 #include "osmose_zap.h"
 
 #define S_SEND_HWM 10000            //  messages queued per link before dropping
-#define S_HEARTBEAT_IVL 250         //  ZMTP heartbeat, ms
-#define S_HEARTBEAT_TIMEOUT 1000
+//  ZMTP heartbeats find a silent link (a crash that resets TCP is seen at
+//  once anyway); every heartbeat wakes two processes, so not too often
+#define S_HEARTBEAT_IVL 1000        //  ms
+#define S_HEARTBEAT_TIMEOUT 3000
 
 typedef struct {
     zsock_t *socket;                //  DEALER to the peer's inbox
+    zsock_t *monitor;               //  PAIR: the socket's disconnect events
     char *endpoint;
 } s_link_t;
 
@@ -27,6 +30,10 @@ static void
 s_link_destroy (s_link_t **self_p)
 {
     if (*self_p) {
+        //  Stop the monitor before closing either socket
+        if ((*self_p)->socket)
+            zmq_socket_monitor (zsock_resolve ((*self_p)->socket), NULL, 0);
+        zsock_destroy (&(*self_p)->monitor);
         zsock_destroy (&(*self_p)->socket);
         free ((*self_p)->endpoint);
         free (*self_p);
@@ -158,6 +165,13 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     zsock_set_heartbeat_timeout (link->socket, S_HEARTBEAT_TIMEOUT);
     zsock_set_reconnect_ivl (link->socket, 100);
     zsock_set_reconnect_ivl_max (link->socket, 2000);
+    //  Disconnects are evidence for the failure detector: a crash that
+    //  resets TCP is seen at once, silence within the heartbeat timeout
+    char monitor [64];
+    snprintf (monitor, sizeof (monitor), "inproc://osmose-link-%p", (void *) link);
+    if (zmq_socket_monitor (zsock_resolve (link->socket), monitor,
+                            ZMQ_EVENT_DISCONNECTED) == 0)
+        link->monitor = zsock_new_pair (monitor);
     if (zsock_connect (link->socket, "%s", endpoint) != 0) {
         s_link_destroy (&link);
         return OSMOSE_EINVAL;
@@ -186,6 +200,28 @@ osmose_transport_links (osmose_transport_t *self)
 {
     assert (self);
     return zhashx_size (self->links);
+}
+
+size_t
+osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID_SIZE + 1],
+                                size_t max)
+{
+    assert (self);
+    size_t count = 0;
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links)) {
+        bool dropped = false;
+        //  Each event is two frames: event number and value, then address
+        while (link->monitor && zsock_events (link->monitor) & ZMQ_POLLIN) {
+            zmsg_t *event = zmsg_recv (link->monitor);
+            zmsg_destroy (&event);
+            dropped = true;
+        }
+        if (dropped && count < max)
+            snprintf (ids [count++], OSMOSE_ID_SIZE + 1, "%s",
+                      (const char *) zhashx_cursor (self->links));
+    }
+    return count;
 }
 
 int

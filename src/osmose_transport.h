@@ -55,6 +55,12 @@ bool
 size_t
     osmose_transport_links (osmose_transport_t *self);
 
+//  Links whose connection dropped since the last call (the peer crashed,
+//  or its heartbeats stopped): up to MAX ids written to IDS.
+size_t
+    osmose_transport_dropped_links (osmose_transport_t *self,
+                                    char (*ids) [OSMOSE_ID_SIZE + 1], size_t max);
+
 //  Send a message of TYPE to ID over its link, without blocking. Returns
 //  0, OSMOSE_ENOTFOUND (no link), OSMOSE_EBUSY (queue full: dropped).
 int OSMOSE_CHECK

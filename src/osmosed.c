@@ -9,6 +9,8 @@
 #include "osmose_identity.h"
 #include "osmose_peer.h"
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 
 #define S_DEFAULT_CONFIG SYSCONFDIR "/osmose/osmose.conf"
 
@@ -176,7 +178,17 @@ main (int argc, char *argv [])
     if (verbose)
         zsys_info ("osmosed %s, %s", PACKAGE_VERSION, osmose_alloc_name ());
 
+    //  Only this thread takes SIGTERM and SIGINT: the threads the peer
+    //  starts inherit the blocked mask, so a signal always cuts the sleep
+    //  below short instead of landing on a busy thread
+    zsys_init ();
+    sigset_t signals, previous;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &signals, &previous);
     osmose_peer_t *peer = osmose_peer_new (config, error, sizeof (error));
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
     if (!peer) {
         zsys_error ("osmosed: cannot start: %s", error);
         osmose_config_destroy (&config);
@@ -184,7 +196,7 @@ main (int argc, char *argv [])
     }
     //  CZMQ's default handler sets zsys_interrupted on SIGINT and SIGTERM
     while (!zsys_interrupted)
-        zclock_sleep (100);
+        zclock_sleep (1000);
     zsys_info ("osmosed: signal received, stopping");
     osmose_peer_destroy (&peer);
     osmose_config_destroy (&config);

@@ -13,6 +13,9 @@
 #include "selftest-resources.inc"
 #include "selftest-members.inc"
 #include "selftest-discovery.inc"
+#include "selftest-market.inc"
+#include "selftest-top.inc"
+#include "selftest-exec.inc"
 #undef OSMOSE_TEST
 
 typedef struct {
@@ -28,6 +31,9 @@ static const s_test_t s_tests [] = {
 #include "selftest-resources.inc"
 #include "selftest-members.inc"
 #include "selftest-discovery.inc"
+#include "selftest-market.inc"
+#include "selftest-top.inc"
+#include "selftest-exec.inc"
     { NULL, NULL }
 };
 #undef OSMOSE_TEST

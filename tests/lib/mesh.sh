@@ -56,7 +56,7 @@ mesh_init () {
 mesh_start () {
     i=$1; shift
     dir="$MESH_DIR/peer$i"
-    "$OSMOSED" -s node/state_dir="$dir/state" -s node/name="peer$i" \
+    "$OSMOSED" -s node/state_dir="$dir/state" -s node/name="peer$i" ${MESH_EXTRA:-} \
         -s api/endpoint="$(mesh_api "$i")" \
         -s mesh/bind="tcp://127.0.0.1:$(mesh_port "$i")" \
         -s discovery/avahi=false "$@" >>"$dir/log" 2>&1 &

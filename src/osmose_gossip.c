@@ -1,0 +1,984 @@
+/*  osmose_gossip.c: feed replication engine (see osmose_gossip.h).
+
+    Messages (the body of an OSMOSE_MSG_FEED frame), big-endian:
+      'S' SUMMARY  u32 feeds, u64 entries, hash[32] of every (key,size,root)
+      'H' HEADS    u32 count, count x signed head
+      'W' WANT     key[32], u64 first
+      'E' ENTRIES  signed head, u64 first, u32 count,
+                   count x (u32 size, entry bytes); a chunk that ends
+                   before the head is held until the rest arrives
+*/
+#include "osmose_prelude.h"
+#include "osmose_gossip.h"
+#include <dirent.h>
+
+#define S_MAX_FEEDS 100000          //  a building of devices, with room
+#define S_MAX_VIEW 64
+#define S_MAX_PENDING (64 << 20)    //  bytes of a catch-up held before import
+
+//  Entries received ahead of the head that will cover them: a feed far
+//  behind is pulled in chunks, and imported once the last chunk arrives
+typedef struct {
+    osmose_sth_t sth;               //  the head the chunks lead to
+    uint64_t first;                 //  index of the first pending entry
+    uint8_t **entries;
+    size_t *sizes;
+    size_t count, limit, bytes;
+} s_pending_t;
+
+typedef struct {
+    uint8_t key [OSMOSE_KEY_SIZE];
+    osmose_feed_t *feed;
+    bool own;
+    s_pending_t *pending;           //  NULL unless a catch-up is under way
+} s_feed_t;
+
+struct _osmose_gossip_t {
+    char *dir;
+    osmose_gossip_params_t params;
+    s_feed_t *feeds;                //  sorted by key
+    size_t feed_count, feed_limit;
+    char view [S_MAX_VIEW][OSMOSE_ID_SIZE + 1];
+    size_t view_size;
+    uint64_t own_pushed;            //  our feed's size last pushed to the view
+    int64_t next_summary;
+    zlistx_t *outbox;               //  osmose_gossip_out_t *
+    osmose_gossip_stats_t stats;
+    uint8_t *entry_buffer;          //  OSMOSE_ENTRY_MAX bytes, for reads
+};
+
+//  --------------------------------------------------------------------
+//  A bounded reader and a growing writer for message bodies
+
+typedef struct {
+    const uint8_t *data;
+    size_t size, at;
+    bool failed;
+} s_reader_t;
+
+static const uint8_t *
+s_read_bytes (s_reader_t *reader, size_t size)
+{
+    if (reader->failed || size > reader->size - reader->at) {
+        reader->failed = true;
+        return NULL;
+    }
+    const uint8_t *bytes = reader->data + reader->at;
+    reader->at += size;
+    return bytes;
+}
+
+static uint64_t
+s_read_uint (s_reader_t *reader, size_t width)
+{
+    const uint8_t *bytes = s_read_bytes (reader, width);
+    uint64_t value = 0;
+    for (size_t index = 0; bytes && index < width; index++)
+        value = (value << 8) | bytes [index];
+    return value;
+}
+
+typedef struct {
+    uint8_t *data;
+    size_t size, limit;
+    bool failed;
+} s_writer_t;
+
+static void
+s_write_bytes (s_writer_t *writer, const void *bytes, size_t size)
+{
+    if (writer->failed)
+        return;
+    if (writer->size + size > writer->limit) {
+        size_t limit = writer->limit? writer->limit: 256;
+        while (limit < writer->size + size)
+            limit *= 2;
+        uint8_t *data = (uint8_t *) realloc (writer->data, limit);
+        if (!data) {
+            writer->failed = true;
+            return;
+        }
+        writer->data = data;
+        writer->limit = limit;
+    }
+    memcpy (writer->data + writer->size, bytes, size);
+    writer->size += size;
+}
+
+static void
+s_write_uint (s_writer_t *writer, uint64_t value, size_t width)
+{
+    uint8_t bytes [8];
+    for (size_t index = 0; index < width; index++)
+        bytes [index] = (uint8_t) (value >> (8 * (width - 1 - index)));
+    s_write_bytes (writer, bytes, width);
+}
+
+//  Queue WRITER's bytes for TO; takes the buffer
+static void
+s_send (osmose_gossip_t *self, const char *to, s_writer_t *writer)
+{
+    osmose_gossip_out_t *out = NULL;
+    if (!writer->failed)
+        out = (osmose_gossip_out_t *) zmalloc (sizeof (osmose_gossip_out_t));
+    if (!out) {
+        free (writer->data);
+        return;
+    }
+    snprintf (out->to, sizeof (out->to), "%s", to);
+    out->data = writer->data;
+    out->size = writer->size;
+    zlistx_add_end (self->outbox, out);
+    self->stats.msgs_out++;
+    self->stats.bytes_out += writer->size;
+}
+
+//  --------------------------------------------------------------------
+//  The feed table
+
+static int
+s_compare_keys (const void *one, const void *two)
+{
+    return memcmp (((const s_feed_t *) one)->key, ((const s_feed_t *) two)->key,
+                   OSMOSE_KEY_SIZE);
+}
+
+static s_feed_t *
+s_find (osmose_gossip_t *self, const uint8_t *key)
+{
+    s_feed_t probe;
+    memcpy (probe.key, key, OSMOSE_KEY_SIZE);
+    return (s_feed_t *) bsearch (&probe, self->feeds, self->feed_count,
+                                 sizeof (s_feed_t), s_compare_keys);
+}
+
+static int
+s_add (osmose_gossip_t *self, const uint8_t *key, osmose_feed_t *feed, bool own)
+{
+    if (self->feed_count == S_MAX_FEEDS)
+        return OSMOSE_ETOOBIG;
+    if (self->feed_count == self->feed_limit) {
+        size_t limit = self->feed_limit? self->feed_limit * 2: 16;
+        s_feed_t *feeds = (s_feed_t *) realloc (self->feeds, limit * sizeof (s_feed_t));
+        if (!feeds)
+            return OSMOSE_ENOMEM;
+        self->feeds = feeds;
+        self->feed_limit = limit;
+    }
+    s_feed_t *slot = &self->feeds [self->feed_count++];
+    memcpy (slot->key, key, OSMOSE_KEY_SIZE);
+    slot->feed = feed;
+    slot->own = own;
+    slot->pending = NULL;
+    qsort (self->feeds, self->feed_count, sizeof (s_feed_t), s_compare_keys);
+    return 0;
+}
+
+//  Open (creating when CREATE) the replica of KEY
+static s_feed_t *
+s_replica (osmose_gossip_t *self, const uint8_t *key, bool create)
+{
+    s_feed_t *known = s_find (self, key);
+    if (known || !create)
+        return known;
+    if (self->params.trusted && !self->params.trusted (self->params.trusted_arg, key))
+        return NULL;
+    char hex [2 * OSMOSE_KEY_SIZE + 1], path [PATH_MAX], error [256];
+    sodium_bin2hex (hex, sizeof (hex), key, OSMOSE_KEY_SIZE);
+    snprintf (path, sizeof (path), "%s/%s", self->dir, hex);
+    osmose_feed_t *feed = NULL;
+    if (osmose_feed_open (path, NULL, OSMOSE_FEED_REPLICA, error, sizeof (error), &feed)) {
+        zsys_warning ("osmose: gossip: cannot open replica %s: %s", path, error);
+        return NULL;
+    }
+    if (s_add (self, key, feed, false)) {
+        osmose_feed_destroy (&feed);
+        return NULL;
+    }
+    return s_find (self, key);
+}
+
+//  Size and root of a feed's latest signed head (0 and zeros if none)
+static uint64_t
+s_head (s_feed_t *slot, osmose_sth_t *sth)
+{
+    if (osmose_feed_head (slot->feed, sth) != 0) {
+        memset (sth, 0, sizeof (*sth));
+        return 0;
+    }
+    return sth->size;
+}
+
+static void
+s_summary (osmose_gossip_t *self, uint64_t *entries_p, uint8_t *hash)
+{
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, OSMOSE_HASH_SIZE);
+    uint64_t entries = 0;
+    for (size_t index = 0; index < self->feed_count; index++) {
+        osmose_sth_t sth;
+        uint64_t size = s_head (&self->feeds [index], &sth);
+        if (size == 0)
+            continue;
+        uint8_t size_bytes [8];
+        for (int byte = 0; byte < 8; byte++)
+            size_bytes [byte] = (uint8_t) (size >> (56 - 8 * byte));
+        crypto_generichash_update (&state, self->feeds [index].key, OSMOSE_KEY_SIZE);
+        crypto_generichash_update (&state, size_bytes, 8);
+        crypto_generichash_update (&state, sth.root, OSMOSE_HASH_SIZE);
+        entries += size;
+    }
+    crypto_generichash_final (&state, hash, OSMOSE_HASH_SIZE);
+    *entries_p = entries;
+}
+
+//  --------------------------------------------------------------------
+//  Building messages
+
+//  Queue entries of SLOT from FIRST on for TO, at most one chunk, with
+//  our latest head of that feed. Returns the index reached (FIRST when
+//  there was nothing to send).
+static uint64_t
+s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t first)
+{
+    osmose_sth_t sth;
+    uint64_t head_size = s_head (slot, &sth);
+    if (head_size <= first)
+        return first;
+    uint64_t end = head_size - first > self->params.chunk_entries?
+                   first + self->params.chunk_entries: head_size;
+    s_writer_t writer = { NULL, 0, 0, false };
+    uint8_t kind = 'E';
+    s_write_bytes (&writer, &kind, 1);
+    uint8_t sth_bytes [OSMOSE_STH_SIZE];
+    osmose_sth_encode (&sth, sth_bytes);
+    s_write_bytes (&writer, sth_bytes, sizeof (sth_bytes));
+    s_write_uint (&writer, first, 8);
+    size_t count_at = writer.size;
+    s_write_uint (&writer, 0, 4);
+    uint64_t index = first;
+    for (; index < end && !writer.failed && writer.size < self->params.chunk_bytes; index++) {
+        size_t size = 0;
+        osmose_entry_t entry;
+        if (osmose_feed_entry (slot->feed, index, self->entry_buffer, &size, &entry) != 0) {
+            writer.failed = true;
+            break;
+        }
+        s_write_uint (&writer, size, 4);
+        s_write_bytes (&writer, self->entry_buffer, size);
+    }
+    if (writer.failed || index == first) {
+        free (writer.data);
+        return first;
+    }
+    uint64_t count = index - first;
+    for (int byte = 0; byte < 4; byte++)
+        writer.data [count_at + byte] = (uint8_t) (count >> (24 - 8 * byte));
+    s_send (self, to, &writer);
+    return index;
+}
+
+static void
+s_send_heads (osmose_gossip_t *self, const char *to)
+{
+    s_writer_t writer = { NULL, 0, 0, false };
+    uint8_t kind = 'H';
+    s_write_bytes (&writer, &kind, 1);
+    size_t count_at = writer.size;
+    s_write_uint (&writer, 0, 4);
+    uint32_t count = 0;
+    for (size_t index = 0; index < self->feed_count; index++) {
+        osmose_sth_t sth;
+        if (s_head (&self->feeds [index], &sth) == 0)
+            continue;
+        uint8_t bytes [OSMOSE_STH_SIZE];
+        osmose_sth_encode (&sth, bytes);
+        s_write_bytes (&writer, bytes, sizeof (bytes));
+        count++;
+    }
+    if (!writer.failed)
+        for (int byte = 0; byte < 4; byte++)
+            writer.data [count_at + byte] = (uint8_t) (count >> (24 - 8 * byte));
+    s_send (self, to, &writer);
+}
+
+static void
+s_send_want (osmose_gossip_t *self, const char *to, const uint8_t *key, uint64_t first)
+{
+    s_writer_t writer = { NULL, 0, 0, false };
+    uint8_t kind = 'W';
+    s_write_bytes (&writer, &kind, 1);
+    s_write_bytes (&writer, key, OSMOSE_KEY_SIZE);
+    s_write_uint (&writer, first, 8);
+    s_send (self, to, &writer);
+}
+
+static void
+s_send_summary (osmose_gossip_t *self, const char *to)
+{
+    uint64_t entries;
+    uint8_t hash [OSMOSE_HASH_SIZE];
+    s_summary (self, &entries, hash);
+    s_writer_t writer = { NULL, 0, 0, false };
+    uint8_t kind = 'S';
+    s_write_bytes (&writer, &kind, 1);
+    s_write_uint (&writer, self->feed_count, 4);
+    s_write_uint (&writer, entries, 8);
+    s_write_bytes (&writer, hash, sizeof (hash));
+    s_send (self, to, &writer);
+}
+
+//  --------------------------------------------------------------------
+//  Handling messages
+
+static void
+s_receive_summary (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    s_read_uint (reader, 4);
+    s_read_uint (reader, 8);
+    const uint8_t *hash = s_read_bytes (reader, OSMOSE_HASH_SIZE);
+    if (reader->failed || reader->at != reader->size)
+        return;
+    uint64_t entries;
+    uint8_t ours [OSMOSE_HASH_SIZE];
+    s_summary (self, &entries, ours);
+    if (memcmp (hash, ours, OSMOSE_HASH_SIZE) != 0)
+        s_send_heads (self, from);
+}
+
+//  Their heads: pull what we lack, push what they lack
+static void
+s_receive_heads (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    uint64_t count = s_read_uint (reader, 4);
+    if (reader->failed || count > S_MAX_FEEDS
+    ||  count * OSMOSE_STH_SIZE != reader->size - reader->at) {
+        reader->failed = true;
+        return;
+    }
+    //  Feeds they did not list start for them at zero
+    bool *listed = (bool *) calloc (self->feed_count + 1, sizeof (bool));
+    if (!listed)
+        return;
+    size_t known_count = self->feed_count;
+    for (uint64_t index = 0; index < count; index++) {
+        osmose_sth_t sth;
+        const uint8_t *bytes = s_read_bytes (reader, OSMOSE_STH_SIZE);
+        if (!bytes || osmose_sth_decode (bytes, OSMOSE_STH_SIZE, &sth) != 0
+        ||  osmose_sth_verify (&sth) != 0) {
+            self->stats.rejected++;
+            continue;
+        }
+        s_feed_t *slot = s_find (self, sth.feed);
+        if (slot && (size_t) (slot - self->feeds) < known_count)
+            listed [slot - self->feeds] = true;
+        //  A validly signed head that contradicts what we hold is a fork
+        osmose_fork_t fork;
+        if (slot && !slot->own
+        &&  osmose_feed_check_head (slot->feed, &sth, &fork) == OSMOSE_EFORK) {
+            self->stats.forks++;
+            if (self->params.on_news)
+                self->params.on_news (self->params.news_arg, slot->feed, 0, 0, &fork);
+            continue;
+        }
+        osmose_sth_t ours;
+        uint64_t our_size = slot? s_head (slot, &ours): 0;
+        if (slot && our_size > sth.size)
+            s_send_entries (self, from, slot, sth.size);
+        else
+        if (sth.size > our_size && !(slot && slot->own)
+        &&  (!self->params.trusted || self->params.trusted (self->params.trusted_arg, sth.feed)))
+            s_send_want (self, from, sth.feed, our_size);
+    }
+    for (size_t index = 0; index < known_count && index < self->feed_count; index++)
+        if (!listed [index])
+            s_send_entries (self, from, &self->feeds [index], 0);
+    free (listed);
+}
+
+static void
+s_receive_want (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    const uint8_t *key = s_read_bytes (reader, OSMOSE_KEY_SIZE);
+    uint64_t first = s_read_uint (reader, 8);
+    if (reader->failed || reader->at != reader->size)
+        return;
+    s_feed_t *slot = s_find (self, key);
+    if (slot)
+        s_send_entries (self, from, slot, first);
+}
+
+//  Forward newly imported entries along the view, not back to FROM
+static void
+s_forward (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first)
+{
+    for (size_t index = 0; index < self->view_size; index++)
+        if (!streq (self->view [index], from))
+            s_send_entries (self, self->view [index], slot, first);
+}
+
+static void
+s_pending_destroy (s_pending_t **pending_p)
+{
+    if (*pending_p) {
+        for (size_t index = 0; index < (*pending_p)->count; index++)
+            free ((*pending_p)->entries [index]);
+        free ((*pending_p)->entries);
+        free ((*pending_p)->sizes);
+        free (*pending_p);
+        *pending_p = NULL;
+    }
+}
+
+//  Keep copies of entries [FIRST, FIRST + COUNT) until their head's chunk
+//  arrives. False when they do not continue what is pending, or too much is.
+static bool
+s_pending_add (s_feed_t *slot, const osmose_sth_t *sth, uint64_t first,
+               const uint8_t **entries, const size_t *sizes, size_t count)
+{
+    s_pending_t *pending = slot->pending;
+    if (!pending) {
+        pending = slot->pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+        if (!pending)
+            return false;
+        pending->first = first;
+    }
+    if (first != pending->first + pending->count
+    ||  memcmp (&pending->sth, sth, sizeof (*sth)) != 0) {
+        if (pending->count) {
+            s_pending_destroy (&slot->pending);
+            return false;
+        }
+        pending->sth = *sth;
+    }
+    for (size_t index = 0; index < count; index++) {
+        if (pending->bytes + sizes [index] > S_MAX_PENDING)
+            return false;
+        if (pending->count == pending->limit) {
+            size_t limit = pending->limit? pending->limit * 2: 1024;
+            uint8_t **more = (uint8_t **) realloc (pending->entries, limit * sizeof (uint8_t *));
+            size_t *more_sizes = more? (size_t *) realloc (pending->sizes, limit * sizeof (size_t)): NULL;
+            if (more)
+                pending->entries = more;
+            if (!more || !more_sizes)
+                return false;
+            pending->sizes = more_sizes;
+            pending->limit = limit;
+        }
+        uint8_t *copy = (uint8_t *) malloc (sizes [index]? sizes [index]: 1);
+        if (!copy)
+            return false;
+        memcpy (copy, entries [index], sizes [index]);
+        pending->entries [pending->count] = copy;
+        pending->sizes [pending->count++] = sizes [index];
+        pending->bytes += sizes [index];
+    }
+    return true;
+}
+
+//  Import into SLOT, report news and forward; FROM sent it
+static void
+s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first,
+          const uint8_t **entries, const size_t *sizes, size_t count,
+          const osmose_sth_t *sth)
+{
+    uint64_t before = osmose_feed_size (slot->feed);
+    osmose_fork_t fork;
+    int rc = osmose_feed_import (slot->feed, first, entries, sizes, count, sth, &fork);
+    if (rc == 0) {
+        uint64_t after = osmose_feed_size (slot->feed);
+        if (after > before) {
+            self->stats.imported += after - before;
+            if (self->params.on_news)
+                self->params.on_news (self->params.news_arg, slot->feed, before,
+                                      after - before, NULL);
+            s_forward (self, from, slot, before);
+        }
+        else
+            self->stats.duplicates += count;
+    }
+    else
+    if (rc == OSMOSE_ERANGE)
+        s_send_want (self, from, sth->feed, before);
+    else
+    if (rc == OSMOSE_EFORK) {
+        self->stats.forks++;
+        if (self->params.on_news)
+            self->params.on_news (self->params.news_arg, slot->feed, 0, 0, &fork);
+    }
+    else
+        self->stats.rejected++;
+}
+
+static void
+s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    osmose_sth_t sth;
+    const uint8_t *sth_bytes = s_read_bytes (reader, OSMOSE_STH_SIZE);
+    uint64_t first = s_read_uint (reader, 8);
+    uint64_t count = s_read_uint (reader, 4);
+    if (reader->failed || osmose_sth_decode (sth_bytes, OSMOSE_STH_SIZE, &sth) != 0
+    ||  count == 0 || count > reader->size || first > sth.size || count > sth.size - first) {
+        reader->failed = true;
+        return;
+    }
+    const uint8_t **entries = (const uint8_t **) calloc (count, sizeof (uint8_t *));
+    size_t *sizes = (size_t *) calloc (count, sizeof (size_t));
+    for (uint64_t index = 0; entries && sizes && index < count; index++) {
+        sizes [index] = s_read_uint (reader, 4);
+        entries [index] = s_read_bytes (reader, sizes [index]);
+    }
+    bool complete = entries && sizes && !reader->failed && reader->at == reader->size;
+    if (!complete || osmose_sth_verify (&sth) != 0) {
+        reader->failed = reader->failed || (entries && sizes && reader->at != reader->size);
+        if (!reader->failed)
+            self->stats.rejected++;
+        free (entries);
+        free (sizes);
+        return;
+    }
+    s_feed_t *slot = s_replica (self, sth.feed, true);
+    uint64_t end = first + count;
+    if (slot && !slot->own) {
+        uint64_t have = osmose_feed_size (slot->feed);
+        if (end == sth.size && !slot->pending)
+            s_import (self, from, slot, first, entries, sizes, count, &sth);
+        else
+        if (first > have && !slot->pending)
+            s_send_want (self, from, sth.feed, have);
+        else
+        if (!s_pending_add (slot, &sth, first, entries, sizes, count)) {
+            s_pending_destroy (&slot->pending);
+            s_send_want (self, from, sth.feed, have);
+        }
+        else
+        if (end == sth.size) {
+            s_pending_t *pending = slot->pending;
+            slot->pending = NULL;
+            s_import (self, from, slot, pending->first, (const uint8_t **) pending->entries,
+                      pending->sizes, pending->count, &sth);
+            s_pending_destroy (&pending);
+        }
+        else
+            s_send_want (self, from, sth.feed, end);
+    }
+    else
+    if (!slot)
+        self->stats.rejected++;
+    free (entries);
+    free (sizes);
+}
+
+//  --------------------------------------------------------------------
+//  Public face
+
+void
+osmose_gossip_params_default (osmose_gossip_params_t *params)
+{
+    memset (params, 0, sizeof (*params));
+    params->interval_ms = 1000;
+    params->chunk_entries = 4096;
+    params->chunk_bytes = 4 << 20;
+}
+
+static void
+s_out_destroy (void **item_p)
+{
+    osmose_gossip_out_t *out = (osmose_gossip_out_t *) *item_p;
+    if (out) {
+        free (out->data);
+        free (out);
+        *item_p = NULL;
+    }
+}
+
+osmose_gossip_t *
+osmose_gossip_new (const char *dir, osmose_feed_t *own,
+                   const osmose_gossip_params_t *params, char *error, size_t error_size)
+{
+    assert (dir && own);
+    osmose_gossip_t *self = (osmose_gossip_t *) zmalloc (sizeof (osmose_gossip_t));
+    if (!self) {
+        snprintf (error, error_size, "out of memory");
+        return NULL;
+    }
+    if (params)
+        self->params = *params;
+    else
+        osmose_gossip_params_default (&self->params);
+    self->dir = strdup (dir);
+    self->outbox = zlistx_new ();
+    self->entry_buffer = (uint8_t *) malloc (OSMOSE_ENTRY_MAX);
+    if (!self->dir || !self->outbox || !self->entry_buffer
+    ||  s_add (self, osmose_feed_key (own), own, true)) {
+        snprintf (error, error_size, "out of memory");
+        osmose_gossip_destroy (&self);
+        return NULL;
+    }
+    zlistx_set_destructor (self->outbox, s_out_destroy);
+    self->own_pushed = osmose_feed_size (own);
+    if (zsys_dir_create ("%s", dir) != 0) {
+        snprintf (error, error_size, "%s: cannot create: %s", dir, strerror (errno));
+        osmose_gossip_destroy (&self);
+        return NULL;
+    }
+    //  Every replica kept here is opened (and so verified) at start
+    DIR *handle = opendir (dir);
+    struct dirent *item;
+    while (handle && (item = readdir (handle))) {
+        uint8_t key [OSMOSE_KEY_SIZE];
+        size_t decoded = 0;
+        if (strlen (item->d_name) == 2 * OSMOSE_KEY_SIZE
+        &&  sodium_hex2bin (key, sizeof (key), item->d_name, 2 * OSMOSE_KEY_SIZE,
+                            NULL, &decoded, NULL) == 0 && decoded == OSMOSE_KEY_SIZE
+        &&  !s_find (self, key))
+            s_replica (self, key, true);
+    }
+    if (handle)
+        closedir (handle);
+    return self;
+}
+
+void
+osmose_gossip_destroy (osmose_gossip_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        osmose_gossip_t *self = *self_p;
+        for (size_t index = 0; index < self->feed_count; index++)
+            if (!self->feeds [index].own) {
+                osmose_feed_destroy (&self->feeds [index].feed);
+                s_pending_destroy (&self->feeds [index].pending);
+            }
+        free (self->feeds);
+        zlistx_destroy (&self->outbox);
+        free (self->entry_buffer);
+        free (self->dir);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+osmose_gossip_set_view (osmose_gossip_t *self, const char **ids, size_t count)
+{
+    assert (self);
+    self->view_size = 0;
+    for (size_t index = 0; index < count && self->view_size < S_MAX_VIEW; index++)
+        snprintf (self->view [self->view_size++], OSMOSE_ID_SIZE + 1, "%s", ids [index]);
+}
+
+void
+osmose_gossip_local (osmose_gossip_t *self)
+{
+    assert (self);
+    s_feed_t *slot = NULL;
+    for (size_t index = 0; index < self->feed_count && !slot; index++)
+        if (self->feeds [index].own)
+            slot = &self->feeds [index];
+    osmose_sth_t sth;
+    uint64_t head_size = s_head (slot, &sth);
+    if (head_size <= self->own_pushed)
+        return;
+    for (size_t index = 0; index < self->view_size; index++)
+        s_send_entries (self, self->view [index], slot, self->own_pushed);
+    self->own_pushed = head_size;
+}
+
+int64_t
+osmose_gossip_tick (osmose_gossip_t *self, int64_t now_us)
+{
+    assert (self);
+    if (now_us >= self->next_summary) {
+        if (self->view_size)
+            s_send_summary (self, self->view [randombytes_uniform ((uint32_t) self->view_size)]);
+        self->next_summary = now_us + (int64_t) self->params.interval_ms * 1000;
+    }
+    return self->next_summary;
+}
+
+int
+osmose_gossip_receive (osmose_gossip_t *self, const char *from,
+                       const uint8_t *data, size_t size, int64_t now_us)
+{
+    assert (self && from);
+    self->stats.msgs_in++;
+    self->stats.bytes_in += size;
+    s_reader_t reader = { data, size, 0, false };
+    const uint8_t *kind = s_read_bytes (&reader, 1);
+    if (!kind)
+        reader.failed = true;
+    else
+    if (*kind == 'S')
+        s_receive_summary (self, from, &reader);
+    else
+    if (*kind == 'H')
+        s_receive_heads (self, from, &reader);
+    else
+    if (*kind == 'W')
+        s_receive_want (self, from, &reader);
+    else
+    if (*kind == 'E')
+        s_receive_entries (self, from, &reader);
+    else
+        reader.failed = true;
+    if (reader.failed) {
+        self->stats.malformed++;
+        return OSMOSE_EPROTO;
+    }
+    return 0;
+}
+
+bool
+osmose_gossip_next_out (osmose_gossip_t *self, osmose_gossip_out_t *out)
+{
+    assert (self && out);
+    osmose_gossip_out_t *first = (osmose_gossip_out_t *) zlistx_first (self->outbox);
+    if (!first)
+        return false;
+    *out = *first;
+    first->data = NULL;
+    zlistx_delete (self->outbox, zlistx_cursor (self->outbox));
+    return true;
+}
+
+osmose_feed_t *
+osmose_gossip_feed (osmose_gossip_t *self, const uint8_t *key)
+{
+    assert (self);
+    s_feed_t *slot = key? s_find (self, key): NULL;
+    return slot? slot->feed: NULL;
+}
+
+osmose_feed_t *
+osmose_gossip_feed_at (osmose_gossip_t *self, size_t index)
+{
+    assert (self);
+    return index < self->feed_count? self->feeds [index].feed: NULL;
+}
+
+void
+osmose_gossip_stats (osmose_gossip_t *self, osmose_gossip_stats_t *stats)
+{
+    assert (self && stats);
+    *stats = self->stats;
+    stats->feeds = self->feed_count;
+    stats->entries = 0;
+    for (size_t index = 0; index < self->feed_count; index++)
+        stats->entries += osmose_feed_size (self->feeds [index].feed);
+}
+
+//  --------------------------------------------------------------------
+//  Self-test: three peers in memory, messages carried by hand
+
+typedef struct {
+    osmose_identity_t *identity;
+    osmose_feed_t *feed;
+    osmose_gossip_t *gossip;
+    char dir [PATH_MAX];
+    uint64_t news;
+    int forks;
+} s_test_peer_t;
+
+static void
+s_test_news (void *arg, osmose_feed_t *feed, uint64_t first, uint64_t count,
+             const osmose_fork_t *fork)
+{
+    s_test_peer_t *peer = (s_test_peer_t *) arg;
+    peer->news += count;
+    if (fork)
+        peer->forks++;
+}
+
+//  Deliver every queued message until all are quiet; CORRUPT flips a
+//  byte in the Nth ENTRIES message. Returns messages carried.
+static int
+s_test_pump (s_test_peer_t *peers, size_t count, int corrupt)
+{
+    int carried = 0, entries_seen = 0;
+    bool busy = true;
+    while (busy && carried < 100000) {
+        busy = false;
+        for (size_t from = 0; from < count; from++) {
+            osmose_gossip_out_t out;
+            while (osmose_gossip_next_out (peers [from].gossip, &out)) {
+                busy = true;
+                carried++;
+                if (out.data [0] == 'E' && ++entries_seen == corrupt)
+                    out.data [out.size - 3] ^= 0x20;
+                for (size_t to = 0; to < count; to++)
+                    if (streq (out.to, osmose_identity_id (peers [to].identity)))
+                        osmose_gossip_receive (peers [to].gossip,
+                            osmose_identity_id (peers [from].identity), out.data, out.size, 0);
+                free (out.data);
+            }
+        }
+    }
+    return carried;
+}
+
+static void
+s_test_append (s_test_peer_t *peer, int count)
+{
+    for (int index = 0; index < count; index++) {
+        char text [32];
+        snprintf (text, sizeof (text), "event %d", index);
+        uint64_t at;
+        int rc = osmose_feed_append (peer->feed, OSMOSE_ENTRY_EVENT, text, strlen (text), 0, &at);
+        assert (rc == 0);
+    }
+    int rc = osmose_feed_commit (peer->feed, true);
+    assert (rc == 0);
+}
+
+static bool
+s_test_same (s_test_peer_t *writer, s_test_peer_t *reader)
+{
+    osmose_sth_t ours, theirs;
+    osmose_feed_t *replica = osmose_gossip_feed (reader->gossip,
+                                                 osmose_identity_public (writer->identity));
+    return replica && osmose_feed_head (writer->feed, &ours) == 0
+        && osmose_feed_head (replica, &theirs) == 0
+        && ours.size == theirs.size && memcmp (ours.root, theirs.root, OSMOSE_HASH_SIZE) == 0;
+}
+
+void
+osmose_gossip_test (bool verbose)
+{
+    printf (" * osmose_gossip: ");
+    char base [] = "/tmp/osmose-gossip-test-XXXXXX";
+    assert (mkdtemp (base));
+    enum { PEERS = 3 };
+    s_test_peer_t peers [PEERS];
+    memset (peers, 0, sizeof (peers));
+    osmose_gossip_params_t params;
+    osmose_gossip_params_default (&params);
+    params.chunk_entries = 10;              //  force catch-up in chunks
+    params.on_news = s_test_news;
+    char error [256];
+    for (int index = 0; index < PEERS; index++) {
+        s_test_peer_t *peer = &peers [index];
+        peer->identity = osmose_identity_new ();
+        snprintf (peer->dir, sizeof (peer->dir), "%s/peer%d", base, index);
+        char path [PATH_MAX];
+        snprintf (path, sizeof (path), "%s/log", peer->dir);
+        assert (zsys_dir_create ("%s", peer->dir) == 0);
+        int rc = osmose_feed_open (path, peer->identity, 0, error, sizeof (error), &peer->feed);
+        assert (rc == 0);
+        params.news_arg = peer;
+        snprintf (path, sizeof (path), "%s/feeds", peer->dir);
+        peer->gossip = osmose_gossip_new (path, peer->feed, &params, error, sizeof (error));
+        assert (peer->gossip);
+    }
+    //  A line: 0 - 1 - 2, so entries must be forwarded to reach 2
+    const char *view01 [] = { osmose_identity_id (peers [1].identity) };
+    const char *view10 [] = { osmose_identity_id (peers [0].identity),
+                              osmose_identity_id (peers [2].identity) };
+    const char *view21 [] = { osmose_identity_id (peers [1].identity) };
+    osmose_gossip_set_view (peers [0].gossip, view01, 1);
+    osmose_gossip_set_view (peers [1].gossip, view10, 2);
+    osmose_gossip_set_view (peers [2].gossip, view21, 1);
+
+    //  Eager push of new entries, forwarded along the line
+    s_test_append (&peers [0], 5);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_same (&peers [0], &peers [1]));
+    assert (s_test_same (&peers [0], &peers [2]));
+
+    //  A big backlog arrives in chunks, one of them damaged on the way:
+    //  the damage is refused and anti-entropy repairs it
+    s_test_append (&peers [0], 95);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 2);
+    for (int round = 0; round < 20 && !(s_test_same (&peers [0], &peers [1])
+                                        && s_test_same (&peers [0], &peers [2])); round++) {
+        for (int index = 0; index < PEERS; index++)
+            osmose_gossip_tick (peers [index].gossip, (int64_t) (round + 1) * 2000000);
+        s_test_pump (peers, PEERS, 0);
+    }
+    assert (s_test_same (&peers [0], &peers [1]));
+    assert (s_test_same (&peers [0], &peers [2]));
+    osmose_gossip_stats_t stats;
+    osmose_gossip_stats (peers [1].gossip, &stats);
+    assert (stats.rejected + stats.malformed >= 1);
+    assert (peers [2].news >= 100);
+
+    //  Peer 2's own feed reaches peer 0 through anti-entropy alone
+    s_test_append (&peers [2], 7);
+    for (int round = 0; round < 20 && !s_test_same (&peers [2], &peers [0]); round++) {
+        for (int index = 0; index < PEERS; index++)
+            osmose_gossip_tick (peers [index].gossip, (int64_t) (round + 30) * 2000000);
+        s_test_pump (peers, PEERS, 0);
+    }
+    assert (s_test_same (&peers [2], &peers [0]));
+
+    //  Garbage is refused and counted, never applied
+    uint8_t noise [300];
+    for (int round = 0; round < 2000; round++) {
+        size_t size = randombytes_uniform (sizeof (noise)) + 1;
+        randombytes_buf (noise, size);
+        noise [0] = "SHWE" [round % 4];
+        osmose_gossip_receive (peers [1].gossip, osmose_identity_id (peers [0].identity),
+                               noise, size, 0);
+    }
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_same (&peers [0], &peers [1]));
+
+    //  A fork: someone with peer 0's key signs another history
+    osmose_feed_t *evil = NULL;
+    char path [PATH_MAX];
+    snprintf (path, sizeof (path), "%s/evil", base);
+    int rc = osmose_feed_open (path, peers [0].identity, 0, error, sizeof (error), &evil);
+    assert (rc == 0);
+    for (int index = 0; index < 3; index++) {
+        uint64_t at;
+        rc = osmose_feed_append (evil, OSMOSE_ENTRY_EVENT, "lie", 3, 0, &at);
+        assert (rc == 0);
+    }
+    rc = osmose_feed_commit (evil, true);
+    assert (rc == 0);
+    osmose_gossip_t *liar = osmose_gossip_new (path, evil, &params, error, sizeof (error));
+    assert (liar);
+    //  Peer 1 asks "peer 0" (the liar) for a summary; the liar's heads
+    //  contradict the history peer 1 holds
+    const char *view_liar [] = { osmose_identity_id (peers [1].identity) };
+    osmose_gossip_set_view (liar, view_liar, 1);
+    osmose_gossip_set_view (peers [1].gossip, view01, 0);
+    const char *view_only0 [] = { osmose_identity_id (peers [0].identity) };
+    osmose_gossip_set_view (peers [1].gossip, view_only0, 1);
+    osmose_gossip_tick (peers [1].gossip, INT64_MAX / 2);
+    for (int round = 0; round < 4; round++) {
+        osmose_gossip_out_t out;
+        while (osmose_gossip_next_out (peers [1].gossip, &out)) {
+            osmose_gossip_receive (liar, osmose_identity_id (peers [1].identity),
+                                   out.data, out.size, 0);
+            free (out.data);
+        }
+        while (osmose_gossip_next_out (liar, &out)) {
+            osmose_gossip_receive (peers [1].gossip, osmose_identity_id (peers [0].identity),
+                                   out.data, out.size, 0);
+            free (out.data);
+        }
+    }
+    assert (peers [1].forks >= 1);
+    assert (s_test_same (&peers [0], &peers [1]));     //  nothing of the lie stored
+    osmose_gossip_destroy (&liar);
+    osmose_feed_destroy (&evil);
+
+    if (verbose) {
+        osmose_gossip_stats (peers [1].gossip, &stats);
+        printf ("(feeds %" PRIu64 ", imported %" PRIu64 ", rejected %" PRIu64
+                ", malformed %" PRIu64 ") ", stats.feeds, stats.imported,
+                stats.rejected, stats.malformed);
+    }
+    for (int index = 0; index < PEERS; index++) {
+        osmose_gossip_destroy (&peers [index].gossip);
+        osmose_feed_destroy (&peers [index].feed);
+        osmose_identity_destroy (&peers [index].identity);
+    }
+    zdir_t *tree = zdir_new (base, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    printf ("OK\n");
+}
