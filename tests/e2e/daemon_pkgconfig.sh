@@ -11,7 +11,7 @@ make -s -C "$top_builddir" install DESTDIR="$root" >"$E2E_DIR/install.log" 2>&1 
 pc=$(find "$root" -name osmose.pc | head -n 1)
 [ -n "$pc" ] || fail "no osmose.pc installed"
 for file in osmose.h libosmose.a libosmose.so osmosed osmose osmose-top osmose.conf \
-            osmosed.service osmose.3 osmose.conf.5 osmosed.8; do
+            osmosed.service osmose.3 osmose.conf.5 osmosed.8 osmose-worker; do
     [ -n "$(find "$root" -name "$file")" ] || fail "make install did not install $file"
 done
 echo "installed: $(cd "$root" && find . -type f | sort | tr '\n' ' ')"

@@ -48,6 +48,11 @@ has osmose '/usr/share/man/man1/osmose.1.gz'
 has osmose '/usr/share/man/man1/osmose-top.1.gz'
 has osmose '/usr/share/man/man5/osmose.conf.5.gz'
 has osmose '/usr/share/doc/osmose/copyright'
+has osmose /usr/libexec/osmose/osmose-worker
+has osmose "/usr/lib/[^/]+/osmose/plugins/echo\.so"
+has osmose /usr/share/bash-completion/completions/osmose
+has osmose /usr/share/bash-completion/completions/osmose-top
+grep -q '\.la$' "$E2E_DIR/osmose.list" && fail "osmose ships a .la file"
 field osmose Depends | grep -q adduser || fail "osmose does not depend on adduser"
 #   the conffile, and the maintainer scripts that make the user and keys
 dpkg-deb --ctrl-tarfile "$debs/osmose_${debian_version}_$arch.deb" | tar -t >"$E2E_DIR/control.list"
@@ -81,6 +86,7 @@ grep -q '\.la$' "$E2E_DIR/libosmose0.list" && fail "libosmose0 ships a .la file"
 
 contents libosmose-dev
 has libosmose-dev /usr/include/osmose.h
+has libosmose-dev /usr/include/osmose_plugin.h
 has libosmose-dev "/usr/lib/[^/]+/libosmose\.so"
 has libosmose-dev "/usr/lib/[^/]+/libosmose\.a"
 has libosmose-dev "/usr/lib/[^/]+/pkgconfig/osmose\.pc"
