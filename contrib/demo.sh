@@ -160,15 +160,17 @@ status=0
 for pid in $pids; do
     kill -TERM "$pid"
     tries=0
-    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 300 ]; do sleep 0.1; tries=$((tries + 1)); done
     if kill -0 "$pid" 2>/dev/null; then
-        echo "peer$index did not stop within 10 s" >&2; status=1
+        echo "peer$index did not stop within 30 s; the end of its log:" >&2
+        tail -n 5 "$dir/peer$index.log" >&2
+        status=1
     else
         wait "$pid"; rc=$?
         if [ -e "$dir/peer$index.sock" ]; then
             echo "peer$index left its socket behind" >&2; status=1
         fi
-        echo "peer$index stopped, exit $rc"
+        echo "peer$index stopped, exit $rc ($(awk -v t=$tries 'BEGIN { printf "%.1f", t / 10 }') s)"
         [ $rc -eq 0 ] || status=1
     fi
     index=$((index + 1))

@@ -13,7 +13,7 @@ cat "$E2E_DIR/demo.out"
 [ $rc -eq 0 ] || fail "demo.sh exited $rc"
 for peer in peer1 peer2 peer3; do
     grep -q "^=== $peer: osmose status" "$E2E_DIR/demo.out" || fail "no status of $peer"
-    grep -q "^$peer stopped, exit 0" "$E2E_DIR/demo.out" || fail "$peer did not stop cleanly"
+    grep -q "^$peer stopped, exit 0 " "$E2E_DIR/demo.out" || fail "$peer did not stop cleanly"
     grep -q "^$peer sees 3 of 3 peers alive" "$E2E_DIR/demo.out" || fail "$peer does not see the mesh"
 done
 [ "$(grep -c '^location ' "$E2E_DIR/demo.out")" -eq 3 ] || fail "expected 3 status blocks"
