@@ -12,9 +12,10 @@ build="build-essential autoconf automake libtool pkgconf
 #   iproute2: network-namespace tests; debhelper, dpkg-dev: .deb builds;
 #   systemd: systemd-analyze verify of the unit; clang, libclang-rt-14-dev:
 #   libFuzzer targets (fuzz/run.sh); avahi-daemon, avahi-utils, dbus: the
-#   discovery tests (private bus and daemon in namespaces); git: clones
+#   discovery tests (private bus and daemon in namespaces); tmux: the
+#   osmose-top screen tests; git: clones
 check="jq groff-base man-db iproute2 procps util-linux debhelper dpkg-dev
-       systemd clang libclang-rt-14-dev avahi-daemon avahi-utils dbus git"
+       systemd clang libclang-rt-14-dev avahi-daemon avahi-utils dbus tmux git"
 
 packages="$build"
 [ "$1" = "--minimal" ] || packages="$packages $check"
