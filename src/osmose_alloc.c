@@ -5,6 +5,10 @@
 #include "osmose_prelude.h"
 #if defined(OSMOSE_WITH_JEMALLOC)
 #   include <jemalloc/jemalloc.h>
+//  Weak, because the public libosmose does not link jemalloc: a library
+//  must not replace its host program's malloc. There mallctl is NULL unless
+//  the program itself runs on jemalloc.
+#   pragma weak mallctl
 #endif
 
 bool
@@ -13,7 +17,7 @@ osmose_alloc_is_jemalloc (void)
 #if defined(OSMOSE_WITH_JEMALLOC)
     const char *version = NULL;
     size_t size = sizeof (version);
-    return mallctl ("version", &version, &size, NULL, 0) == 0 && version;
+    return mallctl && mallctl ("version", &version, &size, NULL, 0) == 0 && version;
 #else
     return false;
 #endif
@@ -26,7 +30,7 @@ osmose_alloc_name (void)
     static char name [64];
     const char *version = NULL;
     size_t size = sizeof (version);
-    if (mallctl ("version", &version, &size, NULL, 0) == 0 && version) {
+    if (mallctl && mallctl ("version", &version, &size, NULL, 0) == 0 && version) {
         snprintf (name, sizeof (name), "jemalloc %s", version);
         return name;
     }
@@ -44,7 +48,7 @@ osmose_alloc_stats (osmose_alloc_stats_t *stats)
     //  Statistics are cached per epoch; bump it to get fresh figures
     uint64_t epoch = 1;
     size_t size = sizeof (epoch);
-    if (mallctl ("epoch", &epoch, &size, &epoch, size) == 0) {
+    if (mallctl && mallctl ("epoch", &epoch, &size, &epoch, size) == 0) {
         size = sizeof (size_t);
         if (mallctl ("stats.allocated", &stats->allocated, &size, NULL, 0) == 0
         &&  mallctl ("stats.resident", &stats->resident, &size, NULL, 0) == 0)
