@@ -146,6 +146,10 @@ s_zap_actor (zsock_t *pipe, void *args)
     if (ready) {
         zhashx_set_destructor (domains, (zhashx_destructor_fn *) s_domain_destroy);
         zpoller_t *poller = zpoller_new (pipe, handler, NULL);
+        //  Stop on $TERM only: after SIGTERM (zsys_interrupted) the peer
+        //  still needs us while it shuts down (DROP), else it blocks forever
+        if (poller)
+            zpoller_set_nonstop (poller, true);
         bool running = poller != NULL;
         while (running) {
             void *which = zpoller_wait (poller, -1);
