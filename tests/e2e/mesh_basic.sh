@@ -36,7 +36,7 @@ for i in 1 2 3 4; do
     mesh_osmose "$i" trust remove "$id5" >/dev/null || exit 1
 done
 mesh_start 5 -s mesh/seeds="$(mesh_seed 1)"
-sleep 2
+mesh_wait_for 15 grep -q refused "$MESH_DIR/peer1/log"
 for i in 1 2 3 4; do
     if mesh_osmose "$i" --json peers | jq -e --arg id "$(mesh_id 5)" 'any(.[]; .id == $id)' >/dev/null; then
         echo "untrusted peer 5 got into peer $i's table"; exit 1

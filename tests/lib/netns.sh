@@ -18,7 +18,11 @@ NETNS_HOSTS=""
 netns_available () {
     [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1 || return 1
     ip netns add "${NETNS_PREFIX}probe" 2>/dev/null || return 1
+    #   Some sandboxes let a namespace be made but not entered
+    ip netns exec "${NETNS_PREFIX}probe" true 2>/dev/null
+    rc=$?
     ip netns del "${NETNS_PREFIX}probe"
+    return $rc
 }
 
 netns_cleanup () {
