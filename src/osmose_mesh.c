@@ -389,6 +389,9 @@ s_member_json (osmose_mesh_t *self, osmose_member_t *member)
         "distance", hops);
     if (!entry)
         return NULL;
+    char key [2 * OSMOSE_KEY_SIZE + 1];
+    sodium_bin2hex (key, sizeof (key), member->public_key, OSMOSE_KEY_SIZE);
+    json_object_set_new (entry, "key", json_string (key));
     int64_t rtt = member->is_self? 0: member->rtt_us;
     json_object_set_new (entry, "rtt_us", rtt >= 0? json_integer (rtt): json_null ());
     json_object_set_new (entry, "score_us", json_integer (

@@ -76,10 +76,34 @@ s_api_status (void *arg, json_t *request, json_t **reply)
             "allocated", (json_int_t) stats.allocated,
             "resident", (json_int_t) stats.resident);
     if (*reply) {
+        osmose_gossip_stats_t gossip;
+        osmose_gossip_stats (self->gossip, &gossip);
+        json_object_set_new (*reply, "log", json_pack ("{s:I, s:I, s:I, s:I, s:I}",
+            "entries", (json_int_t) gossip.entries, "feeds", (json_int_t) gossip.feeds,
+            "own", (json_int_t) osmose_feed_size (self->feed),
+            "imported", (json_int_t) gossip.imported, "forks", (json_int_t) gossip.forks));
         json_object_set_new (*reply, "peers", osmose_mesh_status_json (self->mesh));
         json_object_set_new (*reply, "endpoint", json_string (osmose_mesh_endpoint (self->mesh)));
     }
     return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  The head of the feed written by KEYHEX as we hold it, as JSON
+static json_t *
+s_feed_head_json (s_peer_t *self, const char *key_hex)
+{
+    uint8_t key [OSMOSE_KEY_SIZE];
+    size_t decoded = 0;
+    osmose_sth_t sth;
+    osmose_feed_t *feed = NULL;
+    if (key_hex && sodium_hex2bin (key, sizeof (key), key_hex, strlen (key_hex),
+                                   NULL, &decoded, NULL) == 0 && decoded == sizeof (key))
+        feed = osmose_gossip_feed (self->gossip, key);
+    if (!feed || osmose_feed_head (feed, &sth) != 0)
+        return json_null ();
+    char root [2 * OSMOSE_HASH_SIZE + 1];
+    sodium_bin2hex (root, sizeof (root), sth.root, OSMOSE_HASH_SIZE);
+    return json_pack ("{s:I, s:s}", "size", (json_int_t) sth.size, "root", root);
 }
 
 static int
@@ -87,6 +111,11 @@ s_api_peers (void *arg, json_t *request, json_t **reply)
 {
     s_peer_t *self = (s_peer_t *) arg;
     *reply = osmose_mesh_peers_json (self->mesh);
+    size_t index;
+    json_t *member;
+    json_array_foreach (*reply, index, member)
+        json_object_set_new (member, "log", s_feed_head_json (self,
+            json_string_value (json_object_get (member, "key"))));
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
