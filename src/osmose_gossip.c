@@ -509,8 +509,13 @@ s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t firs
         if (self->params.on_news)
             self->params.on_news (self->params.news_arg, slot->feed, 0, 0, &fork);
     }
-    else
+    else {
         self->stats.rejected++;
+        //  A validly signed head whose suffix does not fit what we hold is
+        //  either damage or a fork; only the whole history tells which
+        if (rc == OSMOSE_EVERIFY && first > 0 && osmose_sth_verify (sth) == 0)
+            s_send_want (self, from, sth->feed, 0);
+    }
 }
 
 static void

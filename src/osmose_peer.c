@@ -178,10 +178,20 @@ s_gossip_news (void *arg, osmose_feed_t *feed, uint64_t first, uint64_t count,
     size_t size = osmose_fork_encode (fork, encoded);
     char id [OSMOSE_ID_SIZE + 1];
     osmose_identity_id_of (fork->larger.feed, id);
-    zsys_error ("osmose: peer %s forked its log: two signed heads disagree", id);
+    zsys_error ("osmose: peer %s forked its log: two signed heads disagree; "
+                "it is no longer trusted", id);
     uint64_t index;
     if (osmose_feed_append (self->feed, OSMOSE_ENTRY_FORK_PROOF, encoded, size, 0, &index) == 0)
         self->feed_dirty = true;
+    //  A writer that signs two histories is distrusted (DESIGN invariant
+    //  4): its key leaves the trust store, and its links are closed
+    osmose_trust_entry_t removed;
+    if (osmose_trust_remove (self->trust, id, &removed) == 0) {
+        osmose_transport_deny (self->transport, removed.key);
+        osmose_transport_disconnect (self->transport, removed.id);
+        s_log (self, OSMOSE_ENTRY_TRUST_REMOVE, json_pack ("{s:s, s:s, s:s}",
+               "id", removed.id, "name", removed.name, "reason", "forked its log"));
+    }
 }
 
 //  Commit our feed when due: signs a head and pushes it to the view
