@@ -5,6 +5,14 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_entry.h"
+#include "osmose_wire.h"
+
+//  Big-endian fields, through the one set of helpers
+#define s_get32(buffer) ((uint32_t) osmose_wire_be_get ((buffer), 4))
+#define s_get64(buffer) osmose_wire_be_get ((buffer), 8)
+#define s_put16(buffer, value) osmose_wire_be_put ((buffer), (value), 2)
+#define s_put32(buffer, value) osmose_wire_be_put ((buffer), (value), 4)
+#define s_put64(buffer, value) osmose_wire_be_put ((buffer), (value), 8)
 
 #define S_FLAG_EXTERNAL 0x01
 
@@ -14,40 +22,6 @@ static const char *s_type_names [] = {
     "POLICY", "RESOURCES", "ERASE", "FORK_PROOF", "EVENT"
 };
 #define S_TYPES (sizeof (s_type_names) / sizeof (s_type_names [0]))
-
-static inline void
-s_put16 (uint8_t *buffer, uint16_t value)
-{
-    buffer [0] = (uint8_t) (value >> 8);
-    buffer [1] = (uint8_t) value;
-}
-
-static inline void
-s_put32 (uint8_t *buffer, uint32_t value)
-{
-    for (int index = 0; index < 4; index++)
-        buffer [index] = (uint8_t) (value >> (24 - 8 * index));
-}
-
-static inline void
-s_put64 (uint8_t *buffer, uint64_t value)
-{
-    for (int index = 0; index < 8; index++)
-        buffer [index] = (uint8_t) (value >> (56 - 8 * index));
-}
-
-static inline uint32_t
-s_get32 (const uint8_t *buffer)
-{
-    return ((uint32_t) buffer [0] << 24) | ((uint32_t) buffer [1] << 16)
-         | ((uint32_t) buffer [2] << 8) | buffer [3];
-}
-
-static inline uint64_t
-s_get64 (const uint8_t *buffer)
-{
-    return ((uint64_t) s_get32 (buffer) << 32) | s_get32 (buffer + 4);
-}
 
 size_t
 osmose_entry_encoded_size (const osmose_entry_t *entry)

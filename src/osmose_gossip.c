@@ -10,6 +10,7 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_gossip.h"
+#include "osmose_wire.h"
 #include <dirent.h>
 
 #define S_MAX_FEEDS 100000          //  a building of devices, with room
@@ -72,10 +73,7 @@ static uint64_t
 s_read_uint (s_reader_t *reader, size_t width)
 {
     const uint8_t *bytes = s_read_bytes (reader, width);
-    uint64_t value = 0;
-    for (size_t index = 0; bytes && index < width; index++)
-        value = (value << 8) | bytes [index];
-    return value;
+    return bytes? osmose_wire_be_get (bytes, width): 0;
 }
 
 typedef struct {
@@ -109,8 +107,7 @@ static void
 s_write_uint (s_writer_t *writer, uint64_t value, size_t width)
 {
     uint8_t bytes [8];
-    for (size_t index = 0; index < width; index++)
-        bytes [index] = (uint8_t) (value >> (8 * (width - 1 - index)));
+    osmose_wire_be_put (bytes, value, width);
     s_write_bytes (writer, bytes, width);
 }
 
@@ -224,8 +221,7 @@ s_summary (osmose_gossip_t *self, uint64_t *entries_p, uint8_t *hash)
         if (size == 0)
             continue;
         uint8_t size_bytes [8];
-        for (int byte = 0; byte < 8; byte++)
-            size_bytes [byte] = (uint8_t) (size >> (56 - 8 * byte));
+        osmose_wire_be_put (size_bytes, size, 8);
         crypto_generichash_update (&state, self->feeds [index].key, OSMOSE_KEY_SIZE);
         crypto_generichash_update (&state, size_bytes, 8);
         crypto_generichash_update (&state, sth.root, OSMOSE_HASH_SIZE);
@@ -274,9 +270,7 @@ s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t 
         free (writer.data);
         return first;
     }
-    uint64_t count = index - first;
-    for (int byte = 0; byte < 4; byte++)
-        writer.data [count_at + byte] = (uint8_t) (count >> (24 - 8 * byte));
+    osmose_wire_be_put (writer.data + count_at, index - first, 4);
     s_send (self, to, &writer);
     return index;
 }
@@ -300,8 +294,7 @@ s_send_heads (osmose_gossip_t *self, const char *to)
         count++;
     }
     if (!writer.failed)
-        for (int byte = 0; byte < 4; byte++)
-            writer.data [count_at + byte] = (uint8_t) (count >> (24 - 8 * byte));
+        osmose_wire_be_put (writer.data + count_at, count, 4);
     s_send (self, to, &writer);
 }
 

@@ -7,6 +7,11 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_merkle.h"
+#include "osmose_wire.h"
+
+//  Big-endian fields, through the one set of helpers
+#define s_get64(buffer) osmose_wire_be_get ((buffer), 8)
+#define s_put64(buffer, value) osmose_wire_be_put ((buffer), (value), 8)
 
 #define S_LEVELS 64
 
@@ -344,22 +349,6 @@ osmose_merkle_verify_consistency (const osmose_proof_t *proof, const uint8_t *ol
     ||  sodium_memcmp (sr, root, OSMOSE_HASH_SIZE) != 0)
         return OSMOSE_EVERIFY;
     return 0;
-}
-
-static void
-s_put64 (uint8_t *buffer, uint64_t value)
-{
-    for (int index = 0; index < 8; index++)
-        buffer [index] = (uint8_t) (value >> (56 - 8 * index));
-}
-
-static uint64_t
-s_get64 (const uint8_t *buffer)
-{
-    uint64_t value = 0;
-    for (int index = 0; index < 8; index++)
-        value = (value << 8) | buffer [index];
-    return value;
 }
 
 //  Encoding: version 1, kind, first, size, count, hashes

@@ -5,25 +5,14 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_sth.h"
+#include "osmose_wire.h"
+
+//  Big-endian fields, through the one set of helpers
+#define s_get64(buffer) osmose_wire_be_get ((buffer), 8)
+#define s_put64(buffer, value) osmose_wire_be_put ((buffer), (value), 8)
 
 #define S_TAG "osmose-sth-v1"
 #define S_FORK_VERSION 1
-
-static void
-s_put64 (uint8_t *buffer, uint64_t value)
-{
-    for (int index = 0; index < 8; index++)
-        buffer [index] = (uint8_t) (value >> (56 - 8 * index));
-}
-
-static uint64_t
-s_get64 (const uint8_t *buffer)
-{
-    uint64_t value = 0;
-    for (int index = 0; index < 8; index++)
-        value = (value << 8) | buffer [index];
-    return value;
-}
 
 //  The bytes covered by the signature; returns their count
 static size_t

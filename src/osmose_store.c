@@ -11,6 +11,12 @@
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <signal.h>
+#include "osmose_wire.h"
+
+//  Big-endian fields, through the one set of helpers
+#define s_get32(buffer) ((uint32_t) osmose_wire_be_get ((buffer), 4))
+#define s_get64(buffer) osmose_wire_be_get ((buffer), 8)
+#define s_put32(buffer, value) osmose_wire_be_put ((buffer), (value), 4)
 
 #define S_BUFFER_SIZE (1024 * 1024)     //  write out when a buffer passes this
 #define S_ENTRY_HEADER 8                //  u32 length, u32 ~length
@@ -45,26 +51,6 @@ struct _osmose_store_t {
     int64_t last_sync;
     osmose_store_report_t report;
 };
-
-static inline void
-s_put32 (uint8_t *buffer, uint32_t value)
-{
-    for (int index = 0; index < 4; index++)
-        buffer [index] = (uint8_t) (value >> (24 - 8 * index));
-}
-
-static inline uint32_t
-s_get32 (const uint8_t *buffer)
-{
-    return ((uint32_t) buffer [0] << 24) | ((uint32_t) buffer [1] << 16)
-         | ((uint32_t) buffer [2] << 8) | buffer [3];
-}
-
-static inline uint64_t
-s_get64 (const uint8_t *buffer)
-{
-    return ((uint64_t) s_get32 (buffer) << 32) | s_get32 (buffer + 4);
-}
 
 static bool
 s_all_zero (const uint8_t *data, size_t size)

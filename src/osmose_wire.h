@@ -1,5 +1,5 @@
-/*  osmose_wire.h: bounds-checked big-endian readers and writers for the
-    market's binary codecs (osmose_token, osmose_market_msg).
+/*  osmose_wire.h: big-endian integers in buffers, and bounds-checked
+    readers and writers for binary codecs (osmose_token, osmose_market_msg).
 
     A writer or reader that runs past its end sets its error flag and stops
     moving; the codec checks the flag once at the end, so every field read
@@ -41,12 +41,29 @@ osmose_wire_put_bytes (osmose_wire_writer_t *writer, const void *bytes, size_t s
     writer->used += size;
 }
 
+//  Big-endian integers of WIDTH bytes (1..8) in a raw buffer; every codec
+//  of the project (log records, heads, proofs, gossip, market) uses these
+static inline void
+osmose_wire_be_put (uint8_t *buffer, uint64_t value, size_t width)
+{
+    for (size_t index = 0; index < width; index++)
+        buffer [index] = (uint8_t) (value >> (8 * (width - 1 - index)));
+}
+
+static inline uint64_t
+osmose_wire_be_get (const uint8_t *buffer, size_t width)
+{
+    uint64_t value = 0;
+    for (size_t index = 0; index < width; index++)
+        value = (value << 8) | buffer [index];
+    return value;
+}
+
 static inline void
 osmose_wire_put_uint (osmose_wire_writer_t *writer, uint64_t value, size_t width)
 {
     uint8_t bytes [8];
-    for (size_t index = 0; index < width; index++)
-        bytes [index] = (uint8_t) (value >> (8 * (width - 1 - index)));
+    osmose_wire_be_put (bytes, value, width);
     osmose_wire_put_bytes (writer, bytes, width);
 }
 
@@ -73,10 +90,7 @@ osmose_wire_get_uint (osmose_wire_reader_t *reader, size_t width)
 {
     uint8_t bytes [8];
     osmose_wire_get_bytes (reader, bytes, width);
-    uint64_t value = 0;
-    for (size_t index = 0; index < width; index++)
-        value = (value << 8) | bytes [index];
-    return value;
+    return osmose_wire_be_get (bytes, width);
 }
 
 #define osmose_wire_get_u8(r)  ((uint8_t) osmose_wire_get_uint ((r), 1))
