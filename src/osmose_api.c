@@ -10,8 +10,15 @@ typedef struct {
     void *arg;
 } s_route_t;
 
+struct _osmose_api_pending_t {
+    zframe_t *address;
+    zframe_t *sequence;
+};
+
 struct _osmose_api_t {
     zsock_t *socket;            //  ROUTER
+    zframe_t **current_address; //  of the request in a handler, for defer
+    zframe_t **current_sequence;
     zhashx_t *routes;           //  command -> s_route_t
     char *ipc_path;             //  socket file we made, removed on destroy
     uint64_t requests;
@@ -140,6 +147,31 @@ osmose_api_register (osmose_api_t *self, const char *command,
     return 0;
 }
 
+osmose_api_pending_t *
+osmose_api_defer (osmose_api_t *self)
+{
+    assert (self && self->current_address && self->current_sequence);
+    osmose_api_pending_t *pending = (osmose_api_pending_t *) zmalloc (sizeof (*pending));
+    if (!pending)
+        return NULL;
+    pending->address = *self->current_address;
+    pending->sequence = *self->current_sequence;
+    *self->current_address = NULL;
+    *self->current_sequence = NULL;
+    return pending;
+}
+
+void
+osmose_api_pending_destroy (osmose_api_pending_t **pending_p)
+{
+    if (pending_p && *pending_p) {
+        zframe_destroy (&(*pending_p)->address);
+        zframe_destroy (&(*pending_p)->sequence);
+        free (*pending_p);
+        *pending_p = NULL;
+    }
+}
+
 static void
 s_reply (osmose_api_t *self, zframe_t **address_p, zframe_t **sequence_p,
          int code, json_t *body)
@@ -154,6 +186,17 @@ s_reply (osmose_api_t *self, zframe_t **address_p, zframe_t **sequence_p,
     //  A client that went away is not our problem: drop, never block
     zmsg_send (&reply, self->socket);
     zmsg_destroy (&reply);
+}
+
+void
+osmose_api_answer (osmose_api_t *self, osmose_api_pending_t **pending_p,
+                   int code, json_t *body)
+{
+    assert (self);
+    if (pending_p && *pending_p) {
+        s_reply (self, &(*pending_p)->address, &(*pending_p)->sequence, code, body);
+        osmose_api_pending_destroy (pending_p);
+    }
 }
 
 void
@@ -181,14 +224,19 @@ osmose_api_handle (osmose_api_t *self)
             code = OSMOSE_ENOTSUP;
             reply = json_pack ("{s:s}", "error", "unknown command");
         }
-        else
+        else {
+            self->current_address = &address;
+            self->current_sequence = &sequence;
             code = route->handler (route->arg, request, &reply);
+            self->current_address = NULL;
+            self->current_sequence = NULL;
+        }
     }
     if (code == OSMOSE_EPROTO)
         self->malformed++;
     else
         self->requests++;
-    if (address && sequence)
+    if (address && sequence && code != OSMOSE_API_DEFERRED)
         s_reply (self, &address, &sequence, code, reply);
     json_decref (request);
     json_decref (reply);
@@ -219,6 +267,15 @@ s_test_echo (void *arg, json_t *request, json_t **reply)
     (*(int *) arg)++;
     *reply = json_incref (request);
     return 0;
+}
+
+static int
+s_test_later (void *arg, json_t *request, json_t **reply)
+{
+    osmose_api_t *api = *(osmose_api_t **) arg;
+    osmose_api_pending_t **slot = (osmose_api_pending_t **) ((osmose_api_t **) arg + 1);
+    *slot = osmose_api_defer (api);
+    return *slot? OSMOSE_API_DEFERRED: OSMOSE_ENOMEM;
 }
 
 void
@@ -272,6 +329,25 @@ osmose_api_test (bool verbose)
     assert (osmose_api_malformed (api) == 2);
     assert (osmose_api_requests (api) == 2);
     assert (calls == 1);
+
+    //  A deferred request is answered later, after another one
+    void *later [2] = { api, NULL };
+    assert (osmose_api_register (api, "LATER", s_test_later, later) == 0);
+    zstr_sendx (client, "5", "LATER", "{}", NULL);
+    osmose_api_handle (api);
+    assert (later [1]);
+    zstr_sendx (client, "6", "ECHO", "{}", NULL);
+    osmose_api_handle (api);
+    assert (zstr_recvx (client, &sequence, &code, &body, NULL) == 3);
+    assert (streq (sequence, "6"));
+    zstr_free (&sequence); zstr_free (&code); zstr_free (&body);
+    json_t *answer = json_pack ("{s:i}", "late", 1);
+    osmose_api_answer (api, (osmose_api_pending_t **) &later [1], 0, answer);
+    json_decref (answer);
+    assert (later [1] == NULL);
+    assert (zstr_recvx (client, &sequence, &code, &body, NULL) == 3);
+    assert (streq (sequence, "5") && streq (code, "0") && streq (body, "{\"late\":1}"));
+    zstr_free (&sequence); zstr_free (&code); zstr_free (&body);
 
     zsock_destroy (&client);
     osmose_api_destroy (&api);

@@ -18,6 +18,12 @@ typedef struct _osmose_api_t osmose_api_t;
 //  JSON object with details, e.g. {"error": "..."}).
 typedef int (osmose_api_fn) (void *arg, json_t *request, json_t **reply);
 
+//  A handler that cannot answer at once (a lease needs bidding among
+//  peers) takes the request with osmose_api_defer and returns
+//  OSMOSE_API_DEFERRED; it answers later with osmose_api_answer.
+#define OSMOSE_API_DEFERRED 1
+typedef struct _osmose_api_pending_t osmose_api_pending_t;
+
 //  Bind the API at ENDPOINT (for ipc://, the directory is created).
 //  Returns NULL with a reason in ERROR when the endpoint cannot be bound.
 osmose_api_t *
@@ -39,6 +45,22 @@ int OSMOSE_CHECK
 //  are answered with OSMOSE_EPROTO and counted, never fatal.
 void
     osmose_api_handle (osmose_api_t *self);
+
+//  Inside a handler only: take the request being handled, to answer it
+//  later (caller owns the result). NULL when out of memory.
+osmose_api_pending_t *
+    osmose_api_defer (osmose_api_t *self);
+
+//  Answer a deferred request with CODE and BODY (borrowed; may be NULL)
+//  and free it; accepts NULL, clears *pending_p. A client that went away
+//  meanwhile is not an error.
+void
+    osmose_api_answer (osmose_api_t *self, osmose_api_pending_t **pending_p,
+                       int code, json_t *body);
+
+//  Free a deferred request without answering (daemon stopping).
+void
+    osmose_api_pending_destroy (osmose_api_pending_t **pending_p);
 
 //  Requests answered, and malformed requests dropped, so far.
 uint64_t

@@ -63,8 +63,8 @@ s_handle_request (zsock_t *handler, zhashx_t *domains)
     char *mechanism = zmsg_popstr (request);
     zframe_t *key = zmsg_pop (request);
     const char *status = "400", *text = "not trusted", *user = "";
+    char z85 [41];
     if (mechanism && streq (mechanism, "CURVE") && key && zframe_size (key) == 32) {
-        char z85 [41];
         zmq_z85_encode (z85, zframe_data (key), 32);
         s_domain_t *domain = domain_name?
             (s_domain_t *) zhashx_lookup (domains, domain_name): NULL;
@@ -73,6 +73,14 @@ s_handle_request (zsock_t *handler, zhashx_t *domains)
             status = "200";
             text = "OK";
             user = id;
+        }
+        else
+        if (domain && zhashx_lookup (domain->allowed, "*")) {
+            //  An open domain (work endpoints): the key is admitted and
+            //  named, and what it may do is for the socket's owner to say
+            status = "200";
+            text = "OK";
+            user = z85;
         }
         else
         if (domain) {

@@ -23,7 +23,9 @@ osmose_zap_t *
 void
     osmose_zap_release (osmose_zap_t **self_p);
 
-//  Admit the CurveZMQ key Z85 in DOMAIN, naming it ID. Synchronous: the
+//  Admit the CurveZMQ key Z85 in DOMAIN, naming it ID. Z85 "*" opens the
+//  domain to every CURVE key, each named by its own Z85 text (the work
+//  endpoint, where a signed token decides, not the trust store). Synchronous: the
 //  next handshake sees it. 0 or OSMOSE_ENOMEM.
 int OSMOSE_CHECK
     osmose_zap_allow (osmose_zap_t *self, const char *domain, const char *z85,
