@@ -1,0 +1,843 @@
+/*  bench_lease.c: what a leased task costs, against raw CurveZMQ, in one run.
+
+    Run by bench/bench_lease.sh, which starts 16 real osmosed on loopback
+    (trusted echo and matrix plugins, no Avahi) and writes one line per
+    peer, "API-ENDPOINT PEER-ID PID", to a file; the first peer is this
+    program's local daemon. Every figure below is measured in the same run,
+    each the median of --rounds rounds, after a warm-up:
+
+      baseline   a raw ZeroMQ CURVE DEALER -> ROUTER echo over TCP loopback,
+                 the echo in a child process: one small message at a time
+                 (round trip p50, p99) and pipelined with --window messages
+                 in flight (messages/s)
+      (b) run    osmose_lease_run of echo.null, empty input, one at a time:
+                 p50, p99 and their ratio to the raw round trip (target:
+                 p50 <= 1.5x)
+      (c) stream osmose_lease_submit with --lease-window tasks in flight,
+                 osmose_lease_next_result: tasks/s and the ratio to the raw
+                 stream (targets: >= 30% of it and >= 250k tasks/s)
+      (d) lease  osmose_lease_acquire + osmose_lease_release among all the
+                 peers (targets: acquire p50 <= 1 ms, p99 <= 3 ms)
+
+    --matmul N instead multiplies two N x N matrices in tiles of matrix.
+    multiply tasks on 1, 2 and 4 leases, one thread per lease (see
+    bench/bench_matmul.sh). --baseline-only measures the baseline alone and
+    needs no daemon.
+
+    Every loop is bounded in count and in time (--seconds per phase). Run
+    from the build tree:
+        sh ../bench/bench_lease.sh              (16 peers, everything)
+        bench/bench_lease --baseline-only
+*/
+#include "../src/osmose_prelude.h"
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#define S_MAX_PEERS 64
+#define S_MAX_ROUNDS 20
+#define S_MESSAGE 24                //  an echo.null task is about this big
+#define S_WARMUP 1000
+
+typedef struct {
+    size_t rounds;
+    size_t count;                   //  round trips per round
+    size_t stream;                  //  pipelined messages or tasks per round
+    size_t window;                  //  raw messages in flight
+    size_t lease_window;            //  tasks in flight
+    size_t acquisitions;
+    double seconds;                 //  time limit of each timed loop
+    const char *peers_file;
+    bool baseline_only;
+    size_t matmul;                  //  N, or 0
+    size_t tile;
+} s_options_t;
+
+typedef struct {
+    char endpoint [256];
+    char id [32];
+    int pid;
+} s_peer_t;
+
+static int64_t
+s_now_ns (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static int
+s_compare (const void *left, const void *right)
+{
+    double a = *(const double *) left, b = *(const double *) right;
+    return a < b? -1: a > b;
+}
+
+//  SHARE (0..1) of VALUES, which it sorts; 0 when empty
+static double
+s_percentile (double *values, size_t count, double share)
+{
+    if (count == 0)
+        return 0;
+    qsort (values, count, sizeof (double), s_compare);
+    return values [(size_t) (share * (double) (count - 1) + 0.5)];
+}
+
+static double
+s_median (double *values, size_t count)
+{
+    double copy [S_MAX_ROUNDS];
+    memcpy (copy, values, count * sizeof (double));
+    return s_percentile (copy, count, 0.5);
+}
+
+static void
+s_fail (const char *what, int code)
+{
+    fprintf (stderr, "bench_lease: %s: %s\n", what,
+             code? osmose_strerror (code): strerror (errno));
+    exit (1);
+}
+
+//  --------------------------------------------------------------------------
+//  Baseline: raw libzmq, CURVE, DEALER -> ROUTER echo in a child process
+
+typedef struct {
+    pid_t pid;
+    int control;                    //  closing it stops the child
+    char endpoint [256];
+    uint8_t server_public [32];
+} s_echo_t;
+
+//  The echo: every message back to its sender, as it came; ends when the
+//  control pipe closes (the parent exited or is done)
+static void
+s_echo_serve (const uint8_t *secret, int control, int report)
+{
+    void *context = zmq_ctx_new ();
+    void *router = zmq_socket (context, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    zmq_setsockopt (router, ZMQ_CURVE_SERVER, &one, sizeof (one));
+    zmq_setsockopt (router, ZMQ_CURVE_SECRETKEY, secret, 32);
+    zmq_setsockopt (router, ZMQ_SNDHWM, &zero, sizeof (zero));
+    zmq_setsockopt (router, ZMQ_RCVHWM, &zero, sizeof (zero));
+    char endpoint [256] = "";
+    size_t size = sizeof (endpoint);
+    if (zmq_bind (router, "tcp://127.0.0.1:*") == 0)
+        zmq_getsockopt (router, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    if (write (report, endpoint, sizeof (endpoint)) != (ssize_t) sizeof (endpoint))
+        _exit (1);
+    close (report);
+    zmq_msg_t routing, body;
+    zmq_msg_init (&routing);
+    zmq_msg_init (&body);
+    while (true) {
+        zmq_pollitem_t items [] = { { router, 0, ZMQ_POLLIN, 0 },
+                                    { NULL, control, ZMQ_POLLIN, 0 } };
+        if (zmq_poll (items, 2, 1000) < 0 && errno != EINTR)
+            break;
+        if (items [1].revents)
+            break;
+        while (zmq_msg_recv (&routing, router, ZMQ_DONTWAIT) >= 0) {
+            if (zmq_msg_recv (&body, router, 0) < 0)
+                break;
+            zmq_msg_send (&routing, router, ZMQ_SNDMORE);
+            zmq_msg_send (&body, router, 0);
+        }
+    }
+    zmq_msg_close (&routing);
+    zmq_msg_close (&body);
+    zmq_close (router);
+    zmq_ctx_term (context);
+    _exit (0);
+}
+
+//  Fork the echo before this process makes any ZeroMQ context or thread
+static int
+s_echo_start (s_echo_t *self)
+{
+    uint8_t secret [32];
+    if (crypto_box_keypair (self->server_public, secret))
+        return -1;
+    int control [2], report [2];
+    if (pipe (control) || pipe (report))
+        return -1;
+    self->pid = fork ();
+    if (self->pid < 0)
+        return -1;
+    if (self->pid == 0) {
+        close (control [1]);
+        close (report [0]);
+        s_echo_serve (secret, control [0], report [1]);
+    }
+    sodium_memzero (secret, sizeof (secret));
+    close (control [0]);
+    close (report [1]);
+    self->control = control [1];
+    struct pollfd wait = { report [0], POLLIN, 0 };
+    ssize_t got = -1;
+    if (poll (&wait, 1, 5000) == 1)
+        got = read (report [0], self->endpoint, sizeof (self->endpoint));
+    close (report [0]);
+    self->endpoint [sizeof (self->endpoint) - 1] = '\0';
+    return got == (ssize_t) sizeof (self->endpoint) && *self->endpoint? 0: -1;
+}
+
+static void
+s_echo_stop (s_echo_t *self)
+{
+    close (self->control);
+    waitpid (self->pid, NULL, 0);
+}
+
+//  A DEALER with a fresh client key, connected to the echo
+static void *
+s_dealer_new (void *context, s_echo_t *echo)
+{
+    uint8_t public [32], secret [32];
+    crypto_box_keypair (public, secret);
+    void *dealer = zmq_socket (context, ZMQ_DEALER);
+    int zero = 0, timeout = 5000;
+    zmq_setsockopt (dealer, ZMQ_CURVE_SERVERKEY, echo->server_public, 32);
+    zmq_setsockopt (dealer, ZMQ_CURVE_PUBLICKEY, public, 32);
+    zmq_setsockopt (dealer, ZMQ_CURVE_SECRETKEY, secret, 32);
+    zmq_setsockopt (dealer, ZMQ_SNDHWM, &zero, sizeof (zero));
+    zmq_setsockopt (dealer, ZMQ_RCVHWM, &zero, sizeof (zero));
+    zmq_setsockopt (dealer, ZMQ_RCVTIMEO, &timeout, sizeof (timeout));
+    zmq_setsockopt (dealer, ZMQ_LINGER, &zero, sizeof (zero));
+    sodium_memzero (secret, sizeof (secret));
+    if (zmq_connect (dealer, echo->endpoint))
+        s_fail ("connect to the echo", 0);
+    return dealer;
+}
+
+//  Round trips of one S_MESSAGE-byte message: p50 and p99 in us
+static void
+s_raw_round_trip (void *dealer, const s_options_t *options, double *p50, double *p99)
+{
+    uint8_t message [S_MESSAGE] = { 0 }, in [256];
+    double *samples = (double *) malloc (options->count * sizeof (double));
+    size_t done = 0;
+    int64_t deadline = s_now_ns () + (int64_t) (options->seconds * 1e9);
+    for (size_t index = 0; index < S_WARMUP + options->count && s_now_ns () < deadline;
+         index++) {
+        int64_t start = s_now_ns ();
+        if (zmq_send (dealer, message, sizeof (message), 0) != S_MESSAGE
+        ||  zmq_recv (dealer, in, sizeof (in), 0) != S_MESSAGE)
+            s_fail ("raw round trip", 0);
+        if (index >= S_WARMUP)
+            samples [done++] = (double) (s_now_ns () - start) / 1000.0;
+    }
+    *p50 = s_percentile (samples, done, 0.5);
+    *p99 = s_percentile (samples, done, 0.99);
+    free (samples);
+}
+
+//  Pipelined: up to WINDOW messages in flight; messages per second
+static double
+s_raw_stream (void *dealer, const s_options_t *options)
+{
+    uint8_t message [S_MESSAGE] = { 0 }, in [256];
+    size_t total = options->stream, sent = 0, received = 0;
+    int64_t start = s_now_ns ();
+    int64_t deadline = start + (int64_t) (options->seconds * 1e9);
+    while (received < total && s_now_ns () < deadline) {
+        while (sent < total && sent - received < options->window
+        &&     zmq_send (dealer, message, sizeof (message), ZMQ_DONTWAIT) == S_MESSAGE)
+            sent++;
+        if (zmq_recv (dealer, in, sizeof (in), 0) < 0)
+            s_fail ("raw stream", 0);
+        received++;
+        while (received < sent && zmq_recv (dealer, in, sizeof (in), ZMQ_DONTWAIT) >= 0)
+            received++;
+    }
+    double rate = (double) received / ((double) (s_now_ns () - start) / 1e9);
+    for (; received < sent; received++)
+        if (zmq_recv (dealer, in, sizeof (in), 0) < 0)
+            s_fail ("raw stream drain", 0);
+    return rate;
+}
+
+//  --------------------------------------------------------------------------
+//  Through a lease
+
+static osmose_lease_t *
+s_acquire (osmose_t *mesh, int cpus)
+{
+    osmose_request_t request;
+    osmose_request_init (&request);
+    request.cpus = cpus;
+    request.failure = OSMOSE_FAIL;  //  a remote lease or none: no local fallback
+    osmose_lease_t *lease = NULL;
+    int rc = osmose_lease_acquire (mesh, &request, 5000, &lease);
+    if (rc)
+        s_fail ("osmose_lease_acquire", rc);
+    return lease;
+}
+
+static void
+s_lease_round_trip (osmose_lease_t *lease, const s_options_t *options, double *p50,
+                    double *p99)
+{
+    double *samples = (double *) malloc (options->count * sizeof (double));
+    size_t done = 0;
+    int64_t deadline = s_now_ns () + (int64_t) (options->seconds * 1e9);
+    for (size_t index = 0; index < S_WARMUP + options->count && s_now_ns () < deadline;
+         index++) {
+        void *output = NULL;
+        size_t size = 0;
+        int64_t start = s_now_ns ();
+        int rc = osmose_lease_run (lease, "echo.null", NULL, 0, &output, &size, 5000);
+        if (rc)
+            s_fail ("osmose_lease_run echo.null", rc);
+        if (index >= S_WARMUP)
+            samples [done++] = (double) (s_now_ns () - start) / 1000.0;
+        osmose_free (output);
+    }
+    *p50 = s_percentile (samples, done, 0.5);
+    *p99 = s_percentile (samples, done, 0.99);
+    free (samples);
+}
+
+//  Collect every result that is there now; WAIT_MS for the first
+static size_t
+s_collect (osmose_lease_t *lease, int wait_ms)
+{
+    size_t got = 0;
+    osmose_result_t result;
+    while (true) {
+        int rc = osmose_lease_next_result (lease, got? 0: wait_ms, &result);
+        if (rc == OSMOSE_ETIMEDOUT || rc == OSMOSE_ENOTFOUND)
+            break;
+        if (rc)
+            s_fail ("osmose_lease_next_result", rc);
+        if (result.status)
+            s_fail ("echo.null task", result.status);
+        got++;
+    }
+    return got;
+}
+
+//  Keep up to LEASE_WINDOW tasks in flight: submit what room there is,
+//  flush once, wait for results; tasks per second
+static double
+s_lease_stream (osmose_lease_t *lease, const s_options_t *options)
+{
+    size_t total = options->stream, sent = 0, received = 0;
+    int64_t start = s_now_ns ();
+    int64_t deadline = start + (int64_t) (options->seconds * 1e9);
+    while (received < total && s_now_ns () < deadline) {
+        while (sent < total && sent - received < options->lease_window) {
+            uint64_t task_id;
+            int rc = osmose_lease_submit (lease, "echo.null", NULL, 0, &task_id);
+            if (rc == OSMOSE_EBUSY)
+                break;
+            if (rc)
+                s_fail ("osmose_lease_submit", rc);
+            sent++;
+        }
+        int rc = osmose_lease_flush (lease);
+        if (rc)
+            s_fail ("osmose_lease_flush", rc);
+        size_t got = s_collect (lease, 5000);
+        if (got == 0)
+            s_fail ("stream: no result in 5 s", OSMOSE_ETIMEDOUT);
+        received += got;
+    }
+    double rate = (double) received / ((double) (s_now_ns () - start) / 1e9);
+    int64_t drain_until = s_now_ns () + 10 * (int64_t) 1000000000;
+    while (received < sent && s_now_ns () < drain_until)
+        received += s_collect (lease, 1000);
+    if (received < sent)
+        s_fail ("stream: tasks left in flight after 10 s", OSMOSE_ETIMEDOUT);
+    return rate;
+}
+
+//  ACQUISITIONS times acquire then release; prints the figures
+static void
+s_acquisitions (osmose_t *mesh, const s_options_t *options, size_t peers)
+{
+    size_t count = options->acquisitions;
+    double *acquire = (double *) malloc (count * sizeof (double));
+    double *release = (double *) malloc (count * sizeof (double));
+    char providers [S_MAX_PEERS][32];
+    size_t distinct = 0, local = 0, done = 0;
+    osmose_request_t request;
+    osmose_request_init (&request);
+    request.failure = OSMOSE_FAIL;
+    //  A few untimed, so connections and caches are warm
+    for (size_t index = 0; index < 20; index++) {
+        osmose_lease_t *lease = NULL;
+        int rc = osmose_lease_acquire (mesh, &request, 5000, &lease);
+        if (rc)
+            s_fail ("osmose_lease_acquire (warm-up)", rc);
+        osmose_lease_release (&lease);
+    }
+    int64_t deadline = s_now_ns () + (int64_t) (options->seconds * 1e9);
+    for (size_t index = 0; index < count && s_now_ns () < deadline; index++) {
+        osmose_lease_t *lease = NULL;
+        int64_t start = s_now_ns ();
+        int rc = osmose_lease_acquire (mesh, &request, 5000, &lease);
+        int64_t acquired = s_now_ns ();
+        if (rc)
+            s_fail ("osmose_lease_acquire", rc);
+        const char *provider = osmose_lease_provider (lease);
+        size_t known = 0;
+        while (known < distinct && strcmp (providers [known], provider))
+            known++;
+        if (known == distinct && distinct < S_MAX_PEERS)
+            snprintf (providers [distinct++], sizeof (providers [0]), "%s", provider);
+        local += osmose_lease_local (lease);
+        osmose_lease_release (&lease);
+        acquire [done] = (double) (acquired - start) / 1000.0;
+        release [done++] = (double) (s_now_ns () - acquired) / 1000.0;
+    }
+    double p50 = s_percentile (acquire, done, 0.5), p99 = s_percentile (acquire, done, 0.99);
+    double max = done? acquire [done - 1]: 0;
+    printf ("(d) lease acquisition among %zu peers, %zu acquire + release (%zu providers chosen,"
+            " %zu local):\n", peers, done, distinct, local);
+    printf ("    acquire p50 %.0f us, p99 %.0f us, max %.0f us"
+            "   [target p50 <= 1000 us: %s; p99 <= 3000 us: %s]\n",
+            p50, p99, max, p50 <= 1000? "met": "NOT met", p99 <= 3000? "met": "NOT met");
+    printf ("    release p50 %.0f us, p99 %.0f us\n", s_percentile (release, done, 0.5),
+            s_percentile (release, done, 0.99));
+    free (acquire);
+    free (release);
+}
+
+//  --------------------------------------------------------------------------
+//  Peers: wait until every daemon sees every other one alive
+
+static size_t
+s_read_peers (const char *filename, s_peer_t *peers)
+{
+    FILE *file = fopen (filename, "r");
+    if (!file)
+        s_fail (filename, 0);
+    size_t count = 0;
+    while (count < S_MAX_PEERS
+    &&     fscanf (file, "%255s %31s %d", peers [count].endpoint, peers [count].id,
+                   &peers [count].pid) == 3)
+        count++;
+    fclose (file);
+    return count;
+}
+
+static json_int_t
+s_alive (osmose_t *client)
+{
+    char *text = NULL;
+    json_int_t alive = -1;
+    if (osmose_status_json (client, &text) == 0) {
+        json_t *status = json_loads (text, 0, NULL);
+        alive = json_integer_value (json_object_get (json_object_get (status, "peers"),
+                                                     "alive"));
+        json_decref (status);
+    }
+    osmose_free (text);
+    return alive;
+}
+
+//  Milliseconds until all see all, or -1 after TIMEOUT_MS
+static double
+s_wait_all_see_all (s_peer_t *peers, size_t count, int timeout_ms)
+{
+    osmose_t *clients [S_MAX_PEERS];
+    int64_t start = s_now_ns ();
+    for (size_t index = 0; index < count; index++)
+        if (osmose_connect (peers [index].endpoint, 5000, &clients [index]))
+            s_fail (peers [index].endpoint, OSMOSE_EDAEMON);
+    bool all = false;
+    while (!all && s_now_ns () - start < (int64_t) timeout_ms * 1000000) {
+        all = true;
+        for (size_t index = 0; index < count && all; index++)
+            all = s_alive (clients [index]) == (json_int_t) count;
+        if (!all)
+            zclock_sleep (50);
+    }
+    for (size_t index = 0; index < count; index++)
+        osmose_disconnect (&clients [index]);
+    return all? (double) (s_now_ns () - start) / 1e6: -1;
+}
+
+//  --------------------------------------------------------------------------
+//  (e) matrix.multiply on W leases: C = A B in tiles, one thread per lease
+
+typedef struct {
+    const char *endpoint;
+    size_t n, tile;
+    const float *a, *b;
+    float *c;
+    size_t *next_unit;              //  next C tile to take (shared)
+    pthread_mutex_t *lock;
+    int code;                       //  first failure, or 0
+    size_t tasks;
+} s_matmul_t;
+
+//  One C tile per unit: its n/tile products A[i,k] B[k,j] in flight at
+//  once on this thread's lease, summed as they come
+static void
+s_matmul_actor (zsock_t *pipe, void *args)
+{
+    s_matmul_t *self = (s_matmul_t *) args;
+    osmose_t *mesh = NULL;
+    osmose_lease_t *lease = NULL;
+    self->code = osmose_connect (self->endpoint, 5000, &mesh);
+    if (self->code == 0) {
+        osmose_request_t request;
+        osmose_request_init (&request);
+        request.failure = OSMOSE_FAIL;
+        self->code = osmose_lease_acquire (mesh, &request, 5000, &lease);
+    }
+    zsock_signal (pipe, 0);
+    zsock_wait (pipe);              //  GO
+    size_t n = self->n, t = self->tile, tiles = n / t;
+    size_t size = 4 + 2 * t * t * sizeof (float);
+    uint8_t *input = (uint8_t *) malloc (size);
+    float *sum = (float *) malloc (t * t * sizeof (float));
+    while (self->code == 0) {
+        pthread_mutex_lock (self->lock);
+        size_t unit = (*self->next_unit)++;
+        pthread_mutex_unlock (self->lock);
+        if (unit >= tiles * tiles)
+            break;
+        size_t ti = unit / tiles, tj = unit % tiles;
+        uint32_t t32 = (uint32_t) t;
+        for (size_t k = 0; k < tiles && self->code == 0; k++) {
+            memcpy (input, &t32, 4);
+            float *ta = (float *) (input + 4), *tb = ta + t * t;
+            for (size_t row = 0; row < t; row++) {
+                memcpy (ta + row * t, self->a + (ti * t + row) * n + k * t, t * sizeof (float));
+                memcpy (tb + row * t, self->b + (k * t + row) * n + tj * t, t * sizeof (float));
+            }
+            uint64_t task_id;
+            self->code = osmose_lease_submit (lease, "matrix.multiply", input, size, &task_id);
+        }
+        if (self->code == 0)
+            self->code = osmose_lease_flush (lease);
+        memset (sum, 0, t * t * sizeof (float));
+        for (size_t k = 0; k < tiles && self->code == 0; k++) {
+            osmose_result_t result;
+            self->code = osmose_lease_next_result (lease, 60000, &result);
+            if (self->code == 0 && result.status)
+                self->code = result.status;
+            if (self->code == 0 && result.output_size != 4 + t * t * sizeof (float))
+                self->code = OSMOSE_EPROTO;
+            if (self->code)
+                break;
+            const float *part = (const float *) (result.output + 4);
+            for (size_t cell = 0; cell < t * t; cell++)
+                sum [cell] += part [cell];
+            self->tasks++;
+        }
+        for (size_t row = 0; row < t && self->code == 0; row++)
+            memcpy (self->c + (ti * t + row) * n + tj * t, sum + row * t, t * sizeof (float));
+    }
+    free (input);
+    free (sum);
+    zsock_signal (pipe, 0);         //  done
+    zsock_wait (pipe);              //  $TERM comes next; release first
+    osmose_lease_release (&lease);
+    osmose_disconnect (&mesh);
+}
+
+//  Seconds for one product on WORKERS leases, or -1 after a failure
+static double
+s_matmul_run (const char *endpoint, size_t n, size_t tile, const float *a, const float *b,
+              float *c, int workers)
+{
+    s_matmul_t states [8];
+    zactor_t *actors [8];
+    size_t next_unit = 0;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    for (int index = 0; index < workers; index++) {
+        states [index] = (s_matmul_t) { endpoint, n, tile, a, b, c, &next_unit, &lock, 0, 0 };
+        actors [index] = zactor_new (s_matmul_actor, &states [index]);
+    }
+    int failed = 0;
+    for (int index = 0; index < workers; index++)
+        if (states [index].code)
+            failed = states [index].code;
+    //  After a failed acquisition the others stop at once
+    for (int index = 0; index < workers && failed; index++)
+        if (states [index].code == 0)
+            states [index].code = OSMOSE_ECANCELED;
+    int64_t start = s_now_ns ();
+    for (int index = 0; index < workers; index++)
+        zsock_signal (actors [index], 0);
+    for (int index = 0; index < workers; index++)
+        zsock_wait (actors [index]);
+    double seconds = (double) (s_now_ns () - start) / 1e9;
+    for (int index = 0; index < workers; index++) {
+        if (states [index].code)
+            failed = states [index].code;
+        zsock_signal (actors [index], 0);
+        zactor_destroy (&actors [index]);
+    }
+    if (failed) {
+        fprintf (stderr, "bench_lease: matmul on %d lease(s): %s\n", workers,
+                 osmose_strerror (failed));
+        return -1;
+    }
+    //  A few cells against a direct dot product
+    for (size_t probe = 0; probe < 16; probe++) {
+        size_t i = (probe * 7919) % n, j = (probe * 104729) % n;
+        double want = 0;
+        for (size_t k = 0; k < n; k++)
+            want += (double) a [i * n + k] * b [k * n + j];
+        if (fabs (want - c [i * n + j]) > 1e-3 * fabs (want) + 1e-3) {
+            fprintf (stderr, "bench_lease: matmul: C[%zu,%zu] = %g, want %g\n", i, j,
+                     c [i * n + j], want);
+            return -1;
+        }
+    }
+    return seconds;
+}
+
+static int
+s_matmul (const char *endpoint, const s_options_t *options)
+{
+    size_t n = options->matmul, tile = options->tile;
+    if (tile == 0 || n % tile || tile > 4096) {
+        fprintf (stderr, "bench_lease: --matmul N must be a multiple of --tile T (<= 4096)\n");
+        return 2;
+    }
+    float *a = (float *) malloc (n * n * sizeof (float));
+    float *b = (float *) malloc (n * n * sizeof (float));
+    float *c = (float *) malloc (n * n * sizeof (float));
+    for (size_t cell = 0; cell < n * n; cell++) {
+        a [cell] = (float) (cell % 17) / 17.0f;
+        b [cell] = (float) (cell % 13) / 13.0f - 0.5f;
+    }
+    double gflop = 2.0 * (double) n * n * n / 1e9;
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    printf ("(e) matrix.multiply %zux%zu in %zux%zu tiles (%zu tasks of %.1f MB each), %.1f GFLOP;"
+            " %ld cores here\n", n, n, tile, tile, (n / tile) * (n / tile) * (n / tile),
+            (double) (4 + 2 * tile * tile * 4) / 1e6, gflop, cores);
+    static const int workers [] = { 1, 2, 4 };
+    double one = 0;
+    for (size_t index = 0; index < 3; index++) {
+        double samples [S_MAX_ROUNDS];
+        size_t done = 0;
+        for (size_t round = 0; round < options->rounds; round++) {
+            double seconds = s_matmul_run (endpoint, n, tile, a, b, c, workers [index]);
+            if (seconds < 0)
+                return 1;
+            samples [done++] = seconds;
+        }
+        double seconds = s_median (samples, done);
+        if (index == 0)
+            one = seconds;
+        printf ("    %d lease(s): %.3f s, %.2f GFLOP/s, speed-up %.2fx over 1 lease"
+                " (the %ld cores allow at most %.0fx)\n", workers [index], seconds,
+                gflop / seconds, one / seconds, cores,
+                (double) (workers [index] < cores? workers [index]: cores));
+    }
+    free (a);
+    free (b);
+    free (c);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+//  What the figures were measured on: cores and load, which matter on a
+//  small shared machine
+static void
+s_machine (void)
+{
+    char load [64] = "?";
+    FILE *file = fopen ("/proc/loadavg", "r");
+    if (file && fgets (load, sizeof (load), file))
+        load [strcspn (load, " ")] = '\0';
+    if (file)
+        fclose (file);
+    printf ("bench_lease: %ld cores online, load average %s at start\n",
+            sysconf (_SC_NPROCESSORS_ONLN), load);
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+"Usage: bench_lease --peers FILE [OPTIONS]    (bench/bench_lease.sh writes FILE)\n"
+"       bench_lease --baseline-only [OPTIONS]\n"
+"Null-task round trip and throughput through a lease, and lease acquisition\n"
+"among the peers in FILE (\"API-ENDPOINT PEER-ID PID\" lines, the first is\n"
+"the local daemon), against raw CurveZMQ DEALER/ROUTER measured in the same run.\n"
+"  -r, --rounds N        rounds; each figure is their median (default 3)\n"
+"  -c, --count N         round trips per round (default 20000)\n"
+"  -s, --stream N        pipelined messages or tasks per round (default 1000000)\n"
+"  -w, --window N        raw messages in flight (default 1000)\n"
+"  -W, --lease-window N  tasks in flight (default 4096)\n"
+"  -a, --acquire N       lease acquisitions (default 500)\n"
+"  -t, --seconds S       time limit of each measuring loop (default 10)\n"
+"  -m, --matmul N        instead: N x N matrix product on 1, 2, 4 leases\n"
+"  -T, --tile T          its tile size (default 256)\n"
+"  -b, --baseline-only   measure the raw CurveZMQ baseline alone\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    static const struct option longs [] = {
+        { "rounds", required_argument, NULL, 'r' },
+        { "count", required_argument, NULL, 'c' },
+        { "stream", required_argument, NULL, 's' },
+        { "window", required_argument, NULL, 'w' },
+        { "lease-window", required_argument, NULL, 'W' },
+        { "acquire", required_argument, NULL, 'a' },
+        { "seconds", required_argument, NULL, 't' },
+        { "peers", required_argument, NULL, 'p' },
+        { "matmul", required_argument, NULL, 'm' },
+        { "tile", required_argument, NULL, 'T' },
+        { "baseline-only", no_argument, NULL, 'b' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    s_options_t options = { .rounds = 3, .count = 20000, .stream = 1000000, .window = 1000,
+                            .lease_window = 4096, .acquisitions = 500, .seconds = 10,
+                            .tile = 256 };
+    int opt;
+    while ((opt = getopt_long (argc, argv, "r:c:s:w:W:a:t:p:m:T:bh", longs, NULL)) != -1) {
+        if (opt == 'r')
+            options.rounds = (size_t) atol (optarg);
+        else if (opt == 'c')
+            options.count = (size_t) atol (optarg);
+        else if (opt == 's')
+            options.stream = (size_t) atol (optarg);
+        else if (opt == 'w')
+            options.window = (size_t) atol (optarg);
+        else if (opt == 'W')
+            options.lease_window = (size_t) atol (optarg);
+        else if (opt == 'a')
+            options.acquisitions = (size_t) atol (optarg);
+        else if (opt == 't')
+            options.seconds = atof (optarg);
+        else if (opt == 'p')
+            options.peers_file = optarg;
+        else if (opt == 'm')
+            options.matmul = (size_t) atol (optarg);
+        else if (opt == 'T')
+            options.tile = (size_t) atol (optarg);
+        else if (opt == 'b')
+            options.baseline_only = true;
+        else {
+            s_usage (opt == 'h'? stdout: stderr);
+            return opt == 'h'? 0: 2;
+        }
+    }
+    if (options.rounds < 1 || options.rounds > S_MAX_ROUNDS
+    ||  options.count < 100 || options.count > 10000000
+    ||  options.stream < 1000 || options.stream > 100000000
+    ||  options.window < 1 || options.window > 100000
+    ||  options.lease_window < 1 || options.lease_window > OSMOSE_LEASE_MAX_IN_FLIGHT
+    ||  options.acquisitions < 1 || options.acquisitions > 100000
+    ||  options.seconds <= 0 || options.seconds > 600
+    ||  options.matmul > 16384) {
+        fprintf (stderr, "bench_lease: an option is out of range (see --help)\n");
+        return 2;
+    }
+    if (!options.peers_file && !options.baseline_only) {
+        s_usage (stderr);
+        return 2;
+    }
+    if (sodium_init () < 0)
+        return 1;
+    signal (SIGPIPE, SIG_IGN);
+    setvbuf (stdout, NULL, _IOLBF, 0);
+    s_machine ();
+    s_peer_t peers [S_MAX_PEERS];
+    size_t peer_count = 0;
+    if (options.peers_file) {
+        peer_count = s_read_peers (options.peers_file, peers);
+        if (peer_count < 2) {
+            fprintf (stderr, "bench_lease: need at least 2 peers in %s\n", options.peers_file);
+            return 2;
+        }
+    }
+    if (options.matmul) {
+        zsys_init ();
+        double ms = s_wait_all_see_all (peers, peer_count, 60000);
+        if (ms < 0) {
+            fprintf (stderr, "bench_lease: the %zu peers do not all see all after 60 s\n",
+                     peer_count);
+            return 1;
+        }
+        return s_matmul (peers [0].endpoint, &options);
+    }
+    s_echo_t echo;
+    if (s_echo_start (&echo)) {
+        fprintf (stderr, "bench_lease: cannot start the echo process\n");
+        return 1;
+    }
+    zsys_init ();
+    void *context = zmq_ctx_new ();
+    void *dealer = s_dealer_new (context, &echo);
+    osmose_t *mesh = NULL;
+    osmose_lease_t *lease = NULL;
+    if (peer_count) {
+        double ms = s_wait_all_see_all (peers, peer_count, 60000);
+        if (ms < 0) {
+            fprintf (stderr, "bench_lease: the %zu peers do not all see all after 60 s\n",
+                     peer_count);
+            return 1;
+        }
+        printf ("bench_lease: %zu peers on loopback, all see all (%.0f ms after the"
+                " benchmark started waiting)\n", peer_count, ms);
+        int rc = osmose_connect (peers [0].endpoint, 5000, &mesh);
+        if (rc)
+            s_fail (peers [0].endpoint, rc);
+        lease = s_acquire (mesh, 1);
+        char *json = NULL;
+        if (osmose_lease_json (lease, &json) == 0)
+            printf ("bench_lease: lease for (b) and (c): %s\n", json);
+        osmose_free (json);
+    }
+    double raw_p50 [S_MAX_ROUNDS], raw_p99 [S_MAX_ROUNDS], raw_rate [S_MAX_ROUNDS];
+    double lease_p50 [S_MAX_ROUNDS], lease_p99 [S_MAX_ROUNDS], lease_rate [S_MAX_ROUNDS];
+    for (size_t round = 0; round < options.rounds; round++) {
+        s_raw_round_trip (dealer, &options, &raw_p50 [round], &raw_p99 [round]);
+        raw_rate [round] = s_raw_stream (dealer, &options);
+        if (lease) {
+            s_lease_round_trip (lease, &options, &lease_p50 [round], &lease_p99 [round]);
+            lease_rate [round] = s_lease_stream (lease, &options);
+        }
+    }
+    double rp50 = s_median (raw_p50, options.rounds), rp99 = s_median (raw_p99, options.rounds);
+    double rrate = s_median (raw_rate, options.rounds);
+    printf ("bench_lease: %zu round(s), medians; %zu round trips (after %d warm-up),"
+            " streams of up to %zu, each loop at most %.0f s\n", options.rounds,
+            options.count, S_WARMUP, options.stream, options.seconds);
+    printf ("(a) baseline, raw CURVE DEALER/ROUTER on loopback, %d-byte messages:\n", S_MESSAGE);
+    printf ("    round trip p50 %.1f us, p99 %.1f us\n", rp50, rp99);
+    printf ("    pipelined, %zu in flight: %.0f messages/s\n", options.window, rrate);
+    if (lease) {
+        double lp50 = s_median (lease_p50, options.rounds);
+        double lp99 = s_median (lease_p99, options.rounds);
+        double lrate = s_median (lease_rate, options.rounds);
+        printf ("(b) osmose_lease_run echo.null, empty input:\n");
+        printf ("    round trip p50 %.1f us (%.2fx raw), p99 %.1f us (%.2fx raw)"
+                "   [target p50 <= 1.5x: %s]\n", lp50, lp50 / rp50, lp99, lp99 / rp99,
+                lp50 <= 1.5 * rp50? "met": "NOT met");
+        printf ("(c) osmose_lease_submit echo.null, %zu in flight, one client:\n",
+                options.lease_window);
+        printf ("    %.0f tasks/s (%.0f%% of the raw stream)"
+                "   [target >= 30%%: %s; >= 250000 tasks/s: %s]\n", lrate,
+                100 * lrate / rrate, lrate >= 0.3 * rrate? "met": "NOT met",
+                lrate >= 250000? "met": "NOT met");
+        osmose_lease_release (&lease);
+        s_acquisitions (mesh, &options, peer_count);
+        osmose_disconnect (&mesh);
+    }
+    fflush (stdout);
+    zmq_close (dealer);
+    zmq_ctx_term (context);
+    s_echo_stop (&echo);
+    return 0;
+}
