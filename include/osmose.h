@@ -125,6 +125,185 @@ OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
 OSMOSE_EXPORT void
     osmose_free (void *ptr);
 
+//  Ask the daemon for the providers as this peer ranks them for REQUEST
+//  (NULL: one CPU, no bound), nearest first: a JSON array of {"id", "name",
+//  "location", "rtt_us", "hops", "score_us", "qualifies", "reason",
+//  "cpus_free", "gpus_free", "npus_free", "memory_free_mb", "power",
+//  "battery", "load", "self"}. Ownership as for osmose_status_json.
+typedef struct osmose_request_t osmose_request_t;
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_near_json (osmose_t *self, const osmose_request_t *request, char **json_p);
+
+//  Ask the daemon for the leases it holds (as a client) and has granted
+//  (as a provider): {"held": [...], "granted": [...], "free": {...}}, each
+//  lease {"lease", "provider"|"client", "cpus", "gpus", "npus",
+//  "memory_mb", "ttl_left_ms", "renewals", ...}. Ownership as for
+//  osmose_status_json.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_leases_json (osmose_t *self, char **json_p);
+
+//  ------------------------------------------------------------------------
+//  Leasing workers on nearby peers
+//
+//  A program describes what it needs (osmose_request_t), and its daemon
+//  bids for it among the peers nearest by measured RTT and location
+//  (contract net: no central scheduler). The lease it gets names a
+//  provider; the library then connects DIRECTLY to that provider's work
+//  endpoint, CurveZMQ-encrypted, and sends tasks there: tasks and results
+//  never pass through the local daemon or a third peer.
+//
+//  A task calls a named plugin function ("plugin.function", e.g.
+//  "echo.echo", "matrix.multiply") with bytes in and bytes out; the
+//  provider runs it in an isolated worker process under time and memory
+//  limits.
+//
+//  The lease lives while the program does: the daemon renews it with the
+//  provider, and releases it when the program releases it or exits (the
+//  daemon watches the process), so a crashed client never strands a
+//  provider's CPUs. A provider that dies takes its leases with it; the
+//  daemon notices through the failure detector.
+//
+//  Thread safety: a lease belongs to one thread at a time, like the
+//  osmose_t it came from; different leases may be used from different
+//  threads, each with its own osmose_t.
+
+typedef enum {
+    OSMOSE_EAGER_REMOTE = 0,    //  lease a nearby peer; this device only as a fallback
+    OSMOSE_LOCAL_FIRST = 1      //  this device first, when it has room; else a peer
+} osmose_strategy_t;
+
+typedef enum {
+    OSMOSE_RETRY_LOCAL = 0,     //  no peer leases: run on this device
+    OSMOSE_RETRY_REMOTE = 1,    //  no peer leases now: keep bidding until the timeout
+    OSMOSE_FAIL = 2             //  no peer leases: fail with OSMOSE_ENOPEER at once
+} osmose_failure_t;
+
+typedef struct osmose_lease_t osmose_lease_t;
+
+//  Called (in the thread that calls into the lease) when the lease fails
+//  in a way the program should know of: CODE is an OSMOSE_E* value and
+//  REASON one sentence. Optional.
+typedef void (osmose_failure_fn) (osmose_lease_t *lease, int code, const char *reason,
+                                  void *arg);
+
+//  What a program asks for. Initialise with osmose_request_init, then set
+//  what differs; fields added later get defaults there.
+struct osmose_request_t {
+    int cpus;                   //  CPUs (default 1)
+    int gpus;                   //  GPUs (default 0)
+    int npus;                   //  NPUs (default 0)
+    int64_t memory_mb;          //  memory (default 0: no minimum)
+    int64_t latency_bound_us;   //  farthest score accepted (0: no bound)
+    osmose_strategy_t strategy; //  default OSMOSE_EAGER_REMOTE
+    osmose_failure_t failure;   //  default OSMOSE_RETRY_LOCAL
+    uint32_t ttl_ms;            //  lease life without renewal (0: provider's default)
+    osmose_failure_fn *on_failure;  //  or NULL
+    void *failure_arg;
+};
+
+//  Fill REQUEST with the defaults above.
+OSMOSE_EXPORT void
+    osmose_request_init (osmose_request_t *request);
+
+//  Lease workers for REQUEST, waiting up to TIMEOUT_MS (bidding takes two
+//  round trips to the nearest peers, a millisecond or so on a LAN). On
+//  success sets *lease_p; the caller owns it and gives it back with
+//  osmose_lease_release. Fails with OSMOSE_ENOPEER (nobody can serve the
+//  request under FAIL; with RETRY_LOCAL, not even this device),
+//  OSMOSE_ETIMEDOUT, OSMOSE_EINVAL (bad request) or OSMOSE_EDAEMON.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_lease_acquire (osmose_t *self, const osmose_request_t *request,
+                          int timeout_ms, osmose_lease_t **lease_p);
+
+//  Start acquiring a lease without waiting: sets *ticket_p (never 0).
+//  Collect the lease with osmose_lease_acquire_wait; the program may start
+//  several acquisitions before it waits for any.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_lease_acquire_async (osmose_t *self, const osmose_request_t *request,
+                                uint64_t *ticket_p);
+
+//  Wait up to TIMEOUT_MS (0: just look) for the acquisition TICKET. On
+//  success sets *lease_p as osmose_lease_acquire does. OSMOSE_ETIMEDOUT
+//  means not yet: the ticket stays valid; any other code ends it.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_lease_acquire_wait (osmose_t *self, uint64_t ticket, int timeout_ms,
+                               osmose_lease_t **lease_p);
+
+//  Give the lease back: tasks still in flight are cancelled, the provider
+//  frees the resources at once. Accepts NULL; clears *lease_p.
+OSMOSE_EXPORT void
+    osmose_lease_release (osmose_lease_t **lease_p);
+
+//  The lease as JSON: {"lease", "provider", "name", "location", "endpoint",
+//  "local", "cpus", "gpus", "npus", "memory_mb", "ttl_ms", "rtt_us",
+//  "score_us"}. Ownership as for osmose_status_json.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_lease_json (osmose_lease_t *lease, char **json_p);
+
+//  The provider's peer id (16 hex digits), valid while the lease is.
+OSMOSE_EXPORT const char *
+    osmose_lease_provider (osmose_lease_t *lease);
+
+//  True when the lease is on this device (a LOCAL_FIRST choice or the
+//  RETRY_LOCAL fallback).
+OSMOSE_EXPORT bool
+    osmose_lease_local (osmose_lease_t *lease);
+
+//  Run FUNCTION on INPUT (INPUT_SIZE bytes) and wait up to TIMEOUT_MS
+//  (-1: for ever) for its output. On success *output_p holds OUTPUT_SIZE
+//  bytes the caller frees with osmose_free (NULL when empty). Returns 0,
+//  OSMOSE_ETASK (the task failed or crashed its worker), OSMOSE_ENOTFOUND
+//  (the provider has no trusted plugin offering FUNCTION), OSMOSE_ETIMEDOUT,
+//  OSMOSE_ENOLEASE (the lease ended), OSMOSE_ETOOBIG, or the plugin's own
+//  code. Results of tasks submitted earlier and not yet collected are kept.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_lease_run (osmose_lease_t *lease, const char *function,
+                      const void *input, size_t input_size,
+                      void **output_p, size_t *output_size_p, int timeout_ms);
+
+//  Queue FUNCTION on INPUT without waiting: copies the input, sets
+//  *task_id_p (unique within the lease, never 0). Tasks leave in batches,
+//  so one program keeps thousands in flight over one connection. Returns
+//  0, OSMOSE_EBUSY (too many in flight: collect results first),
+//  OSMOSE_ETOOBIG, OSMOSE_EINVAL or OSMOSE_ENOLEASE.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_lease_submit (osmose_lease_t *lease, const char *function,
+                         const void *input, size_t input_size, uint64_t *task_id_p);
+
+//  Send the tasks queued by osmose_lease_submit now rather than at the
+//  next call that waits. Returns 0 or OSMOSE_ENOLEASE.
+OSMOSE_EXPORT int
+    osmose_lease_flush (osmose_lease_t *lease);
+
+//  One task's outcome. Pointers stay valid until the next call on the lease.
+typedef struct {
+    uint64_t task_id;
+    int status;                 //  0, or an OSMOSE_E* code
+    const char *reason;         //  "" on success, else one sentence
+    const uint8_t *output;      //  NULL when empty
+    size_t output_size;
+} osmose_result_t;
+
+//  Wait up to TIMEOUT_MS (0: just look, -1: for ever) for the next result
+//  of a submitted task, in completion order. Returns 0 and fills *result,
+//  OSMOSE_ETIMEDOUT (none yet), OSMOSE_ENOTFOUND (nothing in flight) or
+//  OSMOSE_ENOLEASE (the lease ended; tasks in flight are lost with it).
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_lease_next_result (osmose_lease_t *lease, int timeout_ms,
+                              osmose_result_t *result);
+
+//  The reason of the last failure on this lease (a task's own message, or
+//  why the provider closed it); "" when none. Valid until the next call.
+OSMOSE_EXPORT const char *
+    osmose_lease_last_error (osmose_lease_t *lease);
+
+//  Tasks submitted and not yet collected.
+OSMOSE_EXPORT size_t
+    osmose_lease_in_flight (osmose_lease_t *lease);
+
+//  Most tasks one lease keeps in flight before submit says OSMOSE_EBUSY.
+#define OSMOSE_LEASE_MAX_IN_FLIGHT 65536
+
 #ifdef __cplusplus
 }
 #endif

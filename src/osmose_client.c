@@ -8,12 +8,34 @@
 #include "osmose_client.h"
 #include <sys/stat.h>
 
+//  A request sent with osmose_client_send, and its reply once it came
+typedef struct {
+    bool arrived;
+    int code;
+    json_t *reply;
+    void *attachment;
+    osmose_client_free_fn *free_fn;
+} s_pending_t;
+
 struct _osmose_t {
     zsock_t *socket;            //  DEALER to osmosed
     char *endpoint;
     uint64_t sequence;
     int timeout_ms;
+    zhashx_t *pending;          //  sequence text -> s_pending_t
 };
+
+static void
+s_pending_destroy (s_pending_t **self_p)
+{
+    if (*self_p) {
+        json_decref ((*self_p)->reply);
+        if ((*self_p)->attachment && (*self_p)->free_fn)
+            (*self_p)->free_fn (&(*self_p)->attachment);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
 
 static const char *
 s_default_endpoint (void)
@@ -41,7 +63,10 @@ osmose_connect (const char *endpoint, int timeout_ms, osmose_t **self_p)
     self->socket = zsock_new (ZMQ_DEALER);
     self->endpoint = strdup (endpoint);
     self->timeout_ms = timeout_ms;
-    if (!self->socket || !self->endpoint) {
+    self->pending = zhashx_new ();
+    if (self->pending)
+        zhashx_set_destructor (self->pending, (zhashx_destructor_fn *) s_pending_destroy);
+    if (!self->socket || !self->endpoint || !self->pending) {
         osmose_disconnect (&self);
         return OSMOSE_ENOMEM;
     }
@@ -70,6 +95,7 @@ osmose_disconnect (osmose_t **self_p)
     if (self_p && *self_p) {
         osmose_t *self = *self_p;
         zsock_destroy (&self->socket);
+        zhashx_destroy (&self->pending);
         free (self->endpoint);
         free (self);
         *self_p = NULL;
@@ -83,13 +109,9 @@ osmose_client_endpoint (osmose_t *self)
     return self->endpoint;
 }
 
-int
-osmose_client_call (osmose_t *self, const char *command, json_t *arguments,
-                    json_t **reply_p)
+static int
+s_send (osmose_t *self, const char *command, json_t *arguments, uint64_t *sequence_p)
 {
-    if (!self || !command || !reply_p)
-        return OSMOSE_EINVAL;
-    *reply_p = NULL;
     char sequence [24];
     snprintf (sequence, sizeof (sequence), "%" PRIu64, ++self->sequence);
     char *text = arguments? json_dumps (arguments, JSON_COMPACT): strdup ("{}");
@@ -99,11 +121,24 @@ osmose_client_call (osmose_t *self, const char *command, json_t *arguments,
     free (text);
     if (rc)
         return OSMOSE_EDAEMON;
+    *sequence_p = self->sequence;
+    return 0;
+}
 
-    int64_t deadline = zclock_mono () + self->timeout_ms;
-    while (true) {
+//  Read replies until the one for SEQUENCE; replies to other pending
+//  requests are kept for their own wait, stale ones dropped
+static int
+s_wait (osmose_t *self, uint64_t sequence, int timeout_ms, json_t **reply_p)
+{
+    char wanted [24];
+    snprintf (wanted, sizeof (wanted), "%" PRIu64, sequence);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    //  A wait of 0 still reads what has already arrived, once
+    for (bool first = true; ; first = false) {
         int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
+        if (left < 0 || (left == 0 && !first))
+            return OSMOSE_ETIMEDOUT;
+        if (left == 0 && timeout_ms > 0)
             return OSMOSE_ETIMEDOUT;
         zsock_set_rcvtimeo (self->socket, (int) left);
         zmsg_t *msg = zmsg_recv (self->socket);
@@ -113,18 +148,92 @@ osmose_client_call (osmose_t *self, const char *command, json_t *arguments,
         char *code = zmsg_popstr (msg);
         char *body = zmsg_popstr (msg);
         zmsg_destroy (&msg);
-        bool ours = got_sequence && streq (got_sequence, sequence);
-        if (ours) {
-            json_error_t error;
-            *reply_p = body? json_loads (body, 0, &error): NULL;
-            rc = code && *reply_p? atoi (code): OSMOSE_EPROTO;
+        json_error_t error;
+        json_t *reply = body? json_loads (body, 0, &error): NULL;
+        int rc = code && reply? atoi (code): OSMOSE_EPROTO;
+        bool ours = got_sequence && streq (got_sequence, wanted);
+        s_pending_t *other = got_sequence && !ours?
+            (s_pending_t *) zhashx_lookup (self->pending, got_sequence): NULL;
+        if (other && !other->arrived) {
+            other->arrived = true;
+            other->code = rc;
+            other->reply = reply;
+            reply = NULL;
         }
         zstr_free (&got_sequence);
         zstr_free (&code);
         zstr_free (&body);
-        if (ours)
+        if (ours) {
+            *reply_p = reply;
             return rc;
+        }
+        json_decref (reply);
     }
+}
+
+int
+osmose_client_call (osmose_t *self, const char *command, json_t *arguments,
+                    json_t **reply_p)
+{
+    if (!self || !command || !reply_p)
+        return OSMOSE_EINVAL;
+    *reply_p = NULL;
+    uint64_t sequence;
+    int rc = s_send (self, command, arguments, &sequence);
+    return rc? rc: s_wait (self, sequence, self->timeout_ms, reply_p);
+}
+
+int
+osmose_client_send (osmose_t *self, const char *command, json_t *arguments,
+                    void *attachment, osmose_client_free_fn *free_fn,
+                    uint64_t *sequence_p)
+{
+    if (!self || !command || !sequence_p)
+        return OSMOSE_EINVAL;
+    s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+    if (!pending)
+        return OSMOSE_ENOMEM;
+    int rc = s_send (self, command, arguments, sequence_p);
+    if (rc) {
+        free (pending);
+        return rc;
+    }
+    pending->attachment = attachment;
+    pending->free_fn = free_fn;
+    char key [24];
+    snprintf (key, sizeof (key), "%" PRIu64, *sequence_p);
+    zhashx_insert (self->pending, key, pending);
+    return 0;
+}
+
+int
+osmose_client_wait (osmose_t *self, uint64_t sequence, int timeout_ms, json_t **reply_p,
+                    void **attachment_p)
+{
+    if (!self || !reply_p || !attachment_p || timeout_ms < 0)
+        return OSMOSE_EINVAL;
+    *reply_p = NULL;
+    *attachment_p = NULL;
+    char key [24];
+    snprintf (key, sizeof (key), "%" PRIu64, sequence);
+    s_pending_t *pending = (s_pending_t *) zhashx_lookup (self->pending, key);
+    if (!pending)
+        return OSMOSE_ENOTFOUND;
+    int rc;
+    if (pending->arrived) {
+        rc = pending->code;
+        *reply_p = pending->reply;
+        pending->reply = NULL;
+    }
+    else {
+        rc = s_wait (self, sequence, timeout_ms, reply_p);
+        if (rc == OSMOSE_ETIMEDOUT)
+            return rc;          //  still pending
+    }
+    *attachment_p = pending->attachment;
+    pending->attachment = NULL;
+    zhashx_delete (self->pending, key);
+    return rc;
 }
 
 //  Run COMMAND and hand its JSON reply back as text the caller owns

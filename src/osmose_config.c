@@ -101,6 +101,12 @@ static const s_setting_t s_schema [] = {
       "Lease lifetime without a heartbeat" },
     { "lease/heartbeat_ms", S_INT, "2000", 10, 3600000, NULL,
       "How often a leaseholder renews its leases" },
+    { "work/bind", S_STRING, "", 0, 0, NULL,
+      "Work endpoint leaseholders send tasks to (CurveZMQ); empty means the"
+      " mesh/bind host on a port the system picks (set tcp://*:7471 behind a"
+      " firewall)" },
+    { "work/advertise", S_STRING, "", 0, 0, NULL,
+      "Address leaseholders should use for the work endpoint; empty means discover it" },
     { "exec/workers", S_INT, "0", 0, 4096, NULL,
       "Worker processes for tasks; 0 means one per CPU" },
     { "exec/task_timeout_ms", S_INT, "30000", 1, 86400000, NULL,

@@ -27,6 +27,8 @@ struct _osmose_mesh_t {
     zhashx_t *last_used;            //  link id -> int64_t * (µs of last send)
     int64_t next_housekeeping;
     s_route_t routes [OSMOSE_MSG_TYPE_LIMIT];
+    osmose_mesh_change_fn *change_fn;
+    void *change_arg;
 };
 
 static int64_t
@@ -68,6 +70,9 @@ s_sign (void *arg, const uint8_t *data, size_t size, uint8_t *signature)
 static void
 s_on_change (void *arg, const char *id, int old_state, int new_state)
 {
+    osmose_mesh_t *self = (osmose_mesh_t *) arg;
+    if (self->change_fn && old_state != new_state)
+        self->change_fn (self->change_arg, id, old_state, new_state);
     if (old_state)
         zsys_info ("osmose: member %s: %s -> %s", id, osmose_member_state_name (old_state),
                    osmose_member_state_name (new_state));
@@ -257,6 +262,21 @@ osmose_mesh_destroy (osmose_mesh_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+void
+osmose_mesh_set_on_change (osmose_mesh_t *self, osmose_mesh_change_fn *fn, void *arg)
+{
+    assert (self);
+    self->change_fn = fn;
+    self->change_arg = arg;
+}
+
+osmose_members_t *
+osmose_mesh_members (osmose_mesh_t *self)
+{
+    assert (self);
+    return self->members;
 }
 
 void

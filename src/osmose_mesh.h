@@ -38,6 +38,19 @@ void
     osmose_mesh_set_handler (osmose_mesh_t *self, osmose_msg_type_t type,
                              osmose_mesh_handler_fn *handler, void *arg);
 
+//  Be told of member state changes (after the mesh's own logging); the
+//  callback must not call into the mesh. NULL stops it.
+typedef void (osmose_mesh_change_fn) (void *arg, const char *id, int old_state,
+                                      int new_state);
+void
+    osmose_mesh_set_on_change (osmose_mesh_t *self, osmose_mesh_change_fn *fn, void *arg);
+
+//  The membership engine, for reading the member table (members' adverts,
+//  RTT, state): borrowed, valid while the mesh is.
+typedef struct _osmose_members_t osmose_members_t;
+osmose_members_t *
+    osmose_mesh_members (osmose_mesh_t *self);
+
 //  The inbox to poll; call osmose_mesh_handle when it is readable.
 zsock_t *
     osmose_mesh_inbox (osmose_mesh_t *self);

@@ -15,6 +15,7 @@
 #include "osmose_discovery.h"
 #include "osmose_feed.h"
 #include "osmose_gossip.h"
+#include "osmose_leasing.h"
 #include <sys/stat.h>
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
@@ -31,6 +32,7 @@ typedef struct {
     osmose_discovery_t *discovery;  //  NULL when discovery/avahi is off
     osmose_feed_t *feed;            //  our own signed log
     osmose_gossip_t *gossip;        //  every feed of the mesh
+    osmose_leasing_t *leasing;      //  market, work endpoint, executor
     bool feed_dirty;                //  appended since the last commit
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
@@ -83,6 +85,9 @@ s_api_status (void *arg, json_t *request, json_t **reply)
             "own", (json_int_t) osmose_feed_size (self->feed),
             "imported", (json_int_t) gossip.imported, "forks", (json_int_t) gossip.forks));
         json_object_set_new (*reply, "peers", osmose_mesh_status_json (self->mesh));
+        json_object_set_new (*reply, "leases", osmose_leasing_status_json (self->leasing));
+        json_object_set_new (*reply, "work", json_string (
+            osmose_leasing_work_endpoint (self->leasing)));
         json_object_set_new (*reply, "endpoint", json_string (osmose_mesh_endpoint (self->mesh)));
     }
     return *reply? 0: OSMOSE_ENOMEM;
@@ -135,6 +140,12 @@ s_log (s_peer_t *self, osmose_entry_type_t type, json_t *payload)
         self->feed_dirty = true;
     free (text);
     json_decref (payload);
+}
+
+static void
+s_leasing_log (void *arg, osmose_entry_type_t type, json_t *payload)
+{
+    s_log ((s_peer_t *) arg, type, payload);
 }
 
 //  Send what gossip queued
@@ -315,6 +326,7 @@ s_peer_destroy (s_peer_t **self_p)
 {
     if (*self_p) {
         s_peer_t *self = *self_p;
+        osmose_leasing_destroy (&self->leasing);
         zpoller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
         osmose_discovery_destroy (&self->discovery);
@@ -475,11 +487,18 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         s_peer_destroy (&self);
         return NULL;
     }
+    self->leasing = osmose_leasing_new (config, self->identity, self->trust, self->mesh,
+                                        self->api, &self->resources, s_leasing_log, self,
+                                        error, error_size);
+    if (!self->leasing) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
     self->poller = zpoller_new (pipe, osmose_api_socket (self->api),
                                 osmose_mesh_inbox (self->mesh), NULL);
     if (self->poller && self->discovery)
         zpoller_add (self->poller, osmose_discovery_socket (self->discovery));
-    if (!self->poller) {
+    if (!self->poller || osmose_leasing_poll_on (self->leasing, self->poller)) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
         return NULL;
@@ -540,9 +559,13 @@ s_advertise (s_peer_t *self)
     if (!changed)
         return;
     self->resources = fresh;
+    osmose_leasing_set_resources (self->leasing, &self->resources);
     json_t *advert = osmose_resources_json (&self->resources);
     if (advert) {
         json_object_del (advert, "battery_low");
+        //  Where leaseholders send tasks: with the figures they bid on
+        json_object_set_new (advert, "work", json_string (
+            osmose_leasing_work_endpoint (self->leasing)));
         if (osmose_mesh_advertise (self->mesh, advert) != 0)
             zsys_warning ("osmose: resource advert too large or no memory");
     }
@@ -610,6 +633,9 @@ s_peer_actor (zsock_t *pipe, void *args)
         int mesh_wait = osmose_mesh_timeout (self->mesh);
         if (mesh_wait < wait)
             wait = mesh_wait;
+        int64_t lease_wait = osmose_leasing_timeout (self->leasing);
+        if (lease_wait < wait)
+            wait = lease_wait;
         int64_t commit_wait = self->feed_dirty? 0: osmose_feed_commit_due (self->feed);
         if (commit_wait >= 0 && commit_wait < wait)
             wait = commit_wait;
@@ -626,9 +652,13 @@ s_peer_actor (zsock_t *pipe, void *args)
         if (self->discovery && which == osmose_discovery_socket (self->discovery))
             s_handle_discovery (self);
         else
+        if (which && osmose_leasing_handle (self->leasing, which))
+            ;
+        else
         if (zpoller_terminated (self->poller))
             break;
         osmose_mesh_tick (self->mesh);
+        osmose_leasing_tick (self->leasing);
         s_commit (self);
         s_housekeeping (self);
     }

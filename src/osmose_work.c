@@ -159,6 +159,13 @@ osmose_work_destroy (osmose_work_t **self_p)
     }
 }
 
+void
+osmose_work_set_exec (osmose_work_t *self, osmose_exec_t *exec)
+{
+    assert (self);
+    self->exec = exec;
+}
+
 zsock_t *
 osmose_work_socket (osmose_work_t *self)
 {

@@ -46,6 +46,11 @@ osmose_work_t *
 void
     osmose_work_destroy (osmose_work_t **self_p);
 
+//  Run tasks on EXEC from now on (borrowed; the daemon starts its
+//  executor on the first lease it grants, so idle peers keep no workers).
+void
+    osmose_work_set_exec (osmose_work_t *self, osmose_exec_t *exec);
+
 //  The socket to poll; call osmose_work_handle when it is readable.
 zsock_t *
     osmose_work_socket (osmose_work_t *self);

@@ -1,0 +1,699 @@
+/*  osmose_lease.c: the program's side of a lease (osmose.h, "Leasing").
+
+    Acquisition asks the local daemon (LEASE_ACQUIRE, answered once the
+    bidding is over) and hands it the public key of a fresh CURVE session
+    certificate; the daemon answers with the lease, the provider's work
+    endpoint and key, the token the provider signed, and its own signature
+    delegating the lease to that session key. The library then opens the
+    work connection straight to the provider and proves the delegation
+    (OPEN): the daemon's secret key never leaves the daemon, and a stolen
+    token is useless without the session's secret.
+
+    Tasks are queued in one TASKS body and leave in batches; RESULTS come
+    back in batches and are handed out one by one. Results that arrive
+    while osmose_lease_run waits for its own are kept, in order, for
+    osmose_lease_next_result.
+*/
+#include "osmose_prelude.h"
+#include "osmose_client.h"
+#include "osmose_identity.h"
+#include "osmose_token.h"
+#include "osmose_work_msg.h"
+
+#define S_BATCH_TASKS   512             //  a batch leaves at this many tasks
+#define S_BATCH_BYTES   (256u * 1024)   //  or at this many bytes
+#define S_OPEN_TIMEOUT_MS 5000
+
+//  A result kept for later: copied out of its frame
+typedef struct {
+    uint64_t task_id;
+    int status;
+    char *reason;
+    uint8_t *output;
+    size_t output_size;
+} s_kept_t;
+
+struct osmose_lease_t {
+    osmose_t *mesh;                 //  the daemon handle it came from
+    char lease_hex [2 * OSMOSE_LEASE_ID_SIZE + 1];
+    char provider [OSMOSE_ID_SIZE + 1];
+    bool local;
+    json_t *info;                   //  the daemon's answer, less secrets
+    zcert_t *session;               //  this connection's CURVE key pair
+    zsock_t *socket;                //  DEALER to the provider's work endpoint
+    osmose_failure_fn *on_failure;
+    void *failure_arg;
+    osmose_work_writer_t batch;     //  tasks not sent yet
+    uint64_t next_task_id;
+    size_t in_flight;               //  submitted, result not handed out
+    zframe_t *frame;                //  the RESULTS body being read
+    osmose_work_msg_t results;
+    zlistx_t *kept;                 //  s_kept_t, results put aside by run
+    s_kept_t current;               //  the kept result last handed out
+    char reason [OSMOSE_WORK_MAX_REASON + 1];
+    int closed;                     //  0, or why the provider ended it
+    char closed_reason [OSMOSE_WORK_MAX_REASON + 1];
+};
+
+void
+osmose_request_init (osmose_request_t *request)
+{
+    if (!request)
+        return;
+    memset (request, 0, sizeof (*request));
+    request->cpus = 1;
+    request->strategy = OSMOSE_EAGER_REMOTE;
+    request->failure = OSMOSE_RETRY_LOCAL;
+}
+
+static const char *
+s_strategy_name (osmose_strategy_t strategy)
+{
+    return strategy == OSMOSE_LOCAL_FIRST? "local_first": "eager_remote";
+}
+
+static const char *
+s_failure_name (osmose_failure_t failure)
+{
+    return failure == OSMOSE_FAIL? "fail"
+         : failure == OSMOSE_RETRY_REMOTE? "retry_remote": "retry_local";
+}
+
+//  What the daemon needs to know of a request, as the API's JSON
+static json_t *
+s_request_json (const osmose_request_t *request)
+{
+    osmose_request_t defaults;
+    osmose_request_init (&defaults);
+    if (!request)
+        request = &defaults;
+    return json_pack ("{s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:I}",
+        "cpus", request->cpus, "gpus", request->gpus, "npus", request->npus,
+        "memory_mb", (json_int_t) request->memory_mb,
+        "latency_bound_us", (json_int_t) request->latency_bound_us,
+        "strategy", s_strategy_name (request->strategy),
+        "failure", s_failure_name (request->failure),
+        "ttl_ms", (json_int_t) request->ttl_ms);
+}
+
+static bool
+s_request_valid (const osmose_request_t *request)
+{
+    return request && request->cpus >= 0 && request->gpus >= 0 && request->npus >= 0
+        && request->memory_mb >= 0 && request->latency_bound_us >= 0
+        && (request->cpus || request->gpus || request->npus || request->memory_mb)
+        && (unsigned) request->strategy <= OSMOSE_LOCAL_FIRST
+        && (unsigned) request->failure <= OSMOSE_FAIL;
+}
+
+//  How this process is known to the daemon, so it can release our leases
+//  when we die: pid and start time (pids are reused, start times are not)
+static void
+s_add_holder (json_t *arguments)
+{
+    char path [64], line [1024];
+    snprintf (path, sizeof (path), "/proc/%d/stat", (int) getpid ());
+    unsigned long long start = 0;
+    FILE *file = fopen (path, "r");
+    if (file && fgets (line, sizeof (line), file)) {
+        //  Field 22, counted after the command's closing parenthesis
+        char *field = strrchr (line, ')');
+        for (int index = 2; field && index < 22; index++)
+            field = strchr (field + 1, ' ');
+        if (field)
+            start = strtoull (field + 1, NULL, 10);
+    }
+    if (file)
+        fclose (file);
+    json_object_set_new (arguments, "pid", json_integer (getpid ()));
+    json_object_set_new (arguments, "start_time", json_integer ((json_int_t) start));
+}
+
+int
+osmose_near_json (osmose_t *self, const osmose_request_t *request, char **json_p)
+{
+    if (!self || !json_p)
+        return OSMOSE_EINVAL;
+    *json_p = NULL;
+    json_t *arguments = s_request_json (request);
+    json_t *reply = NULL;
+    int rc = arguments? osmose_client_call (self, "NEAR", arguments, &reply): OSMOSE_ENOMEM;
+    if (rc == 0 && !(*json_p = json_dumps (reply, JSON_COMPACT)))
+        rc = OSMOSE_ENOMEM;
+    json_decref (arguments);
+    json_decref (reply);
+    return rc;
+}
+
+int
+osmose_leases_json (osmose_t *self, char **json_p)
+{
+    if (!self || !json_p)
+        return OSMOSE_EINVAL;
+    *json_p = NULL;
+    json_t *reply = NULL;
+    int rc = osmose_client_call (self, "LEASES", NULL, &reply);
+    if (rc == 0 && !(*json_p = json_dumps (reply, JSON_COMPACT)))
+        rc = OSMOSE_ENOMEM;
+    json_decref (reply);
+    return rc;
+}
+
+static void
+s_kept_free (s_kept_t *kept)
+{
+    free (kept->reason);
+    free (kept->output);
+    memset (kept, 0, sizeof (*kept));
+}
+
+static void
+s_kept_destroy (s_kept_t **kept_p)
+{
+    if (*kept_p) {
+        s_kept_free (*kept_p);
+        free (*kept_p);
+        *kept_p = NULL;
+    }
+}
+
+static void
+s_lease_destroy (osmose_lease_t **self_p)
+{
+    osmose_lease_t *self = *self_p;
+    if (self) {
+        zsock_destroy (&self->socket);
+        zcert_destroy (&self->session);
+        zframe_destroy (&self->frame);
+        zlistx_destroy (&self->kept);
+        s_kept_free (&self->current);
+        osmose_work_writer_free (&self->batch);
+        json_decref (self->info);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Tell the daemon to give LEASE back; nothing to do if it cannot hear
+static void
+s_release (osmose_t *mesh, const char *lease)
+{
+    json_t *arguments = json_pack ("{s:s}", "lease", lease);
+    json_t *reply = NULL;
+    int rc = arguments? osmose_client_call (mesh, "LEASE_RELEASE", arguments, &reply): 0;
+    if (rc && rc != OSMOSE_ENOLEASE)
+        zsys_debug ("osmose: release of lease %s: %s", lease, osmose_strerror (rc));
+    json_decref (arguments);
+    json_decref (reply);
+}
+
+static int
+s_hex (json_t *reply, const char *name, uint8_t *bytes, size_t size, size_t *decoded_p)
+{
+    const char *hex = json_string_value (json_object_get (reply, name));
+    size_t decoded = 0;
+    if (!hex || sodium_hex2bin (bytes, size, hex, strlen (hex), NULL, &decoded, NULL) != 0
+    ||  (!decoded_p && decoded != size))
+        return OSMOSE_EPROTO;
+    if (decoded_p)
+        *decoded_p = decoded;
+    return 0;
+}
+
+//  Wait for the provider's answer to OPEN
+static int
+s_opened (osmose_lease_t *self, int timeout_ms)
+{
+    zsock_set_rcvtimeo (self->socket, timeout_ms);
+    zframe_t *frame = zframe_recv (self->socket);
+    if (!frame)
+        return OSMOSE_ETIMEDOUT;
+    osmose_work_msg_t msg;
+    int rc = osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg);
+    if (rc == 0 && msg.kind != OSMOSE_WORK_OPENED)
+        rc = OSMOSE_EPROTO;
+    if (rc == 0 && msg.status) {
+        rc = msg.status;
+        snprintf (self->closed_reason, sizeof (self->closed_reason), "%.*s",
+                  (int) msg.reason_size, msg.reason);
+    }
+    zframe_destroy (&frame);
+    return rc;
+}
+
+//  Connect to the provider named in the daemon's REPLY and open the lease
+static int
+s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
+{
+    uint8_t provider_key [OSMOSE_KEY_SIZE], signature [OSMOSE_SIG_SIZE];
+    uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
+    size_t token_size = 0;
+    const char *endpoint = json_string_value (json_object_get (reply, "endpoint"));
+    const char *lease = json_string_value (json_object_get (reply, "lease"));
+    const char *provider = json_string_value (json_object_get (reply, "provider"));
+    char server [41];
+    if (!endpoint || !lease || strlen (lease) != 2 * OSMOSE_LEASE_ID_SIZE
+    ||  !provider || strlen (provider) != OSMOSE_ID_SIZE
+    ||  s_hex (reply, "provider_key", provider_key, sizeof (provider_key), NULL)
+    ||  s_hex (reply, "delegation", signature, sizeof (signature), NULL)
+    ||  s_hex (reply, "token", token, sizeof (token), &token_size)
+    ||  osmose_identity_curve_z85 (provider_key, server))
+        return OSMOSE_EPROTO;
+    snprintf (self->lease_hex, sizeof (self->lease_hex), "%s", lease);
+    snprintf (self->provider, sizeof (self->provider), "%s", provider);
+    self->local = json_is_true (json_object_get (reply, "local"));
+    self->socket = zsock_new (ZMQ_DEALER);
+    if (!self->socket)
+        return OSMOSE_ENOMEM;
+    zcert_apply (self->session, self->socket);
+    zsock_set_curve_serverkey (self->socket, server);
+    zsock_set_linger (self->socket, 0);
+    zsock_set_sndhwm (self->socket, 100000);
+    zsock_set_rcvhwm (self->socket, 100000);
+    zsock_set_maxmsgsize (self->socket, (int64_t) OSMOSE_WORK_MAX_FRAME);
+    //  A provider that vanishes shows up as a dead connection
+    zsock_set_heartbeat_ivl (self->socket, 1000);
+    zsock_set_heartbeat_timeout (self->socket, 3000);
+    if (zsock_connect (self->socket, "%s", endpoint) < 0)
+        return OSMOSE_EINVAL;
+    osmose_work_write_open (&self->batch, token, token_size,
+                            zcert_public_key (self->session), signature);
+    zframe_t *frame = self->batch.failed? NULL:
+                      zframe_new (self->batch.data, self->batch.size);
+    osmose_work_writer_reset (&self->batch);
+    if (!frame || zframe_send (&frame, self->socket, 0) != 0) {
+        zframe_destroy (&frame);
+        return OSMOSE_ENOMEM;
+    }
+    return s_opened (self, timeout_ms < 0 || timeout_ms > S_OPEN_TIMEOUT_MS?
+                           S_OPEN_TIMEOUT_MS: (timeout_ms < 100? 100: timeout_ms));
+}
+
+static json_t *
+s_acquire_arguments (const osmose_request_t *request, zcert_t *session, int timeout_ms)
+{
+    json_t *arguments = s_request_json (request);
+    if (!arguments)
+        return NULL;
+    json_object_set_new (arguments, "timeout_ms", json_integer (timeout_ms));
+    char key [2 * 32 + 1];
+    sodium_bin2hex (key, sizeof (key), zcert_public_key (session), 32);
+    json_object_set_new (arguments, "session_key", json_string (key));
+    s_add_holder (arguments);
+    return arguments;
+}
+
+static osmose_lease_t *
+s_lease_new (osmose_t *mesh, const osmose_request_t *request)
+{
+    osmose_lease_t *self = (osmose_lease_t *) zmalloc (sizeof (osmose_lease_t));
+    if (!self)
+        return NULL;
+    self->mesh = mesh;
+    self->session = zcert_new ();
+    self->kept = zlistx_new ();
+    if (!self->session || !self->kept) {
+        s_lease_destroy (&self);
+        return NULL;
+    }
+    zlistx_set_destructor (self->kept, (zlistx_destructor_fn *) s_kept_destroy);
+    self->on_failure = request->on_failure;
+    self->failure_arg = request->failure_arg;
+    self->next_task_id = 1;
+    return self;
+}
+
+//  The daemon answered an acquisition: open the work connection
+static int
+s_acquired (osmose_lease_t *self, json_t *reply, int timeout_ms, osmose_lease_t **lease_p)
+{
+    int rc = s_connect (self, reply, timeout_ms);
+    if (rc) {
+        //  Give the lease back: it is of no use without a connection
+        if (*self->lease_hex)
+            s_release (self->mesh, self->lease_hex);
+        if (self->on_failure)
+            self->on_failure (self, rc, *self->closed_reason? self->closed_reason:
+                              "cannot open the work connection", self->failure_arg);
+        s_lease_destroy (&self);
+        return rc;
+    }
+    json_object_del (reply, "token");
+    json_object_del (reply, "delegation");
+    self->info = json_incref (reply);
+    *lease_p = self;
+    return 0;
+}
+
+//  An acquisition in progress travels with its API request
+static void
+s_lease_free (void **lease_p)
+{
+    s_lease_destroy ((osmose_lease_t **) lease_p);
+}
+
+#define S_ASYNC_TIMEOUT_MS 10000     //  bidding bound of an acquisition without one
+
+static int
+s_acquire_send (osmose_t *self, const osmose_request_t *request, int timeout_ms,
+                uint64_t *ticket_p)
+{
+    if (!self || !ticket_p || !s_request_valid (request))
+        return OSMOSE_EINVAL;
+    osmose_lease_t *lease = s_lease_new (self, request);
+    json_t *arguments = lease? s_acquire_arguments (request, lease->session, timeout_ms): NULL;
+    int rc = arguments? osmose_client_send (self, "LEASE_ACQUIRE", arguments, lease,
+                                            s_lease_free, ticket_p)
+                      : OSMOSE_ENOMEM;
+    json_decref (arguments);
+    if (rc)
+        s_lease_destroy (&lease);
+    return rc;
+}
+
+int
+osmose_lease_acquire_async (osmose_t *self, const osmose_request_t *request,
+                            uint64_t *ticket_p)
+{
+    return s_acquire_send (self, request, S_ASYNC_TIMEOUT_MS, ticket_p);
+}
+
+int
+osmose_lease_acquire_wait (osmose_t *self, uint64_t ticket, int timeout_ms,
+                           osmose_lease_t **lease_p)
+{
+    if (!self || !lease_p || timeout_ms < 0)
+        return OSMOSE_EINVAL;
+    *lease_p = NULL;
+    json_t *reply = NULL;
+    void *attachment = NULL;
+    int64_t started = zclock_mono ();
+    int rc = osmose_client_wait (self, ticket, timeout_ms, &reply, &attachment);
+    osmose_lease_t *lease = (osmose_lease_t *) attachment;
+    if (rc == 0 && lease) {
+        int left = timeout_ms - (int) (zclock_mono () - started);
+        rc = s_acquired (lease, reply, left, lease_p);
+        lease = NULL;
+    }
+    else
+    if (rc && rc != OSMOSE_ETIMEDOUT && lease && lease->on_failure) {
+        const char *reason = json_string_value (json_object_get (reply, "error"));
+        lease->on_failure (lease, rc, reason? reason: osmose_strerror (rc), lease->failure_arg);
+    }
+    s_lease_destroy (&lease);
+    json_decref (reply);
+    return rc;
+}
+
+int
+osmose_lease_acquire (osmose_t *self, const osmose_request_t *request, int timeout_ms,
+                      osmose_lease_t **lease_p)
+{
+    if (!lease_p || timeout_ms < 0)
+        return OSMOSE_EINVAL;
+    *lease_p = NULL;
+    uint64_t ticket;
+    int rc = s_acquire_send (self, request, timeout_ms, &ticket);
+    if (rc)
+        return rc;
+    //  The daemon bounds the bidding by the request's timeout; give its
+    //  answer a little longer to arrive
+    rc = osmose_lease_acquire_wait (self, ticket, timeout_ms + 500, lease_p);
+    if (rc == OSMOSE_ETIMEDOUT) {
+        //  Forget the ticket: a late lease is released by its holder watch
+        json_t *reply = NULL;
+        void *attachment = NULL;
+        if (osmose_client_wait (self, ticket, 0, &reply, &attachment) == 0) {
+            //  It came after all, too late: give it back
+            const char *lease = json_string_value (json_object_get (reply, "lease"));
+            if (lease)
+                s_release (self, lease);
+        }
+        json_decref (reply);
+        s_lease_free (&attachment);
+    }
+    return rc;
+}
+
+void
+osmose_lease_release (osmose_lease_t **lease_p)
+{
+    if (!lease_p || !*lease_p)
+        return;
+    osmose_lease_t *self = *lease_p;
+    s_release (self->mesh, self->lease_hex);
+    s_lease_destroy (lease_p);
+}
+
+int
+osmose_lease_json (osmose_lease_t *self, char **json_p)
+{
+    if (!self || !json_p)
+        return OSMOSE_EINVAL;
+    *json_p = json_dumps (self->info, JSON_COMPACT | JSON_SORT_KEYS);
+    return *json_p? 0: OSMOSE_ENOMEM;
+}
+
+const char *
+osmose_lease_provider (osmose_lease_t *self)
+{
+    return self? self->provider: NULL;
+}
+
+bool
+osmose_lease_local (osmose_lease_t *self)
+{
+    return self && self->local;
+}
+
+const char *
+osmose_lease_last_error (osmose_lease_t *self)
+{
+    return self? self->closed_reason: "";
+}
+
+size_t
+osmose_lease_in_flight (osmose_lease_t *self)
+{
+    return self? self->in_flight: 0;
+}
+
+int
+osmose_lease_flush (osmose_lease_t *self)
+{
+    if (!self)
+        return OSMOSE_EINVAL;
+    if (self->closed)
+        return OSMOSE_ENOLEASE;
+    if (self->batch.size == 0 || self->batch.count == 0)
+        return 0;
+    zframe_t *frame = zframe_new (self->batch.data, self->batch.size);
+    int rc = frame && zframe_send (&frame, self->socket, 0) == 0? 0: OSMOSE_ENOMEM;
+    zframe_destroy (&frame);
+    osmose_work_writer_reset (&self->batch);
+    return rc;
+}
+
+int
+osmose_lease_submit (osmose_lease_t *self, const char *function, const void *input,
+                     size_t input_size, uint64_t *task_id_p)
+{
+    if (!self || !function || !task_id_p || (input_size && !input))
+        return OSMOSE_EINVAL;
+    *task_id_p = 0;
+    size_t name_size = strlen (function);
+    if (name_size == 0 || name_size > OSMOSE_WORK_MAX_FUNCTION || !strchr (function, '.'))
+        return OSMOSE_EINVAL;
+    if (input_size > OSMOSE_WORK_MAX_INPUT)
+        return OSMOSE_ETOOBIG;
+    if (self->closed)
+        return OSMOSE_ENOLEASE;
+    if (self->in_flight >= OSMOSE_LEASE_MAX_IN_FLIGHT)
+        return OSMOSE_EBUSY;
+    if (self->batch.size + input_size + 128 > S_BATCH_BYTES && self->batch.count) {
+        int rc = osmose_lease_flush (self);
+        if (rc)
+            return rc;
+    }
+    if (self->batch.size == 0)
+        osmose_work_begin (&self->batch, OSMOSE_WORK_TASKS);
+    uint64_t task_id = self->next_task_id;
+    osmose_work_add_task (&self->batch, task_id, function, input, input_size);
+    if (self->batch.failed) {
+        osmose_work_writer_reset (&self->batch);
+        return OSMOSE_ENOMEM;
+    }
+    self->next_task_id++;
+    self->in_flight++;
+    *task_id_p = task_id;
+    if (self->batch.count >= S_BATCH_TASKS || self->batch.size >= S_BATCH_BYTES)
+        return osmose_lease_flush (self);
+    return 0;
+}
+
+//  Fill RESULT from an item of the frame being read
+static void
+s_result_from_item (osmose_lease_t *self, const osmose_work_item_t *item,
+                    osmose_result_t *result)
+{
+    size_t size = item->reason_size < sizeof (self->reason) - 1?
+                  item->reason_size: sizeof (self->reason) - 1;
+    memcpy (self->reason, item->reason, size);
+    self->reason [size] = 0;
+    result->task_id = item->task_id;
+    result->status = item->status;
+    result->reason = self->reason;
+    result->output = item->data_size? item->data: NULL;
+    result->output_size = item->data_size;
+}
+
+//  The provider ended the lease
+static int
+s_closed (osmose_lease_t *self, const osmose_work_msg_t *msg)
+{
+    self->closed = msg->status? msg->status: OSMOSE_ENOLEASE;
+    snprintf (self->closed_reason, sizeof (self->closed_reason), "%.*s",
+              (int) msg->reason_size, msg->reason);
+    if (self->on_failure)
+        self->on_failure (self, self->closed, self->closed_reason, self->failure_arg);
+    return self->closed;
+}
+
+//  Read one frame from the provider, waiting up to TIMEOUT_MS
+static int
+s_receive (osmose_lease_t *self, int timeout_ms)
+{
+    zframe_destroy (&self->frame);
+    zsock_set_rcvtimeo (self->socket, timeout_ms);
+    while (true) {
+        zframe_t *frame = zframe_recv (self->socket);
+        if (!frame)
+            return zsys_interrupted? OSMOSE_ECANCELED: OSMOSE_ETIMEDOUT;
+        osmose_work_msg_t msg;
+        if (osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg) == 0) {
+            if (msg.kind == OSMOSE_WORK_RESULTS) {
+                self->frame = frame;
+                self->results = msg;
+                return 0;
+            }
+            if (msg.kind == OSMOSE_WORK_CLOSED) {
+                zframe_destroy (&frame);
+                return s_closed (self, &msg);
+            }
+        }
+        zframe_destroy (&frame);        //  nothing for us: drop it
+    }
+}
+
+//  Next result from the frame in hand, or from the provider
+static int
+s_next (osmose_lease_t *self, int timeout_ms, osmose_result_t *result)
+{
+    int64_t deadline = timeout_ms < 0? INT64_MAX: zclock_mono () + timeout_ms;
+    while (true) {
+        osmose_work_item_t item;
+        if (self->frame && osmose_work_next (&self->results, &item)) {
+            s_result_from_item (self, &item, result);
+            return 0;
+        }
+        if (self->closed)
+            return self->closed;
+        int64_t left = deadline == INT64_MAX? -1: deadline - zclock_mono ();
+        int rc = s_receive (self, left < 0 && deadline != INT64_MAX? 0: (int) left);
+        if (rc)
+            return rc;
+    }
+}
+
+int
+osmose_lease_next_result (osmose_lease_t *self, int timeout_ms, osmose_result_t *result)
+{
+    if (!self || !result)
+        return OSMOSE_EINVAL;
+    memset (result, 0, sizeof (*result));
+    s_kept_free (&self->current);
+    s_kept_t *kept = (s_kept_t *) zlistx_first (self->kept);
+    if (kept) {
+        self->current = *kept;
+        memset (kept, 0, sizeof (*kept));
+        zlistx_delete (self->kept, zlistx_cursor (self->kept));
+        result->task_id = self->current.task_id;
+        result->status = self->current.status;
+        result->reason = self->current.reason? self->current.reason: "";
+        result->output = self->current.output;
+        result->output_size = self->current.output_size;
+        self->in_flight--;
+        return 0;
+    }
+    if (self->in_flight == 0)
+        return OSMOSE_ENOTFOUND;
+    int rc = osmose_lease_flush (self);
+    if (rc == 0)
+        rc = s_next (self, timeout_ms, result);
+    if (rc == 0)
+        self->in_flight--;
+    return rc;
+}
+
+//  Put RESULT aside for osmose_lease_next_result
+static int
+s_keep (osmose_lease_t *self, const osmose_result_t *result)
+{
+    s_kept_t *kept = (s_kept_t *) zmalloc (sizeof (s_kept_t));
+    if (!kept)
+        return OSMOSE_ENOMEM;
+    kept->task_id = result->task_id;
+    kept->status = result->status;
+    kept->reason = strdup (result->reason);
+    kept->output_size = result->output_size;
+    kept->output = result->output_size? (uint8_t *) malloc (result->output_size): NULL;
+    if (!kept->reason || (result->output_size && !kept->output)) {
+        s_kept_destroy (&kept);
+        return OSMOSE_ENOMEM;
+    }
+    if (result->output_size)
+        memcpy (kept->output, result->output, result->output_size);
+    zlistx_add_end (self->kept, kept);
+    return 0;
+}
+
+int
+osmose_lease_run (osmose_lease_t *self, const char *function, const void *input,
+                  size_t input_size, void **output_p, size_t *output_size_p,
+                  int timeout_ms)
+{
+    if (!output_p || !output_size_p)
+        return OSMOSE_EINVAL;
+    *output_p = NULL;
+    *output_size_p = 0;
+    uint64_t task_id;
+    int rc = osmose_lease_submit (self, function, input, input_size, &task_id);
+    if (rc == 0)
+        rc = osmose_lease_flush (self);
+    int64_t deadline = timeout_ms < 0? INT64_MAX: zclock_mono () + timeout_ms;
+    while (rc == 0) {
+        int64_t left = deadline == INT64_MAX? -1: deadline - zclock_mono ();
+        osmose_result_t result;
+        rc = s_next (self, left < 0 && deadline != INT64_MAX? 0: (int) left, &result);
+        if (rc)
+            break;
+        if (result.task_id != task_id) {
+            rc = s_keep (self, &result);
+            continue;
+        }
+        self->in_flight--;
+        if (result.status) {
+            snprintf (self->closed_reason, sizeof (self->closed_reason), "%s", result.reason);
+            return result.status;
+        }
+        if (result.output_size) {
+            *output_p = malloc (result.output_size);
+            if (!*output_p)
+                return OSMOSE_ENOMEM;
+            memcpy (*output_p, result.output, result.output_size);
+            *output_size_p = result.output_size;
+        }
+        return 0;
+    }
+    return rc;
+}

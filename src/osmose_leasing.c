@@ -1,0 +1,1030 @@
+/*  osmose_leasing.c: the daemon's leasing service (see osmose_leasing.h). */
+#include "osmose_prelude.h"
+#include "osmose_leasing.h"
+#include "osmose_market.h"
+#include "osmose_members.h"
+#include "osmose_proximity.h"
+#include "osmose_location.h"
+#include "osmose_exec.h"
+#include "osmose_work.h"
+#include "osmose_work_msg.h"
+
+#define S_MAX_CANDIDATES    OSMOSE_MARKET_MAX_ASKED * 16
+#define S_HOLDER_CHECK_US   500000      //  how often holders' processes are checked
+#define S_RETRY_US          100000      //  RETRY_REMOTE: bid again after this
+#define S_MAX_TIMEOUT_MS    600000
+
+//  An acquisition waiting for the market
+typedef struct {
+    osmose_api_pending_t *reply;
+    uint64_t request;               //  the market's id for it
+    osmose_market_request_t market;
+    int strategy;                   //  OSMOSE_EAGER_REMOTE, OSMOSE_LOCAL_FIRST
+    int failure;                    //  OSMOSE_RETRY_LOCAL...
+    bool local_tried;
+    uint8_t session_key [32];
+    int64_t pid;
+    int64_t start_time;
+    int64_t deadline_us;            //  answer by then
+    int64_t retry_us;               //  RETRY_REMOTE: next bid, or 0
+} s_acquire_t;
+
+//  A lease we hold for a local program. A local lease (this device for
+//  its own programs: LOCAL_FIRST, or the RETRY_LOCAL fallback) is ours
+//  alone: no bidding, no caps (those are for others), no renewal
+typedef struct {
+    uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
+    int64_t pid;
+    int64_t start_time;
+    bool local;
+    int cpus, gpus, npus;
+    int64_t memory_mb;
+} s_holder_t;
+
+//  A member as a candidate, with the strings the candidate borrows
+typedef struct {
+    osmose_proximity_candidate_t candidate;
+    char id [OSMOSE_ID_SIZE + 1];
+    char name [64];
+    char location [OSMOSE_LOCATION_MAX_LENGTH + 1];
+    char work [256];
+    const char *state;
+    bool is_self;
+} s_member_t;
+
+struct _osmose_leasing_t {
+    osmose_config_t *config;
+    osmose_identity_t *identity;
+    osmose_trust_t *trust;
+    osmose_mesh_t *mesh;
+    osmose_api_t *api;
+    osmose_leasing_log_fn *log;
+    void *log_arg;
+    osmose_market_t *market;
+    osmose_work_t *work;
+    osmose_exec_t *exec;            //  NULL until the first grant
+    bool exec_failed;               //  tried and could not start: say it once
+    zpoller_t *poller;              //  borrowed, to add the executor later
+    osmose_resources_t resources;
+    zlistx_t *acquires;             //  s_acquire_t
+    zhashx_t *holders;              //  lease hex -> s_holder_t
+    int64_t next_holder_check;
+    s_member_t *members;            //  scratch for candidates
+};
+
+static int64_t
+s_wall_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+static void
+s_acquire_destroy (s_acquire_t **self_p)
+{
+    if (*self_p) {
+        osmose_api_pending_destroy (&(*self_p)->reply);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  The start time of process PID (field 22 of /proc/PID/stat), or -1
+static int64_t
+s_start_time (int64_t pid)
+{
+    char path [64], line [1024];
+    snprintf (path, sizeof (path), "/proc/%" PRId64 "/stat", pid);
+    FILE *file = fopen (path, "r");
+    int64_t start = -1;
+    if (file && fgets (line, sizeof (line), file)) {
+        char *field = strrchr (line, ')');
+        for (int index = 2; field && index < 22; index++)
+            field = strchr (field + 1, ' ');
+        if (field)
+            start = (int64_t) strtoull (field + 1, NULL, 10);
+    }
+    if (file)
+        fclose (file);
+    return start;
+}
+
+//  Fill the member table as candidates: alive members that advertise a
+//  work endpoint; ourselves too when WITH_SELF. Returns how many.
+static size_t
+s_members (osmose_leasing_t *self, bool with_self, bool only_self, bool all_states)
+{
+    osmose_members_t *members = osmose_mesh_members (self->mesh);
+    size_t count = 0, size = osmose_members_size (members);
+    for (size_t index = 0; index < size && count < S_MAX_CANDIDATES; index++) {
+        osmose_member_t member;
+        if (osmose_members_at (members, index, &member) != 0)
+            continue;
+        if ((member.is_self && !with_self) || (only_self && !member.is_self))
+            continue;
+        if (!all_states && member.state != OSMOSE_MEMBER_ALIVE)
+            continue;
+        s_member_t *entry = &self->members [count];
+        memset (entry, 0, sizeof (*entry));
+        osmose_resources_t resources;
+        if (member.is_self) {
+            resources = self->resources;
+            snprintf (entry->work, sizeof (entry->work), "%s",
+                      osmose_work_endpoint (self->work));
+        }
+        else {
+            //  The advert is the member's own word: parse it, never trust it
+            json_error_t error;
+            json_t *advert = member.app_size?
+                json_loadb ((const char *) member.app, member.app_size, 0, &error): NULL;
+            const char *work = json_string_value (json_object_get (advert, "work"));
+            bool ok = advert && work && osmose_resources_from_json (advert, &resources) == 0;
+            if (ok)
+                snprintf (entry->work, sizeof (entry->work), "%s", work);
+            json_decref (advert);
+            if (!ok && !all_states)
+                continue;
+            if (!ok)
+                memset (&resources, 0, sizeof (resources));
+        }
+        snprintf (entry->id, sizeof (entry->id), "%s", member.id);
+        snprintf (entry->name, sizeof (entry->name), "%s", member.name);
+        snprintf (entry->location, sizeof (entry->location), "%s", member.location);
+        entry->state = osmose_member_state_name (member.state);
+        entry->is_self = member.is_self;
+        osmose_proximity_candidate_set (&entry->candidate, &resources);
+        entry->candidate.id = entry->id;
+        entry->candidate.location = entry->location;
+        entry->candidate.rtt_us = member.is_self? 0: member.rtt_us;
+        count++;
+    }
+    return count;
+}
+
+static s_member_t *
+s_member_find (osmose_leasing_t *self, size_t count, const char *id)
+{
+    for (size_t index = 0; index < count; index++)
+        if (streq (self->members [index].id, id))
+            return &self->members [index];
+    return NULL;
+}
+
+//  Ask the market for ACQUIRE's lease among the members it may use
+static int
+s_bid (osmose_leasing_t *self, s_acquire_t *acquire)
+{
+    //  Other peers only: this device serves its own programs directly
+    size_t count = s_members (self, false, false, false);
+    osmose_proximity_candidate_t *candidates = (osmose_proximity_candidate_t *)
+        malloc ((count? count: 1) * sizeof (*candidates));
+    if (!candidates)
+        return OSMOSE_ENOMEM;
+    for (size_t index = 0; index < count; index++)
+        candidates [index] = self->members [index].candidate;
+    int rc = osmose_market_acquire (self->market, &acquire->market, candidates, count,
+                                    s_wall_us (), &acquire->request);
+    free (candidates);
+    return rc;
+}
+
+static void
+s_answer_error (osmose_leasing_t *self, s_acquire_t *acquire, int code, const char *text)
+{
+    json_t *body = json_pack ("{s:s}", "error", text);
+    osmose_api_answer (self->api, &acquire->reply, code, body);
+    json_decref (body);
+}
+
+static int s_local_lease (osmose_leasing_t *self, s_acquire_t *acquire);
+static bool s_local_room (osmose_leasing_t *self, const s_acquire_t *acquire);
+
+//  No provider this round: fall back as the request's failure policy says.
+//  Returns true when the acquisition goes on.
+static bool
+s_fallback (osmose_leasing_t *self, s_acquire_t *acquire, int status)
+{
+    int64_t now = s_wall_us ();
+    if (acquire->failure == OSMOSE_RETRY_LOCAL && !acquire->local_tried) {
+        acquire->local_tried = true;
+        if (s_local_lease (self, acquire) == 0)
+            return false;       //  answered
+    }
+    if (acquire->failure == OSMOSE_RETRY_REMOTE && now + S_RETRY_US < acquire->deadline_us) {
+        acquire->request = 0;
+        acquire->retry_us = now + S_RETRY_US;
+        return true;
+    }
+    s_answer_error (self, acquire, status == OSMOSE_ETIMEDOUT? OSMOSE_ETIMEDOUT: OSMOSE_ENOPEER,
+                    acquire->failure == OSMOSE_RETRY_LOCAL?
+                    "no peer can serve the request, not even this device (its policy caps?)":
+                    "no peer can serve the request within its latency bound");
+    return false;
+}
+
+static int
+s_parse_request (json_t *request, s_acquire_t *acquire, char *error, size_t error_size)
+{
+    json_int_t cpus = json_integer_value (json_object_get (request, "cpus"));
+    json_int_t gpus = json_integer_value (json_object_get (request, "gpus"));
+    json_int_t npus = json_integer_value (json_object_get (request, "npus"));
+    json_int_t memory = json_integer_value (json_object_get (request, "memory_mb"));
+    json_int_t bound = json_integer_value (json_object_get (request, "latency_bound_us"));
+    json_int_t ttl = json_integer_value (json_object_get (request, "ttl_ms"));
+    const char *strategy = json_string_value (json_object_get (request, "strategy"));
+    const char *failure = json_string_value (json_object_get (request, "failure"));
+    if (cpus < 0 || gpus < 0 || npus < 0 || memory < 0 || bound < 0 || ttl < 0
+    ||  cpus > OSMOSE_MARKET_MAX_COUNT || gpus > OSMOSE_MARKET_MAX_COUNT
+    ||  npus > OSMOSE_MARKET_MAX_COUNT || memory > OSMOSE_MARKET_MAX_MEMORY_MB
+    ||  ttl > UINT32_MAX || (cpus + gpus + npus + memory) == 0) {
+        snprintf (error, error_size, "resources must be non-negative and ask for something");
+        return OSMOSE_EINVAL;
+    }
+    acquire->market.cpus = (int) cpus;
+    acquire->market.gpus = (int) gpus;
+    acquire->market.npus = (int) npus;
+    acquire->market.memory_mb = memory;
+    acquire->market.latency_bound_us = bound;
+    acquire->market.ttl_ms = (uint32_t) ttl;
+    acquire->market.count = 1;
+    acquire->market.extra = -1;
+    acquire->strategy = strategy && streq (strategy, "local_first")?
+                        OSMOSE_LOCAL_FIRST: OSMOSE_EAGER_REMOTE;
+    acquire->failure = !failure || streq (failure, "retry_local")? OSMOSE_RETRY_LOCAL
+                     : streq (failure, "retry_remote")? OSMOSE_RETRY_REMOTE
+                     : streq (failure, "fail")? OSMOSE_FAIL: -1;
+    if (acquire->failure < 0 || (strategy && !streq (strategy, "local_first")
+                                          && !streq (strategy, "eager_remote"))) {
+        snprintf (error, error_size, "unknown strategy or failure policy");
+        return OSMOSE_EINVAL;
+    }
+    return 0;
+}
+
+//  LEASE_ACQUIRE {cpus, gpus, npus, memory_mb, latency_bound_us, strategy,
+//  failure, ttl_ms, timeout_ms, session_key, pid, start_time}
+static int
+s_api_acquire (void *arg, json_t *request, json_t **reply)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    s_acquire_t *acquire = (s_acquire_t *) zmalloc (sizeof (s_acquire_t));
+    if (!acquire)
+        return OSMOSE_ENOMEM;
+    char error [160] = "";
+    int rc = s_parse_request (request, acquire, error, sizeof (error));
+    const char *session = json_string_value (json_object_get (request, "session_key"));
+    size_t decoded = 0;
+    if (!rc && (!session || sodium_hex2bin (acquire->session_key, 32, session, strlen (session),
+                                            NULL, &decoded, NULL) || decoded != 32)) {
+        snprintf (error, sizeof (error), "expected session_key, 64 hex digits");
+        rc = OSMOSE_EINVAL;
+    }
+    json_int_t timeout = json_integer_value (json_object_get (request, "timeout_ms"));
+    if (timeout <= 0 || timeout > S_MAX_TIMEOUT_MS)
+        timeout = 5000;
+    acquire->pid = json_integer_value (json_object_get (request, "pid"));
+    acquire->start_time = json_integer_value (json_object_get (request, "start_time"));
+    acquire->deadline_us = s_wall_us () + timeout * 1000;
+    if (!rc && acquire->strategy == OSMOSE_LOCAL_FIRST && s_local_room (self, acquire)) {
+        if (!(acquire->reply = osmose_api_defer (self->api)))
+            rc = OSMOSE_ENOMEM;
+        else
+        if (s_local_lease (self, acquire) == 0) {
+            s_acquire_destroy (&acquire);
+            return OSMOSE_API_DEFERRED;
+        }
+    }
+    if (!rc) {
+        rc = s_bid (self, acquire);
+        if (rc == OSMOSE_ENOPEER) {
+            //  Nobody to ask at all: the failure policy decides now
+            if (!(acquire->reply = osmose_api_defer (self->api)))
+                rc = OSMOSE_ENOMEM;
+            else
+            if (s_fallback (self, acquire, OSMOSE_ENOPEER)) {
+                zlistx_add_end (self->acquires, acquire);
+                return OSMOSE_API_DEFERRED;
+            }
+            else {
+                s_acquire_destroy (&acquire);
+                return OSMOSE_API_DEFERRED;     //  answered by the fallback
+            }
+        }
+        else
+        if (rc == 0 && !(acquire->reply = osmose_api_defer (self->api)))
+            rc = OSMOSE_ENOMEM;
+        if (rc && !*error)
+            snprintf (error, sizeof (error), "%s", osmose_strerror (rc));
+    }
+    if (rc) {
+        s_acquire_destroy (&acquire);
+        *reply = json_pack ("{s:s}", "error", error);
+        return rc;
+    }
+    zlistx_add_end (self->acquires, acquire);
+    return OSMOSE_API_DEFERRED;
+}
+
+static s_acquire_t *
+s_acquire_of (osmose_leasing_t *self, uint64_t request)
+{
+    for (s_acquire_t *acquire = (s_acquire_t *) zlistx_first (self->acquires); acquire;
+         acquire = (s_acquire_t *) zlistx_next (self->acquires))
+        if (acquire->request == request)
+            return acquire;
+    return NULL;
+}
+
+static void
+s_acquire_done (osmose_leasing_t *self, s_acquire_t *acquire)
+{
+    //  The list's destructor frees what it holds
+    void *handle = zlistx_find (self->acquires, acquire);
+    if (handle)
+        zlistx_delete (self->acquires, handle);
+    else
+        s_acquire_destroy (&acquire);
+}
+
+static void s_exec_require (osmose_leasing_t *self);
+
+//  Answer ACQUIRE with a lease from PROVIDER: all the program needs to
+//  connect to the provider directly
+static int
+s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provider,
+                const uint8_t *lease_id, const uint8_t *provider_key,
+                const uint8_t *token, size_t token_size, const osmose_token_t *grant,
+                int64_t ttl_us, bool local)
+{
+    char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
+    sodium_bin2hex (lease, sizeof (lease), lease_id, OSMOSE_LEASE_ID_SIZE);
+    uint8_t bytes [64 + OSMOSE_TOKEN_MAX_SIZE], signature [OSMOSE_SIG_SIZE];
+    size_t size = osmose_work_delegation (token, token_size, acquire->session_key, bytes);
+    osmose_identity_sign (self->identity, bytes, size, signature);
+    char token_hex [2 * OSMOSE_TOKEN_MAX_SIZE + 1], key_hex [2 * OSMOSE_KEY_SIZE + 1];
+    char signature_hex [2 * OSMOSE_SIG_SIZE + 1];
+    sodium_bin2hex (token_hex, sizeof (token_hex), token, token_size);
+    sodium_bin2hex (key_hex, sizeof (key_hex), provider_key, OSMOSE_KEY_SIZE);
+    sodium_bin2hex (signature_hex, sizeof (signature_hex), signature, sizeof (signature));
+    int hops = osmose_location_distance (self->resources.capacity.location, provider->location);
+    int64_t weight = osmose_config_int (self->config, "proximity/topology_weight_us");
+    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:i,"
+                              " s:I, s:I, s:I, s:I, s:i}",
+        "lease", lease, "provider", provider->id, "name", provider->name,
+        "location", provider->location, "endpoint", provider->work,
+        "provider_key", key_hex, "token", token_hex, "delegation", signature_hex,
+        "local", local, "cpus", grant->cpus, "gpus", grant->gpus,
+        "npus", grant->npus, "memory_mb", (json_int_t) grant->memory_mb,
+        "ttl_ms", (json_int_t) (ttl_us / 1000),
+        "rtt_us", (json_int_t) provider->candidate.rtt_us,
+        "score_us", (json_int_t) osmose_proximity_candidate_score (
+            self->resources.capacity.location, &provider->candidate, weight),
+        "hops", hops);
+    s_holder_t *holder = (s_holder_t *) zmalloc (sizeof (s_holder_t));
+    if (!body || !holder) {
+        json_decref (body);
+        free (holder);
+        s_answer_error (self, acquire, OSMOSE_ENOMEM, "out of memory");
+        return OSMOSE_ENOMEM;
+    }
+    memcpy (holder->lease_id, lease_id, OSMOSE_LEASE_ID_SIZE);
+    holder->pid = acquire->pid;
+    holder->start_time = acquire->start_time;
+    holder->local = local;
+    holder->cpus = grant->cpus;
+    holder->gpus = grant->gpus;
+    holder->npus = grant->npus;
+    holder->memory_mb = grant->memory_mb;
+    zhashx_update (self->holders, lease, holder);
+    osmose_api_answer (self->api, &acquire->reply, 0, body);
+    json_decref (body);
+    return 0;
+}
+
+static void
+s_acquired (osmose_leasing_t *self, const osmose_market_event_t *event)
+{
+    s_acquire_t *acquire = s_acquire_of (self, event->request);
+    size_t count = s_members (self, true, false, false);
+    s_member_t *provider = s_member_find (self, count, event->peer);
+    osmose_token_t grant = { .cpus = event->cpus, .gpus = event->gpus, .npus = event->npus,
+                             .memory_mb = event->memory_mb };
+    if (!acquire || !acquire->reply || !provider
+    ||  s_answer_lease (self, acquire, provider, event->lease_id, event->peer_key,
+                        event->token, event->token_size, &grant, event->ttl_us, false)) {
+        //  Nobody waits for it (or we cannot reach it): give it back
+        if (osmose_market_release (self->market, event->lease_id, s_wall_us ()) != 0)
+            zsys_debug ("leasing: lease already gone");
+    }
+    if (acquire)
+        s_acquire_done (self, acquire);
+}
+
+//  What local leases take of this device now
+static void
+s_local_used (osmose_leasing_t *self, int *cpus, int *gpus, int *npus, int64_t *memory_mb)
+{
+    *cpus = *gpus = *npus = 0;
+    *memory_mb = 0;
+    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); holder;
+         holder = (s_holder_t *) zhashx_next (self->holders))
+        if (holder->local) {
+            *cpus += holder->cpus;
+            *gpus += holder->gpus;
+            *npus += holder->npus;
+            *memory_mb += holder->memory_mb;
+        }
+}
+
+//  Does this device have room for ACQUIRE beside its other local leases?
+static bool
+s_local_room (osmose_leasing_t *self, const s_acquire_t *acquire)
+{
+    int cpus, gpus, npus;
+    int64_t memory_mb;
+    s_local_used (self, &cpus, &gpus, &npus, &memory_mb);
+    const osmose_resources_capacity_t *capacity = &self->resources.capacity;
+    return cpus + acquire->market.cpus <= capacity->cpus
+        && gpus + acquire->market.gpus <= capacity->gpus
+        && npus + acquire->market.npus <= capacity->npus
+        && memory_mb + acquire->market.memory_mb <= self->resources.load.memory_free_mb;
+}
+
+//  Lease this device to its own program: a token we sign for ourselves
+static int
+s_local_lease (osmose_leasing_t *self, s_acquire_t *acquire)
+{
+    size_t count = s_members (self, true, true, true);
+    if (count == 0)
+        return OSMOSE_ENOPEER;
+    s_exec_require (self);
+    osmose_token_t token = { 0 };
+    randombytes_buf (token.lease_id, sizeof (token.lease_id));
+    memcpy (token.client_key, osmose_identity_public (self->identity), OSMOSE_KEY_SIZE);
+    token.cpus = acquire->market.cpus;
+    token.gpus = acquire->market.gpus;
+    token.npus = acquire->market.npus;
+    token.memory_mb = acquire->market.memory_mb;
+    token.issued_us = s_wall_us ();
+    //  Valid as long as the program lives: the holder watch ends it
+    token.expiry_us = token.issued_us + INT64_C (86400000000) * 365;
+    osmose_token_sign (&token, self->identity);
+    uint8_t encoded [OSMOSE_TOKEN_MAX_SIZE];
+    int size = osmose_token_encode (&token, encoded, sizeof (encoded));
+    if (size < 0)
+        return size;
+    int rc = s_answer_lease (self, acquire, &self->members [0], token.lease_id,
+                             osmose_identity_public (self->identity), encoded, (size_t) size,
+                             &token, token.expiry_us - token.issued_us, true);
+    if (rc == 0) {
+        char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
+        sodium_bin2hex (lease, sizeof (lease), token.lease_id, OSMOSE_LEASE_ID_SIZE);
+        self->log (self->log_arg, OSMOSE_ENTRY_LEASE_GRANT, json_pack (
+            "{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:I}", "event", "grant", "lease", lease,
+            "peer", osmose_identity_id (self->identity), "local", "yes", "cpus", token.cpus,
+            "gpus", token.gpus, "npus", token.npus, "memory_mb", (json_int_t) token.memory_mb));
+    }
+    return rc;
+}
+
+static void
+s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
+{
+    s_acquire_t *acquire = s_acquire_of (self, event->request);
+    if (!acquire)
+        return;
+    if (event->count > 0)
+        return;                 //  ACQUIRED answered it already
+    if (!s_fallback (self, acquire, event->status))
+        s_acquire_done (self, acquire);
+}
+
+//  The first grant starts the workers: idle peers keep none
+static void
+s_exec_require (osmose_leasing_t *self)
+{
+    if (self->exec || self->exec_failed)
+        return;
+    char trust [PATH_MAX];
+    snprintf (trust, sizeof (trust), "%s/plugins.trust",
+              osmose_config_str (self->config, "node/state_dir"));
+    osmose_exec_config_t config = {
+        .plugin_dir = getenv ("OSMOSE_PLUGIN_DIR")? NULL:
+                      osmose_config_str (self->config, "exec/plugin_dir"),
+        .trust_file = trust,
+        .workers = (int) osmose_config_int (self->config, "exec/workers"),
+        .timeout_ms = (int) osmose_config_int (self->config, "exec/task_timeout_ms"),
+        .memory_mb = (int) osmose_config_int (self->config, "exec/task_memory_mb"),
+    };
+    self->exec = osmose_exec_new (&config);
+    if (!self->exec) {
+        self->exec_failed = true;
+        zsys_error ("leasing: cannot start task workers; leased tasks will fail");
+        return;
+    }
+    osmose_work_set_exec (self->work, self->exec);
+    if (self->poller && zpoller_add (self->poller, osmose_exec_handle (self->exec)) != 0)
+        zsys_error ("leasing: cannot poll the executor");
+}
+
+static void
+s_on_event (osmose_leasing_t *self, const osmose_market_event_t *event)
+{
+
+    switch (event->kind) {
+        case OSMOSE_MARKET_ACQUIRED:
+            s_acquired (self, event);
+            return;
+        case OSMOSE_MARKET_DONE:
+            s_done (self, event);
+            return;
+        case OSMOSE_MARKET_LEASE_LOST: {
+            char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
+            sodium_bin2hex (lease, sizeof (lease), event->lease_id, OSMOSE_LEASE_ID_SIZE);
+            zsys_info ("leasing: lost lease %s from %s: %s", lease, event->peer,
+                       osmose_market_reason_name (event->reason));
+            zhashx_delete (self->holders, lease);
+            return;
+        }
+        case OSMOSE_MARKET_GRANT:
+            s_exec_require (self);
+            break;
+        case OSMOSE_MARKET_EXPIRE:
+        case OSMOSE_MARKET_RELEASE:
+        case OSMOSE_MARKET_REVOKE:
+            osmose_work_close_lease (self->work, event->lease_id, OSMOSE_ENOLEASE,
+                event->kind == OSMOSE_MARKET_EXPIRE? "lease expired (its holder went silent)"
+              : event->kind == OSMOSE_MARKET_REVOKE? "lease revoked by the provider"
+              : "lease released");
+            break;
+        default:
+            break;
+    }
+    //  Provider-side events are the record of who used what
+    static const osmose_entry_type_t types [] = {
+        [OSMOSE_MARKET_GRANT] = OSMOSE_ENTRY_LEASE_GRANT,
+        [OSMOSE_MARKET_RENEW_FAIL] = OSMOSE_ENTRY_LEASE_RENEW_FAIL,
+        [OSMOSE_MARKET_EXPIRE] = OSMOSE_ENTRY_LEASE_EXPIRE,
+        [OSMOSE_MARKET_RELEASE] = OSMOSE_ENTRY_LEASE_RELEASE,
+        [OSMOSE_MARKET_REVOKE] = OSMOSE_ENTRY_LEASE_RELEASE,
+    };
+    if (event->kind >= OSMOSE_MARKET_GRANT && event->kind <= OSMOSE_MARKET_REVOKE)
+        self->log (self->log_arg, types [event->kind], osmose_market_event_json (event));
+}
+
+static void
+s_drain (osmose_leasing_t *self)
+{
+    osmose_market_out_t out;
+    while (osmose_market_next_out (self->market, &out))
+        if (osmose_mesh_send (self->mesh, out.to, OSMOSE_MSG_MARKET, out.data, out.size) != 0)
+            zsys_debug ("leasing: market message to %s dropped", out.to);
+    osmose_market_event_t event;
+    while (osmose_market_next_event (self->market, &event))
+        s_on_event (self, &event);
+    //  Fallbacks may have queued more
+    while (osmose_market_next_out (self->market, &out))
+        if (osmose_mesh_send (self->mesh, out.to, OSMOSE_MSG_MARKET, out.data, out.size) != 0)
+            zsys_debug ("leasing: market message to %s dropped", out.to);
+}
+
+//  Give back the lease LEASE (hex) we hold for a local program, wherever
+//  it is; REASON goes in the log for local leases. 0 or OSMOSE_ENOLEASE.
+static int
+s_give_back (osmose_leasing_t *self, const char *lease, const uint8_t *lease_id,
+             const char *reason)
+{
+    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
+    if (holder && holder->local) {
+        osmose_work_close_lease (self->work, lease_id, OSMOSE_ENOLEASE, "lease released");
+        self->log (self->log_arg, OSMOSE_ENTRY_LEASE_RELEASE, json_pack (
+            "{s:s, s:s, s:s, s:s, s:s}", "event", "release", "lease", lease,
+            "peer", osmose_identity_id (self->identity), "local", "yes", "reason", reason));
+        zhashx_delete (self->holders, lease);
+        return 0;
+    }
+    zhashx_delete (self->holders, lease);
+    int rc = osmose_market_release (self->market, lease_id, s_wall_us ());
+    s_drain (self);
+    return rc;
+}
+
+static void
+s_on_market_message (void *arg, const char *from, const uint8_t *body, size_t size)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    const osmose_trust_entry_t *sender = osmose_trust_lookup (self->trust, from);
+    if (!sender)
+        return;                 //  the transport only admits trusted keys
+    if (osmose_market_receive (self->market, sender->key, body, size, s_wall_us ()) != 0)
+        zsys_debug ("leasing: malformed market message from %s", from);
+    s_drain (self);
+}
+
+static void
+s_on_member_change (void *arg, const char *id, int old_state, int new_state)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    //  Its leases are lost; the market queues what to say, drained later
+    if (new_state == OSMOSE_MEMBER_DEAD || new_state == OSMOSE_MEMBER_LEFT)
+        osmose_market_peer_down (self->market, id, s_wall_us ());
+}
+
+//  LEASE_RELEASE {lease}
+static int
+s_api_release (void *arg, json_t *request, json_t **reply)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    const char *lease = json_string_value (json_object_get (request, "lease"));
+    uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
+    size_t decoded = 0;
+    if (!lease || sodium_hex2bin (lease_id, sizeof (lease_id), lease, strlen (lease),
+                                  NULL, &decoded, NULL) || decoded != sizeof (lease_id)) {
+        *reply = json_pack ("{s:s}", "error", "expected a lease id, 32 hex digits");
+        return OSMOSE_EINVAL;
+    }
+    int rc = s_give_back (self, lease, lease_id, "released");
+    *reply = json_pack ("{s:s, s:b}", "lease", lease, "released", rc == 0);
+    return rc;
+}
+
+static int
+s_api_leases (void *arg, json_t *request, json_t **reply)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    *reply = osmose_market_json (self->market, s_wall_us ());
+    if (*reply) {
+        json_object_set_new (*reply, "work", osmose_work_json (self->work));
+        json_t *local = json_array ();
+        for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); local && holder;
+             holder = (s_holder_t *) zhashx_next (self->holders))
+            if (holder->local)
+                json_array_append_new (local, json_pack ("{s:s, s:I, s:i, s:i, s:i, s:I}",
+                    "lease", (const char *) zhashx_cursor (self->holders),
+                    "pid", (json_int_t) holder->pid, "cpus", holder->cpus,
+                    "gpus", holder->gpus, "npus", holder->npus,
+                    "memory_mb", (json_int_t) holder->memory_mb));
+        json_object_set_new (*reply, "local", local);
+        size_t index;
+        json_t *held;
+        json_array_foreach (json_object_get (*reply, "held"), index, held) {
+            s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders,
+                json_string_value (json_object_get (held, "lease")));
+            if (holder)
+                json_object_set_new (held, "pid", json_integer ((json_int_t) holder->pid));
+        }
+    }
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  Why CANDIDATE does not qualify for REQUEST, or NULL
+static const char *
+s_disqualified (const s_member_t *member, const osmose_proximity_request_t *request,
+                int64_t score)
+{
+    const osmose_proximity_candidate_t *candidate = &member->candidate;
+    if (!streq (member->state, "alive"))
+        return member->state;
+    if (!*member->work)
+        return "no work endpoint";
+    if (candidate->free_cpus < request->cpus || candidate->free_gpus < request->gpus
+    ||  candidate->free_npus < request->npus || candidate->free_memory_mb < request->memory_mb)
+        return "capacity";
+    if (request->latency_bound_us && score > request->latency_bound_us)
+        return "latency bound";
+    return NULL;
+}
+
+//  NEAR {request}: every member ranked as a client here would see it
+static int
+s_api_near (void *arg, json_t *request, json_t **reply)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    s_acquire_t parsed = { 0 };
+    char error [160];
+    if (s_parse_request (request, &parsed, error, sizeof (error))) {
+        *reply = json_pack ("{s:s}", "error", error);
+        return OSMOSE_EINVAL;
+    }
+    osmose_proximity_request_t wanted = {
+        .cpus = parsed.market.cpus, .gpus = parsed.market.gpus, .npus = parsed.market.npus,
+        .memory_mb = parsed.market.memory_mb,
+        .latency_bound_us = parsed.market.latency_bound_us
+    };
+    size_t count = s_members (self, true, false, true);
+    int64_t weight = osmose_config_int (self->config, "proximity/topology_weight_us");
+    const char *here = self->resources.capacity.location;
+    //  Order: by score, qualified first
+    size_t *order = (size_t *) malloc ((count? count: 1) * sizeof (size_t));
+    int64_t *scores = (int64_t *) malloc ((count? count: 1) * sizeof (int64_t));
+    *reply = order && scores? json_array (): NULL;
+    for (size_t index = 0; *reply && index < count; index++) {
+        scores [index] = osmose_proximity_candidate_score (here, &self->members [index].candidate,
+                                                           weight);
+        size_t at = index;
+        while (at > 0) {
+            s_member_t *before = &self->members [order [at - 1]];
+            bool before_ok = !s_disqualified (before, &wanted, scores [order [at - 1]]);
+            bool mine_ok = !s_disqualified (&self->members [index], &wanted, scores [index]);
+            if (before_ok && !mine_ok)
+                break;
+            if (before_ok == mine_ok && scores [order [at - 1]] <= scores [index])
+                break;
+            order [at] = order [at - 1];
+            at--;
+        }
+        order [at] = index;
+    }
+    for (size_t rank = 0; *reply && rank < count; rank++) {
+        s_member_t *member = &self->members [order [rank]];
+        const osmose_proximity_candidate_t *candidate = &member->candidate;
+        const char *reason = s_disqualified (member, &wanted, scores [order [rank]]);
+        json_t *entry = json_pack ("{s:i, s:s, s:s, s:s, s:s, s:i, s:I, s:b, s:s, s:i, s:i,"
+                                   " s:i, s:I, s:s, s:i, s:b}",
+            "rank", (int) rank + 1, "id", member->id, "name", member->name,
+            "location", member->location, "state", member->state,
+            "hops", osmose_location_distance (here, member->location),
+            "score_us", (json_int_t) scores [order [rank]], "qualifies", reason == NULL,
+            "reason", reason? reason: "", "cpus_free", candidate->free_cpus,
+            "gpus_free", candidate->free_gpus, "npus_free", candidate->free_npus,
+            "memory_free_mb", (json_int_t) candidate->free_memory_mb,
+            "power", osmose_resources_power_name (candidate->power),
+            "load", candidate->load1, "self", member->is_self);
+        if (entry) {
+            json_object_set_new (entry, "rtt_us", candidate->rtt_us >= 0?
+                                 json_integer (candidate->rtt_us): json_null ());
+            json_object_set_new (entry, "battery", candidate->battery_percent >= 0?
+                                 json_integer (candidate->battery_percent): json_null ());
+        }
+        json_array_append_new (*reply, entry);
+    }
+    free (order);
+    free (scores);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  The work endpoint asks whether a lease still holds
+static int
+s_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_key)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
+    sodium_bin2hex (lease, sizeof (lease), lease_id, OSMOSE_LEASE_ID_SIZE);
+    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
+    if (holder && holder->local)
+        return memcmp (client_key, osmose_identity_public (self->identity), OSMOSE_KEY_SIZE)?
+               OSMOSE_ENOLEASE: 0;
+    return osmose_market_lease_valid (self->market, lease_id, client_key, s_wall_us ());
+}
+
+osmose_leasing_t *
+osmose_leasing_new (osmose_config_t *config, osmose_identity_t *identity,
+                    osmose_trust_t *trust, osmose_mesh_t *mesh, osmose_api_t *api,
+                    const osmose_resources_t *resources,
+                    osmose_leasing_log_fn *log, void *log_arg,
+                    char *error, size_t error_size)
+{
+    assert (config && identity && trust && mesh && api && resources && log);
+    osmose_leasing_t *self = (osmose_leasing_t *) zmalloc (sizeof (osmose_leasing_t));
+    if (!self) {
+        snprintf (error, error_size, "out of memory");
+        return NULL;
+    }
+    self->config = config;
+    self->identity = identity;
+    self->trust = trust;
+    self->mesh = mesh;
+    self->api = api;
+    self->log = log;
+    self->log_arg = log_arg;
+    self->resources = *resources;
+    self->acquires = zlistx_new ();
+    self->holders = zhashx_new ();
+    self->members = (s_member_t *) malloc (S_MAX_CANDIDATES * sizeof (s_member_t));
+    self->market = osmose_market_new (identity, NULL);
+    if (!self->acquires || !self->holders || !self->members || !self->market) {
+        snprintf (error, error_size, "out of memory");
+        osmose_leasing_destroy (&self);
+        return NULL;
+    }
+    zlistx_set_destructor (self->acquires, (zlistx_destructor_fn *) s_acquire_destroy);
+    if (osmose_market_apply_config (self->market, config) != 0) {
+        snprintf (error, error_size, "policy/allow: expected * or peer ids (16 hex digits)");
+        osmose_leasing_destroy (&self);
+        return NULL;
+    }
+    osmose_market_set_resources (self->market, resources);
+    //  The work endpoint listens where the mesh does, unless told otherwise
+    char bind [256];
+    const char *work_bind = osmose_config_str (config, "work/bind");
+    const char *mesh_bind = osmose_config_str (config, "mesh/bind");
+    const char *colon = strrchr (mesh_bind, ':');
+    if (*work_bind)
+        snprintf (bind, sizeof (bind), "%s", work_bind);
+    else
+        snprintf (bind, sizeof (bind), "%.*s:*", colon? (int) (colon - mesh_bind): 0, mesh_bind);
+    self->work = osmose_work_new (identity, bind, osmose_config_str (config, "work/advertise"),
+                                  osmose_mesh_endpoint (mesh), NULL,
+                                  s_lease_valid, self, error, error_size);
+    if (!self->work) {
+        osmose_leasing_destroy (&self);
+        return NULL;
+    }
+    osmose_mesh_set_handler (mesh, OSMOSE_MSG_MARKET, s_on_market_message, self);
+    osmose_mesh_set_on_change (mesh, s_on_member_change, self);
+    if (osmose_api_register (api, "LEASE_ACQUIRE", s_api_acquire, self)
+    ||  osmose_api_register (api, "LEASE_RELEASE", s_api_release, self)
+    ||  osmose_api_register (api, "LEASES", s_api_leases, self)
+    ||  osmose_api_register (api, "NEAR", s_api_near, self)) {
+        snprintf (error, error_size, "cannot register lease commands");
+        osmose_leasing_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+osmose_leasing_destroy (osmose_leasing_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        osmose_leasing_t *self = *self_p;
+        if (self->market) {
+            //  Hand everything back, so nobody waits for a TTL to notice
+            int64_t now = s_wall_us ();
+            osmose_market_lease_info_t info [64];
+            size_t held;
+            while ((held = osmose_market_leases (self->market, OSMOSE_MARKET_HELD, info, 64, now))) {
+                size_t released = 0;
+                for (size_t index = 0; index < held && index < 64; index++)
+                    released += osmose_market_release (self->market, info [index].lease_id, now) == 0;
+                if (!released)
+                    break;
+            }
+            osmose_market_withdraw (self->market, OSMOSE_MARKET_WITHDRAWN, now);
+            osmose_market_out_t out;
+            while (osmose_market_next_out (self->market, &out))
+                if (osmose_mesh_send (self->mesh, out.to, OSMOSE_MSG_MARKET, out.data, out.size))
+                    zsys_debug ("leasing: goodbye to %s dropped", out.to);
+            osmose_mesh_set_handler (self->mesh, OSMOSE_MSG_MARKET, NULL, NULL);
+            osmose_mesh_set_on_change (self->mesh, NULL, NULL);
+        }
+        osmose_work_destroy (&self->work);
+        osmose_exec_destroy (&self->exec);
+        osmose_market_destroy (&self->market);
+        zlistx_destroy (&self->acquires);
+        zhashx_destroy (&self->holders);
+        free (self->members);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+osmose_leasing_set_resources (osmose_leasing_t *self, const osmose_resources_t *resources)
+{
+    assert (self && resources);
+    self->resources = *resources;
+    osmose_market_set_resources (self->market, resources);
+}
+
+int
+osmose_leasing_poll_on (osmose_leasing_t *self, zpoller_t *poller)
+{
+    assert (self && poller);
+    self->poller = poller;
+    int rc = zpoller_add (poller, osmose_work_socket (self->work));
+    if (rc == 0 && self->exec)
+        rc = zpoller_add (poller, osmose_exec_handle (self->exec));
+    return rc? OSMOSE_ENOMEM: 0;
+}
+
+bool
+osmose_leasing_handle (osmose_leasing_t *self, void *which)
+{
+    assert (self);
+    if (which == osmose_work_socket (self->work))
+        osmose_work_handle (self->work);
+    else
+    if (self->exec && which == osmose_exec_handle (self->exec))
+        osmose_work_process (self->work);
+    else
+        return false;
+    return true;
+}
+
+int64_t
+osmose_leasing_timeout (osmose_leasing_t *self)
+{
+    assert (self);
+    int64_t now = s_wall_us ();
+    int64_t due = osmose_market_deadline (self->market);
+    if (self->next_holder_check < due && zhashx_size (self->holders))
+        due = self->next_holder_check;
+    for (s_acquire_t *acquire = (s_acquire_t *) zlistx_first (self->acquires); acquire;
+         acquire = (s_acquire_t *) zlistx_next (self->acquires)) {
+        if (acquire->retry_us && acquire->retry_us < due)
+            due = acquire->retry_us;
+        if (acquire->deadline_us < due)
+            due = acquire->deadline_us;
+    }
+    if (due == OSMOSE_MARKET_NEVER)
+        return 60000;
+    return due <= now? 0: (due - now + 999) / 1000;
+}
+
+//  Release leases whose programs have died
+static void
+s_check_holders (osmose_leasing_t *self, int64_t now)
+{
+    if (now < self->next_holder_check)
+        return;
+    self->next_holder_check = now + S_HOLDER_CHECK_US;
+    zlistx_t *dead = zlistx_new ();
+    if (!dead)
+        return;
+    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); holder;
+         holder = (s_holder_t *) zhashx_next (self->holders))
+        if (holder->pid > 0 && s_start_time (holder->pid) != holder->start_time)
+            zlistx_add_end (dead, (void *) zhashx_cursor (self->holders));
+    for (const char *lease = (const char *) zlistx_first (dead); lease;
+         lease = (const char *) zlistx_next (dead)) {
+        s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
+        zsys_info ("leasing: holder %" PRId64 " of lease %s exited; releasing it",
+                   holder->pid, lease);
+        uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
+        memcpy (lease_id, holder->lease_id, sizeof (lease_id));
+        if (s_give_back (self, lease, lease_id, "holder exited") != 0)
+            zsys_debug ("leasing: lease %s already gone", lease);
+    }
+    zlistx_destroy (&dead);
+}
+
+//  Acquisitions past their time, and RETRY_REMOTE rounds that are due
+static void
+s_check_acquires (osmose_leasing_t *self, int64_t now)
+{
+    //  Handles first: acting on one may end it and move the list's cursor
+    size_t count = zlistx_size (self->acquires);
+    if (count == 0)
+        return;
+    s_acquire_t **due = (s_acquire_t **) calloc (count, sizeof (*due));
+    size_t taken = 0;
+    for (s_acquire_t *acquire = (s_acquire_t *) zlistx_first (self->acquires);
+         due && acquire; acquire = (s_acquire_t *) zlistx_next (self->acquires))
+        if ((acquire->retry_us && now >= acquire->retry_us)
+        ||  (now >= acquire->deadline_us && acquire->request == 0))
+            due [taken++] = acquire;
+    for (size_t index = 0; index < taken; index++) {
+        s_acquire_t *acquire = due [index];
+        if (acquire->retry_us && now >= acquire->retry_us) {
+            acquire->retry_us = 0;
+            int rc = s_bid (self, acquire);
+            if (rc && !s_fallback (self, acquire, rc))
+                s_acquire_done (self, acquire);
+        }
+        else {
+            s_answer_error (self, acquire, OSMOSE_ETIMEDOUT, "no lease within the timeout");
+            s_acquire_done (self, acquire);
+        }
+    }
+    free (due);
+}
+
+void
+osmose_leasing_tick (osmose_leasing_t *self)
+{
+    assert (self);
+    int64_t now = s_wall_us ();
+    if (osmose_market_deadline (self->market) <= now)
+        osmose_market_tick (self->market, now);
+    s_check_acquires (self, now);
+    s_check_holders (self, now);
+    s_drain (self);
+}
+
+const char *
+osmose_leasing_work_endpoint (osmose_leasing_t *self)
+{
+    assert (self);
+    return osmose_work_endpoint (self->work);
+}
+
+json_t *
+osmose_leasing_status_json (osmose_leasing_t *self)
+{
+    assert (self);
+    int64_t now = s_wall_us ();
+    osmose_exec_stats_t stats = { 0 };
+    if (self->exec)
+        osmose_exec_stats (self->exec, &stats);
+    return json_pack ("{s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "held", (json_int_t) osmose_market_leases (self->market, OSMOSE_MARKET_HELD, NULL, 0, now),
+        "granted", (json_int_t) osmose_market_leases (self->market, OSMOSE_MARKET_GRANTED,
+                                                      NULL, 0, now),
+        "pending", (json_int_t) zlistx_size (self->acquires),
+        "tasks", "running", (json_int_t) stats.running, "queued", (json_int_t) stats.queued,
+        "completed", (json_int_t) stats.completed, "failed", (json_int_t) stats.failed,
+        "crashed", (json_int_t) stats.crashed, "workers", (json_int_t) stats.workers);
+}

@@ -1,0 +1,185 @@
+/*  lease_probe: drives the leasing API for the end-to-end tests, with
+    checks a shell script cannot make (each output matches its input,
+    each task answered exactly once).
+
+    lease_probe ENDPOINT acquire [REQUEST]       print the lease JSON
+    lease_probe ENDPOINT tasks N FUNCTION [REQUEST]
+                                                 N tasks, input "task-I",
+                                                 output checked against it
+                                                 for echo.echo; prints
+                                                 "ok N provider" or fails
+    lease_probe ENDPOINT hold SECONDS [REQUEST]  acquire, print, sleep
+    lease_probe ENDPOINT run FUNCTION INPUT [REQUEST]
+                                                 one task; prints the
+                                                 output, or the error
+    REQUEST: cpus=N gpus=N memory=MB bound=US local-first fail retry-remote
+             timeout=MS
+    Exit: 0 ok, 1 API error (its name on stderr), 2 usage, 3 wrong result.
+*/
+#include <osmose.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int s_timeout_ms = 5000;
+
+static void
+s_request (osmose_request_t *request, int argc, char **argv)
+{
+    osmose_request_init (request);
+    for (int index = 0; index < argc; index++) {
+        const char *arg = argv [index];
+        if (strncmp (arg, "cpus=", 5) == 0)
+            request->cpus = atoi (arg + 5);
+        else if (strncmp (arg, "gpus=", 5) == 0)
+            request->gpus = atoi (arg + 5);
+        else if (strncmp (arg, "memory=", 7) == 0)
+            request->memory_mb = atoll (arg + 7);
+        else if (strncmp (arg, "bound=", 6) == 0)
+            request->latency_bound_us = atoll (arg + 6);
+        else if (strncmp (arg, "timeout=", 8) == 0)
+            s_timeout_ms = atoi (arg + 8);
+        else if (strcmp (arg, "local-first") == 0)
+            request->strategy = OSMOSE_LOCAL_FIRST;
+        else if (strcmp (arg, "fail") == 0)
+            request->failure = OSMOSE_FAIL;
+        else if (strcmp (arg, "retry-remote") == 0)
+            request->failure = OSMOSE_RETRY_REMOTE;
+    }
+}
+
+static int
+s_fail (const char *what, int rc)
+{
+    fprintf (stderr, "lease_probe: %s: %s (%s)\n", what, osmose_strerror (rc),
+             osmose_strerror_name (rc));
+    return 1;
+}
+
+static int
+s_print_lease (osmose_lease_t *lease)
+{
+    char *json = NULL;
+    int rc = osmose_lease_json (lease, &json);
+    if (rc)
+        return s_fail ("lease json", rc);
+    printf ("%s\n", json);
+    fflush (stdout);
+    osmose_free (json);
+    return 0;
+}
+
+static int
+s_tasks (osmose_lease_t *lease, long count, const char *function)
+{
+    char *seen = (char *) calloc ((size_t) count + 1, 1);
+    uint64_t *ids = (uint64_t *) calloc ((size_t) count + 1, sizeof (uint64_t));
+    if (!seen || !ids)
+        return s_fail ("tasks", OSMOSE_ENOMEM);
+    long submitted = 0, received = 0;
+    bool echo = strcmp (function, "echo.echo") == 0;
+    while (received < count) {
+        while (submitted < count && osmose_lease_in_flight (lease) < 2000) {
+            char input [32];
+            int size = snprintf (input, sizeof (input), "task-%ld", submitted);
+            uint64_t id;
+            int rc = osmose_lease_submit (lease, function, input, (size_t) size, &id);
+            if (rc)
+                return s_fail ("submit", rc);
+            //  The library numbers tasks 1, 2, ... within a lease
+            if (id != (uint64_t) submitted + 1) {
+                fprintf (stderr, "lease_probe: task id %lu for task %ld\n",
+                         (unsigned long) id, submitted);
+                return 3;
+            }
+            submitted++;
+        }
+        osmose_result_t result;
+        int rc = osmose_lease_next_result (lease, 30000, &result);
+        if (rc)
+            return s_fail ("next result", rc);
+        long index = (long) result.task_id - 1;
+        if (index < 0 || index >= count || seen [index]) {
+            fprintf (stderr, "lease_probe: unexpected or duplicate result %lu\n",
+                     (unsigned long) result.task_id);
+            return 3;
+        }
+        seen [index] = 1;
+        if (result.status) {
+            fprintf (stderr, "lease_probe: task %ld failed: %s: %s\n", index,
+                     osmose_strerror_name (result.status), result.reason);
+            return 1;
+        }
+        char input [32];
+        int size = snprintf (input, sizeof (input), "task-%ld", index);
+        if (echo && (result.output_size != (size_t) size
+                  || memcmp (result.output, input, (size_t) size) != 0)) {
+            fprintf (stderr, "lease_probe: task %ld: wrong output\n", index);
+            return 3;
+        }
+        received++;
+    }
+    printf ("ok %ld %s\n", received, osmose_lease_provider (lease));
+    free (seen);
+    free (ids);
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf (stderr, "usage: lease_probe ENDPOINT acquire|tasks|hold|run ...\n");
+        return 2;
+    }
+    const char *verb = argv [2];
+    int first = strcmp (verb, "acquire") == 0? 3
+              : strcmp (verb, "tasks") == 0? 5
+              : strcmp (verb, "hold") == 0? 4
+              : strcmp (verb, "run") == 0? 5: -1;
+    if (first < 0 || argc < first) {
+        fprintf (stderr, "lease_probe: bad arguments\n");
+        return 2;
+    }
+    osmose_request_t request;
+    s_request (&request, argc - first, argv + first);
+    osmose_t *mesh = NULL;
+    int rc = osmose_connect (argv [1], 2000, &mesh);
+    if (rc)
+        return s_fail ("connect", rc);
+    osmose_lease_t *lease = NULL;
+    rc = osmose_lease_acquire (mesh, &request, s_timeout_ms, &lease);
+    if (rc) {
+        osmose_disconnect (&mesh);
+        return s_fail ("acquire", rc);
+    }
+    int status = 0;
+    if (strcmp (verb, "acquire") == 0)
+        status = s_print_lease (lease);
+    else
+    if (strcmp (verb, "hold") == 0) {
+        status = s_print_lease (lease);
+        sleep ((unsigned) atoi (argv [3]));
+    }
+    else
+    if (strcmp (verb, "tasks") == 0)
+        status = s_tasks (lease, atol (argv [3]), argv [4]);
+    else {
+        void *output = NULL;
+        size_t size = 0;
+        rc = osmose_lease_run (lease, argv [3], argv [4], strlen (argv [4]), &output, &size,
+                               30000);
+        if (rc) {
+            fprintf (stderr, "lease_probe: run: %s: %s\n", osmose_strerror_name (rc),
+                     osmose_lease_last_error (lease));
+            status = 1;
+        }
+        else
+            fwrite (output, 1, size, stdout);
+        osmose_free (output);
+    }
+    osmose_lease_release (&lease);
+    osmose_disconnect (&mesh);
+    return status;
+}
