@@ -30,6 +30,7 @@
         bench/bench_lease --baseline-only
 */
 #include "../src/osmose_prelude.h"
+#include "../src/osmose_client.h"
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -53,6 +54,7 @@ typedef struct {
     double seconds;                 //  time limit of each timed loop
     const char *peers_file;
     bool baseline_only;
+    const char *only;               //  which of a, b, c, d to measure
     size_t matmul;                  //  N, or 0
     size_t tile;
 } s_options_t;
@@ -358,6 +360,69 @@ s_lease_stream (osmose_lease_t *lease, const s_options_t *options)
     return rate;
 }
 
+//  The daemon's part of an acquisition alone, through the internal API the
+//  library uses (LEASE_ACQUIRE answered: bidding, token, delegation), with
+//  no work connection: what acquire costs beyond it is the library's
+//  session key, CURVE connection and OPEN. Median and p99 in us, or -1
+//  when the daemon does not take the call as this benchmark makes it
+static void
+s_bidding_only (osmose_t *mesh, const s_options_t *options, double *p50, double *p99)
+{
+    *p50 = *p99 = -1;
+    char path [64], line [1024];
+    snprintf (path, sizeof (path), "/proc/%d/stat", (int) getpid ());
+    unsigned long long start_time = 0;
+    FILE *file = fopen (path, "r");
+    if (file && fgets (line, sizeof (line), file)) {
+        char *field = strrchr (line, ')');      //  field 22: start time
+        for (int index = 2; field && index < 22; index++)
+            field = strchr (field + 1, ' ');
+        if (field)
+            start_time = strtoull (field + 1, NULL, 10);
+    }
+    if (file)
+        fclose (file);
+    uint8_t key [32];
+    randombytes_buf (key, sizeof (key));
+    char key_hex [65];
+    sodium_bin2hex (key_hex, sizeof (key_hex), key, sizeof (key));
+    size_t count = options->acquisitions, done = 0;
+    double *samples = (double *) malloc (count * sizeof (double));
+    int64_t deadline = s_now_ns () + (int64_t) (options->seconds * 1e9);
+    for (size_t index = 0; index < count && s_now_ns () < deadline; index++) {
+        json_t *arguments = json_pack ("{s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:I, s:i, s:s,"
+                                       " s:i, s:I}", "cpus", 1, "gpus", 0, "npus", 0,
+                                       "memory_mb", (json_int_t) 0,
+                                       "latency_bound_us", (json_int_t) 0,
+                                       "strategy", "eager_remote", "failure", "fail",
+                                       "ttl_ms", (json_int_t) 0, "timeout_ms", 5000,
+                                       "session_key", key_hex, "pid", (int) getpid (),
+                                       "start_time", (json_int_t) start_time);
+        json_t *reply = NULL;
+        int64_t started = s_now_ns ();
+        int rc = osmose_client_call (mesh, "LEASE_ACQUIRE", arguments, &reply);
+        int64_t answered = s_now_ns ();
+        json_decref (arguments);
+        const char *lease = rc? NULL: json_string_value (json_object_get (reply, "lease"));
+        if (lease) {
+            json_t *release = json_pack ("{s:s}", "lease", lease);
+            json_t *released = NULL;
+            if (osmose_client_call (mesh, "LEASE_RELEASE", release, &released) == 0)
+                samples [done++] = (double) (answered - started) / 1000.0;
+            json_decref (release);
+            json_decref (released);
+        }
+        json_decref (reply);
+        if (!lease)
+            break;
+    }
+    if (done == count || (done && s_now_ns () >= deadline)) {
+        *p50 = s_percentile (samples, done, 0.5);
+        *p99 = s_percentile (samples, done, 0.99);
+    }
+    free (samples);
+}
+
 //  ACQUISITIONS times acquire then release; prints the figures
 static void
 s_acquisitions (osmose_t *mesh, const s_options_t *options, size_t peers)
@@ -406,6 +471,14 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, size_t peers)
             p50, p99, max, p50 <= 1000? "met": "NOT met", p99 <= 3000? "met": "NOT met");
     printf ("    release p50 %.0f us, p99 %.0f us\n", s_percentile (release, done, 0.5),
             s_percentile (release, done, 0.99));
+    double bid_p50, bid_p99;
+    s_bidding_only (mesh, options, &bid_p50, &bid_p99);
+    if (bid_p50 >= 0)
+        printf ("    of which the daemon (LEASE_ACQUIRE answered, no work connection):"
+                " p50 %.0f us, p99 %.0f us; the library's session key, connection and"
+                " OPEN: about %.0f us at p50\n", bid_p50, bid_p99, p50 - bid_p50);
+    else
+        printf ("    (the daemon's part alone could not be measured)\n");
     free (acquire);
     free (release);
 }
@@ -447,16 +520,16 @@ s_alive (osmose_t *client)
 static double
 s_wait_all_see_all (s_peer_t *peers, size_t count, int timeout_ms)
 {
-    osmose_t *clients [S_MAX_PEERS];
+    osmose_t *clients [S_MAX_PEERS] = { NULL };
     int64_t start = s_now_ns ();
-    for (size_t index = 0; index < count; index++)
-        if (osmose_connect (peers [index].endpoint, 5000, &clients [index]))
-            s_fail (peers [index].endpoint, OSMOSE_EDAEMON);
     bool all = false;
     while (!all && s_now_ns () - start < (int64_t) timeout_ms * 1000000) {
         all = true;
+        //  A daemon just started may not have its API socket yet
         for (size_t index = 0; index < count && all; index++)
-            all = s_alive (clients [index]) == (json_int_t) count;
+            all = (clients [index] || osmose_connect (peers [index].endpoint, 1000,
+                                                      &clients [index]) == 0)
+               && s_alive (clients [index]) == (json_int_t) count;
         if (!all)
             zclock_sleep (50);
     }
@@ -646,6 +719,36 @@ s_matmul (const char *endpoint, const s_options_t *options)
 
 //  --------------------------------------------------------------------------
 
+//  The figures of (a), (b) and (c): medians of the rounds, and ratios
+static void
+s_report_tasks (const s_options_t *options, bool leased, double *raw_p50, double *raw_p99,
+                double *raw_rate, double *lease_p50, double *lease_p99, double *lease_rate)
+{
+    double rp50 = s_median (raw_p50, options->rounds), rp99 = s_median (raw_p99, options->rounds);
+    double rrate = s_median (raw_rate, options->rounds);
+    printf ("bench_lease: %zu round(s), medians; %zu round trips (after %d warm-up),"
+            " streams of up to %zu, each loop at most %.0f s\n", options->rounds,
+            options->count, S_WARMUP, options->stream, options->seconds);
+    printf ("(a) baseline, raw CURVE DEALER/ROUTER on loopback, %d-byte messages:\n", S_MESSAGE);
+    printf ("    round trip p50 %.1f us, p99 %.1f us\n", rp50, rp99);
+    printf ("    pipelined, %zu in flight: %.0f messages/s\n", options->window, rrate);
+    if (leased) {
+        double lp50 = s_median (lease_p50, options->rounds);
+        double lp99 = s_median (lease_p99, options->rounds);
+        double lrate = s_median (lease_rate, options->rounds);
+        printf ("(b) osmose_lease_run echo.null, empty input:\n");
+        printf ("    round trip p50 %.1f us (%.2fx raw), p99 %.1f us (%.2fx raw)"
+                "   [target p50 <= 1.5x: %s]\n", lp50, lp50 / rp50, lp99, lp99 / rp99,
+                lp50 <= 1.5 * rp50? "met": "NOT met");
+        printf ("(c) osmose_lease_submit echo.null, %zu in flight, one client:\n",
+                options->lease_window);
+        printf ("    %.0f tasks/s (%.0f%% of the raw stream)"
+                "   [target >= 30%%: %s; >= 250000 tasks/s: %s]\n", lrate,
+                100 * lrate / rrate, lrate >= 0.3 * rrate? "met": "NOT met",
+                lrate >= 250000? "met": "NOT met");
+    }
+}
+
 //  What the figures were measured on: cores and load, which matter on a
 //  small shared machine
 static void
@@ -679,7 +782,9 @@ s_usage (FILE *out)
 "  -t, --seconds S       time limit of each measuring loop (default 10)\n"
 "  -m, --matmul N        instead: N x N matrix product on 1, 2, 4 leases\n"
 "  -T, --tile T          its tile size (default 256)\n"
-"  -b, --baseline-only   measure the raw CurveZMQ baseline alone\n");
+"  -b, --baseline-only   measure the raw CurveZMQ baseline alone\n"
+"  -o, --only LETTERS    measure only these of a b c d (default abcd; b and c\n"
+"                        bring a, their baseline, with them)\n");
 }
 
 int
@@ -697,14 +802,15 @@ main (int argc, char *argv [])
         { "matmul", required_argument, NULL, 'm' },
         { "tile", required_argument, NULL, 'T' },
         { "baseline-only", no_argument, NULL, 'b' },
+        { "only", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     s_options_t options = { .rounds = 3, .count = 20000, .stream = 1000000, .window = 1000,
                             .lease_window = 4096, .acquisitions = 500, .seconds = 10,
-                            .tile = 256 };
+                            .tile = 256, .only = "abcd" };
     int opt;
-    while ((opt = getopt_long (argc, argv, "r:c:s:w:W:a:t:p:m:T:bh", longs, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "r:c:s:w:W:a:t:p:m:T:bo:h", longs, NULL)) != -1) {
         if (opt == 'r')
             options.rounds = (size_t) atol (optarg);
         else if (opt == 'c')
@@ -727,6 +833,8 @@ main (int argc, char *argv [])
             options.tile = (size_t) atol (optarg);
         else if (opt == 'b')
             options.baseline_only = true;
+        else if (opt == 'o')
+            options.only = optarg;
         else {
             s_usage (opt == 'h'? stdout: stderr);
             return opt == 'h'? 0: 2;
@@ -793,15 +901,18 @@ main (int argc, char *argv [])
         int rc = osmose_connect (peers [0].endpoint, 5000, &mesh);
         if (rc)
             s_fail (peers [0].endpoint, rc);
-        lease = s_acquire (mesh, 1);
-        char *json = NULL;
-        if (osmose_lease_json (lease, &json) == 0)
-            printf ("bench_lease: lease for (b) and (c): %s\n", json);
-        osmose_free (json);
+        if (strchr (options.only, 'b') || strchr (options.only, 'c')) {
+            lease = s_acquire (mesh, 1);
+            char *json = NULL;
+            if (osmose_lease_json (lease, &json) == 0)
+                printf ("bench_lease: lease for (b) and (c): %s\n", json);
+            osmose_free (json);
+        }
     }
+    bool tasks = strchr (options.only, 'a') || lease;
     double raw_p50 [S_MAX_ROUNDS], raw_p99 [S_MAX_ROUNDS], raw_rate [S_MAX_ROUNDS];
     double lease_p50 [S_MAX_ROUNDS], lease_p99 [S_MAX_ROUNDS], lease_rate [S_MAX_ROUNDS];
-    for (size_t round = 0; round < options.rounds; round++) {
+    for (size_t round = 0; round < options.rounds && tasks; round++) {
         s_raw_round_trip (dealer, &options, &raw_p50 [round], &raw_p99 [round]);
         raw_rate [round] = s_raw_stream (dealer, &options);
         if (lease) {
@@ -809,32 +920,13 @@ main (int argc, char *argv [])
             lease_rate [round] = s_lease_stream (lease, &options);
         }
     }
-    double rp50 = s_median (raw_p50, options.rounds), rp99 = s_median (raw_p99, options.rounds);
-    double rrate = s_median (raw_rate, options.rounds);
-    printf ("bench_lease: %zu round(s), medians; %zu round trips (after %d warm-up),"
-            " streams of up to %zu, each loop at most %.0f s\n", options.rounds,
-            options.count, S_WARMUP, options.stream, options.seconds);
-    printf ("(a) baseline, raw CURVE DEALER/ROUTER on loopback, %d-byte messages:\n", S_MESSAGE);
-    printf ("    round trip p50 %.1f us, p99 %.1f us\n", rp50, rp99);
-    printf ("    pipelined, %zu in flight: %.0f messages/s\n", options.window, rrate);
-    if (lease) {
-        double lp50 = s_median (lease_p50, options.rounds);
-        double lp99 = s_median (lease_p99, options.rounds);
-        double lrate = s_median (lease_rate, options.rounds);
-        printf ("(b) osmose_lease_run echo.null, empty input:\n");
-        printf ("    round trip p50 %.1f us (%.2fx raw), p99 %.1f us (%.2fx raw)"
-                "   [target p50 <= 1.5x: %s]\n", lp50, lp50 / rp50, lp99, lp99 / rp99,
-                lp50 <= 1.5 * rp50? "met": "NOT met");
-        printf ("(c) osmose_lease_submit echo.null, %zu in flight, one client:\n",
-                options.lease_window);
-        printf ("    %.0f tasks/s (%.0f%% of the raw stream)"
-                "   [target >= 30%%: %s; >= 250000 tasks/s: %s]\n", lrate,
-                100 * lrate / rrate, lrate >= 0.3 * rrate? "met": "NOT met",
-                lrate >= 250000? "met": "NOT met");
-        osmose_lease_release (&lease);
+    if (tasks)
+        s_report_tasks (&options, lease != NULL, raw_p50, raw_p99, raw_rate, lease_p50,
+                        lease_p99, lease_rate);
+    osmose_lease_release (&lease);
+    if (mesh && strchr (options.only, 'd'))
         s_acquisitions (mesh, &options, peer_count);
-        osmose_disconnect (&mesh);
-    }
+    osmose_disconnect (&mesh);
     fflush (stdout);
     zmq_close (dealer);
     zmq_ctx_term (context);

@@ -1,24 +1,60 @@
 #!/bin/sh
-# bench_matmul.sh [N [TILE]]: speed-up of a matrix product on 1, 2 and 4
-# leased workers, (e) of the leasing benchmark. C = A B (N x N floats,
-# default 1024) is cut into TILE x TILE blocks (default 256); each block
-# product is one matrix.multiply task, and the client sums them. One lease
-# (one CPU) per worker, each driven by its own thread; the figure is the
-# wall time of the whole product, from the first task to the last result,
-# the median of 3 runs, and the speed-up over 1 lease. Leases cannot
-# exceed the cores: on a 2-core machine 2 is the most speed-up there is,
-# and 4 leases share those 2 cores with the daemons and the client.
+# bench_matmul.sh [N [TILE]]: (e) of the leasing benchmark: speed-up of the
+# example program contrib/osmose-matmul on 1, 2 and 4 leased workers.
+# C = A B (N x N float32, default 1024) is cut into TILE x TILE blocks
+# (default 256); each block product is one matrix.multiply task on a lease
+# of one CPU, and the program adds the products up. Each figure is the
+# median of RUNS (3) runs of the whole program's multiplication (its
+# "seconds": acquisition of the leases to the last result), and the
+# speed-up is against 1 worker in the same run. Leases cannot go beyond
+# the cores: on a 2-core machine 2x is the ceiling, and 4 workers share
+# those 2 cores with the daemons and the program.
 #
 # Run from a build tree (after make):
 #     sh ../bench/bench_matmul.sh            (starts 16 peers on loopback)
+#     sh ../bench/bench_matmul.sh 2048 512
 # bench/bench_lease.sh runs it on its own mesh, with BENCH_MATMUL_PEERS
-# naming that mesh's peers file. BENCH_LEASE overrides the program.
+# naming that mesh's peers file (the first line's endpoint is the local
+# daemon). Without contrib/osmose-matmul it falls back to
+# bench/bench_lease --matmul, the same product from inside the benchmark.
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
-: "${BENCH_LEASE:=bench/bench_lease}"
+: "${MATMUL:=contrib/osmose-matmul}" "${BENCH_LEASE:=bench/bench_lease}"
 n=${1:-${MATMUL_N:-1024}}
 tile=${2:-${MATMUL_TILE:-256}}
+runs=${RUNS:-3}
 if [ -z "${BENCH_MATMUL_PEERS:-}" ]; then
     # No mesh yet: let bench_lease.sh start one and call us back
     BENCH_LEASE_MATMUL_ONLY=1 MATMUL_N=$n MATMUL_TILE=$tile exec sh "$top_srcdir/bench/bench_lease.sh" 16
 fi
-exec "$BENCH_LEASE" --peers "$BENCH_MATMUL_PEERS" --matmul "$n" --tile "$tile"
+if [ ! -x "$MATMUL" ]; then
+    echo "bench_matmul.sh: no $MATMUL; the product from bench_lease instead"
+    exec "$BENCH_LEASE" --peers "$BENCH_MATMUL_PEERS" --matmul "$n" --tile "$tile" --rounds "$runs"
+fi
+endpoint=$(sed -n '1s/ .*//p' "$BENCH_MATMUL_PEERS")
+cores=$(getconf _NPROCESSORS_ONLN)
+tasks=$(( (n / tile) * (n / tile) * (n / tile) ))
+echo "(e) $MATMUL --size $n --tile $tile: $tasks matrix.multiply tasks, median of $runs runs; $cores cores here"
+one=""
+for workers in 1 2 4; do
+    times=""
+    run=0
+    while [ "$run" -lt "$runs" ]; do
+        # Bounded: a run that takes over 120 s is a failure
+        out=$(timeout 120 "$MATMUL" -e "$endpoint" --size "$n" --tile "$tile" \
+                  --workers "$workers" --no-check --json) \
+            || { echo "bench_matmul.sh: $MATMUL --workers $workers failed: $out" >&2; exit 1; }
+        seconds=$(echo "$out" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
+        [ -n "$seconds" ] || { echo "bench_matmul.sh: no seconds in: $out" >&2; exit 1; }
+        times="$times $seconds"
+        run=$((run + 1))
+    done
+    # The providers of the last run, for the reader
+    providers=$(echo "$out" | grep -o '"provider":"[0-9a-f]*"' | sort -u | wc -l)
+    median=$(echo "$times" | tr ' ' '\n' | sed '/^$/d' | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+    [ -n "$one" ] || one=$median
+    awk -v w="$workers" -v s="$median" -v one="$one" -v n="$n" -v c="$cores" -v p="$providers" \
+        -v all="$times" 'BEGIN {
+        printf "    %d worker(s) on %d provider(s): %.3f s, %.2f GFLOP/s, speed-up %.2fx over 1 worker" \
+               " (the %d cores allow at most %dx)   [runs:%s s]\n",
+               w, p, s, 2 * n * n * n / s / 1e9, one / s, c, (w < c? w: c), all }'
+done
