@@ -14,13 +14,16 @@ typedef struct {
 
 static const s_command_t s_commands [] = {
     { "status", osmose_cli_status, "show this peer: id, name, location, uptime" },
-    { "peers", osmose_cli_peers, "list the members of the mesh" },
+    { "peers", osmose_cli_peers, "list the members of the mesh; --near ranks providers" },
     { "trust", osmose_cli_trust, "enrol, revoke and list trusted keys" },
     { "feeds", osmose_cli_feeds, "list the signed logs held here and their heads" },
     { "event", osmose_cli_event, "record an event in this peer's log" },
     { "resources", osmose_cli_resources, "probe this machine: what it would advertise" },
     { "log", osmose_cli_log, "show, verify, prove and erase entries of a log store" },
     { "plugin", osmose_cli_plugin, "hash, trust and list task plugins (no daemon needed)" },
+    { "lease", osmose_cli_lease, "lease workers on the nearest peer and hold them" },
+    { "run", osmose_cli_run, "run a plugin function on a leased worker" },
+    { "leases", osmose_cli_leases, "list the leases held and granted here" },
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 
@@ -46,7 +49,8 @@ s_usage (FILE *out)
 "  -h, --help          show this help; 'osmose COMMAND --help' for a command\n"
 "\n"
 "Exit status: 0 success, 1 failure, 2 usage error, 3 daemon not reachable,\n"
-"4 not found, 5 damaged or unverifiable data. See osmose(1).\n");
+"4 not found, 5 damaged or unverifiable data, 6 no peer leased in time.\n"
+"See osmose(1).\n");
 }
 
 osmose_t *

@@ -15,6 +15,7 @@
 #define OSMOSE_EXIT_DAEMON    3   //  osmosed not reachable
 #define OSMOSE_EXIT_NOTFOUND  4   //  no such entry, peer, lease or key
 #define OSMOSE_EXIT_DATA      5   //  damaged or unverifiable data
+#define OSMOSE_EXIT_NOPEER    6   //  no peer leased in time (lease, run)
 
 typedef struct {
     const char *endpoint;       //  -e, or NULL for the default
@@ -44,6 +45,47 @@ int
 void
     osmose_cli_print_json (osmose_cli_t *cli, json_t *value);
 
+//  What a request for a lease asks (lease, run, peers --near): long
+//  options only, with these values, so a command adds
+//  OSMOSE_CLI_REQUEST_OPTIONS to its getopt_long table, passes what getopt
+//  returns to osmose_cli_request_option, and shows OSMOSE_CLI_REQUEST_HELP.
+enum {
+    OSMOSE_CLI_OPT_CPUS = 0x100, OSMOSE_CLI_OPT_GPUS, OSMOSE_CLI_OPT_NPUS,
+    OSMOSE_CLI_OPT_MEMORY, OSMOSE_CLI_OPT_LATENCY, OSMOSE_CLI_OPT_STRATEGY,
+    OSMOSE_CLI_OPT_FAILURE, OSMOSE_CLI_OPT_TTL
+};
+#define OSMOSE_CLI_REQUEST_OPTIONS \
+    { "cpus", required_argument, NULL, OSMOSE_CLI_OPT_CPUS }, \
+    { "gpus", required_argument, NULL, OSMOSE_CLI_OPT_GPUS }, \
+    { "npus", required_argument, NULL, OSMOSE_CLI_OPT_NPUS }, \
+    { "memory", required_argument, NULL, OSMOSE_CLI_OPT_MEMORY }, \
+    { "latency-bound", required_argument, NULL, OSMOSE_CLI_OPT_LATENCY }, \
+    { "strategy", required_argument, NULL, OSMOSE_CLI_OPT_STRATEGY }, \
+    { "failure", required_argument, NULL, OSMOSE_CLI_OPT_FAILURE }, \
+    { "ttl", required_argument, NULL, OSMOSE_CLI_OPT_TTL }
+#define OSMOSE_CLI_REQUEST_HELP \
+"What to lease (defaults: one CPU from the nearest peer):\n" \
+"      --cpus N             CPUs (default 1)\n" \
+"      --gpus N             GPUs (default 0)\n" \
+"      --npus N             NPUs (default 0)\n" \
+"      --memory MB          memory in MiB (default 0: no minimum)\n" \
+"      --latency-bound US   farthest proximity score accepted, in\n" \
+"                           microseconds (default 0: no bound)\n" \
+"      --strategy S         eager-remote (default): a nearby peer, this device\n" \
+"                           only as a fallback; local-first: this device when\n" \
+"                           it has room, else a peer\n" \
+"      --failure F          when no peer leases: retry-local (default) runs on\n" \
+"                           this device; retry-remote keeps bidding until the\n" \
+"                           timeout; fail gives up at once\n" \
+"      --ttl MS             lease life without renewal (default: the\n" \
+"                           provider's lease/ttl_ms)\n"
+
+//  Apply request option OPT (a value above) with ARG to REQUEST. Returns 0,
+//  or OSMOSE_EXIT_USAGE after one line naming COMMAND and the option.
+int
+    osmose_cli_request_option (osmose_request_t *request, int opt, const char *arg,
+                               const char *command);
+
 //  Subcommands
 int osmose_cli_status (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_peers (osmose_cli_t *cli, int argc, char *argv []);
@@ -53,5 +95,8 @@ int osmose_cli_event (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_resources (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_log (osmose_cli_t *cli, int argc, char *argv []);
 int osmose_cli_plugin (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_lease (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_run (osmose_cli_t *cli, int argc, char *argv []);
+int osmose_cli_leases (osmose_cli_t *cli, int argc, char *argv []);
 
 #endif
