@@ -13,12 +13,24 @@
     back in batches and are handed out one by one. Results that arrive
     while osmose_lease_run waits for its own are kept, in order, for
     osmose_lease_next_result.
+
+    Nothing is lost (DESIGN.md, invariant 7): every task stays in the
+    in-flight table with its input until its first result. When the lease
+    ends under us (the provider closes it: revoked, battery low, shutting
+    down, or our daemon re-placed it after a move) or its connection drops
+    (the provider died: TCP reset, or ZMTP heartbeats time out), the lease
+    migrates: our daemon bids again (leaving out a provider that vanished),
+    the new work connection opens, and every task in flight is sent again
+    under its id. A second result for an id is dropped, so each task is
+    delivered once. Under OSMOSE_FAIL the lease ends with the reason
+    instead; under RETRY_LOCAL the new lease may be this device.
 */
 #include "osmose_prelude.h"
 #include "osmose_client.h"
 #include "osmose_identity.h"
 #include "osmose_token.h"
 #include "osmose_work_msg.h"
+#include "osmose_inflight.h"
 
 #define S_BATCH_TASKS   512             //  a batch leaves at this many tasks
 #define S_BATCH_BYTES   (256u * 1024)   //  or at this many bytes
@@ -41,11 +53,15 @@ struct osmose_lease_t {
     json_t *info;                   //  the daemon's answer, less secrets
     zcert_t *session;               //  this connection's CURVE key pair
     zsock_t *socket;                //  DEALER to the provider's work endpoint
+    zsock_t *monitor;               //  its disconnect events
+    unsigned connections;           //  work connections opened so far
+    osmose_request_t request;       //  what we asked for, to ask again
+    osmose_inflight_t *inflight;    //  tasks without a result yet
+    uint32_t migrations;
     osmose_failure_fn *on_failure;
     void *failure_arg;
     osmose_work_writer_t batch;     //  tasks not sent yet
     uint64_t next_task_id;
-    size_t in_flight;               //  submitted, result not handed out
     zframe_t *frame;                //  the RESULTS body being read
     osmose_work_msg_t results;
     zlistx_t *kept;                 //  s_kept_t, results put aside by run
@@ -182,7 +198,9 @@ s_lease_destroy (osmose_lease_t **self_p)
 {
     osmose_lease_t *self = *self_p;
     if (self) {
+        zsock_destroy (&self->monitor);
         zsock_destroy (&self->socket);
+        osmose_inflight_destroy (&self->inflight);
         zcert_destroy (&self->session);
         zframe_destroy (&self->frame);
         zlistx_destroy (&self->kept);
@@ -274,6 +292,15 @@ s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
     //  A provider that vanishes shows up as a dead connection
     zsock_set_heartbeat_ivl (self->socket, 1000);
     zsock_set_heartbeat_timeout (self->socket, 3000);
+    //  Told when the connection drops, to migrate at once
+    char monitor [64];
+    snprintf (monitor, sizeof (monitor), "inproc://osmose-lease-%p-%u", (void *) self,
+              ++self->connections);
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor
+    ||  zmq_socket_monitor (zsock_resolve (self->socket), monitor, ZMQ_EVENT_DISCONNECTED)
+    ||  zsock_connect (self->monitor, "%s", monitor) < 0)
+        return OSMOSE_ENOMEM;
     if (zsock_connect (self->socket, "%s", endpoint) < 0)
         return OSMOSE_EINVAL;
     osmose_work_write_open (&self->batch, token, token_size,
@@ -312,7 +339,9 @@ s_lease_new (osmose_t *mesh, const osmose_request_t *request)
     self->mesh = mesh;
     self->session = zcert_new ();
     self->kept = zlistx_new ();
-    if (!self->session || !self->kept) {
+    self->inflight = osmose_inflight_new ();
+    self->request = *request;
+    if (!self->session || !self->kept || !self->inflight) {
         s_lease_destroy (&self);
         return NULL;
     }
@@ -475,7 +504,7 @@ osmose_lease_last_error (osmose_lease_t *self)
 size_t
 osmose_lease_in_flight (osmose_lease_t *self)
 {
-    return self? self->in_flight: 0;
+    return self? osmose_inflight_size (self->inflight) + zlistx_size (self->kept): 0;
 }
 
 int
@@ -484,7 +513,7 @@ osmose_lease_flush (osmose_lease_t *self)
     if (!self)
         return OSMOSE_EINVAL;
     if (self->closed)
-        return OSMOSE_ENOLEASE;
+        return self->closed;
     if (self->batch.size == 0 || self->batch.count == 0)
         return 0;
     zframe_t *frame = zframe_new (self->batch.data, self->batch.size);
@@ -492,6 +521,28 @@ osmose_lease_flush (osmose_lease_t *self)
     zframe_destroy (&frame);
     osmose_work_writer_reset (&self->batch);
     return rc;
+}
+
+//  Put a task in the batch, sending the batch when it is full
+static int
+s_batch_add (osmose_lease_t *self, uint64_t task_id, const char *function,
+             const void *input, size_t input_size)
+{
+    if (self->batch.size + input_size + 128 > S_BATCH_BYTES && self->batch.count) {
+        int rc = osmose_lease_flush (self);
+        if (rc)
+            return rc;
+    }
+    if (self->batch.size == 0)
+        osmose_work_begin (&self->batch, OSMOSE_WORK_TASKS);
+    osmose_work_add_task (&self->batch, task_id, function, input, input_size);
+    if (self->batch.failed) {
+        osmose_work_writer_reset (&self->batch);
+        return OSMOSE_ENOMEM;
+    }
+    if (self->batch.count >= S_BATCH_TASKS || self->batch.size >= S_BATCH_BYTES)
+        return osmose_lease_flush (self);
+    return 0;
 }
 
 int
@@ -507,28 +558,18 @@ osmose_lease_submit (osmose_lease_t *self, const char *function, const void *inp
     if (input_size > OSMOSE_WORK_MAX_INPUT)
         return OSMOSE_ETOOBIG;
     if (self->closed)
-        return OSMOSE_ENOLEASE;
-    if (self->in_flight >= OSMOSE_LEASE_MAX_IN_FLIGHT)
+        return self->closed;
+    if (osmose_lease_in_flight (self) >= OSMOSE_LEASE_MAX_IN_FLIGHT)
         return OSMOSE_EBUSY;
-    if (self->batch.size + input_size + 128 > S_BATCH_BYTES && self->batch.count) {
-        int rc = osmose_lease_flush (self);
-        if (rc)
-            return rc;
-    }
-    if (self->batch.size == 0)
-        osmose_work_begin (&self->batch, OSMOSE_WORK_TASKS);
     uint64_t task_id = self->next_task_id;
-    osmose_work_add_task (&self->batch, task_id, function, input, input_size);
-    if (self->batch.failed) {
-        osmose_work_writer_reset (&self->batch);
-        return OSMOSE_ENOMEM;
-    }
+    int rc = osmose_inflight_add (self->inflight, task_id, function, input, input_size);
+    if (rc)
+        return rc;
     self->next_task_id++;
-    self->in_flight++;
     *task_id_p = task_id;
-    if (self->batch.count >= S_BATCH_TASKS || self->batch.size >= S_BATCH_BYTES)
-        return osmose_lease_flush (self);
-    return 0;
+    //  Kept in the table: a failed send is made good by the next migration
+    rc = s_batch_add (self, task_id, function, input, input_size);
+    return rc == OSMOSE_ENOMEM? rc: 0;
 }
 
 //  Fill RESULT from an item of the frame being read
@@ -547,28 +588,102 @@ s_result_from_item (osmose_lease_t *self, const osmose_work_item_t *item,
     result->output_size = item->data_size;
 }
 
-//  The provider ended the lease
+//  The lease is over for good: tell the program why
 static int
-s_closed (osmose_lease_t *self, const osmose_work_msg_t *msg)
+s_end (osmose_lease_t *self, int code, const char *reason)
 {
-    self->closed = msg->status? msg->status: OSMOSE_ENOLEASE;
-    snprintf (self->closed_reason, sizeof (self->closed_reason), "%.*s",
-              (int) msg->reason_size, msg->reason);
+    self->closed = code;
+    snprintf (self->closed_reason, sizeof (self->closed_reason), "%s", reason);
     if (self->on_failure)
-        self->on_failure (self, self->closed, self->closed_reason, self->failure_arg);
-    return self->closed;
+        self->on_failure (self, code, self->closed_reason, self->failure_arg);
+    return code;
 }
 
-//  Read one frame from the provider, waiting up to TIMEOUT_MS
+static int
+s_resend (void *arg, uint64_t task_id, const char *function, const uint8_t *input,
+          size_t input_size)
+{
+    return s_batch_add ((osmose_lease_t *) arg, task_id, function, input, input_size);
+}
+
+#define S_MIGRATED 1            //  internal: the lease moved, keep waiting
+
+//  Move the lease: bid again (without the provider that vanished, when
+//  EXCLUDE), open the new connection, send every task in flight again
+static int
+s_migrate (osmose_lease_t *self, const char *why, bool exclude)
+{
+    if (self->request.failure == OSMOSE_FAIL)
+        return s_end (self, OSMOSE_ENOLEASE, why);
+    char old_lease [sizeof (self->lease_hex)], old_provider [sizeof (self->provider)];
+    snprintf (old_lease, sizeof (old_lease), "%s", self->lease_hex);
+    snprintf (old_provider, sizeof (old_provider), "%s", self->provider);
+    s_release (self->mesh, old_lease);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->socket);
+    zframe_destroy (&self->frame);
+    osmose_work_writer_reset (&self->batch);
+    json_t *arguments = s_acquire_arguments (&self->request, self->session, S_OPEN_TIMEOUT_MS);
+    if (!arguments)
+        return s_end (self, OSMOSE_ENOMEM, "out of memory");
+    if (exclude)
+        json_object_set_new (arguments, "exclude", json_pack ("[s]", old_provider));
+    json_object_set_new (arguments, "migrate", json_pack ("{s:s, s:s, s:s, s:I}",
+        "lease", old_lease, "provider", old_provider, "reason", why,
+        "tasks", (json_int_t) osmose_inflight_size (self->inflight)));
+    json_t *reply = NULL;
+    int rc = osmose_client_call (self->mesh, "LEASE_ACQUIRE", arguments, &reply);
+    json_decref (arguments);
+    if (rc == 0)
+        rc = s_connect (self, reply, S_OPEN_TIMEOUT_MS);
+    if (rc) {
+        char reason [OSMOSE_WORK_MAX_REASON + 1];
+        const char *detail = json_string_value (json_object_get (reply, "error"));
+        snprintf (reason, sizeof (reason), "%s; no other lease: %s", why,
+                  detail? detail: osmose_strerror (rc));
+        json_decref (reply);
+        return s_end (self, rc, reason);
+    }
+    json_object_del (reply, "token");
+    json_object_del (reply, "delegation");
+    json_decref (self->info);
+    self->info = reply;
+    self->migrations++;
+    rc = osmose_inflight_each (self->inflight, s_resend, self);
+    if (rc == 0)
+        rc = osmose_lease_flush (self);
+    return rc? s_end (self, rc, "cannot send the tasks to the new provider"): S_MIGRATED;
+}
+
+//  Read one frame from the provider, waiting up to TIMEOUT_MS (-1: ever)
 static int
 s_receive (osmose_lease_t *self, int timeout_ms)
 {
     zframe_destroy (&self->frame);
-    zsock_set_rcvtimeo (self->socket, timeout_ms);
+    int64_t deadline = timeout_ms < 0? INT64_MAX: zclock_mono () + timeout_ms;
     while (true) {
-        zframe_t *frame = zframe_recv (self->socket);
-        if (!frame)
-            return zsys_interrupted? OSMOSE_ECANCELED: OSMOSE_ETIMEDOUT;
+        zframe_t *frame = zframe_recv_nowait (self->socket);
+        if (!frame) {
+            int64_t left = deadline == INT64_MAX? -1: deadline - zclock_mono ();
+            if (left < 0 && deadline != INT64_MAX)
+                return OSMOSE_ETIMEDOUT;
+            zmq_pollitem_t items [] = {
+                { zsock_resolve (self->socket), 0, ZMQ_POLLIN, 0 },
+                { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 }
+            };
+            if (zmq_poll (items, 2, (long) left) < 0)
+                return zsys_interrupted? OSMOSE_ECANCELED: OSMOSE_EIO;
+            if (items [1].revents & ZMQ_POLLIN)
+                return s_migrate (self, "connection to the provider lost", true);
+            if (!(items [0].revents & ZMQ_POLLIN)) {
+                if (left == 0)
+                    return OSMOSE_ETIMEDOUT;
+                continue;
+            }
+            frame = zframe_recv_nowait (self->socket);
+            if (!frame)
+                continue;
+        }
         osmose_work_msg_t msg;
         if (osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg) == 0) {
             if (msg.kind == OSMOSE_WORK_RESULTS) {
@@ -577,30 +692,34 @@ s_receive (osmose_lease_t *self, int timeout_ms)
                 return 0;
             }
             if (msg.kind == OSMOSE_WORK_CLOSED) {
+                char why [OSMOSE_WORK_MAX_REASON + 1];
+                snprintf (why, sizeof (why), "%.*s", (int) msg.reason_size, msg.reason);
                 zframe_destroy (&frame);
-                return s_closed (self, &msg);
+                return s_migrate (self, why, false);
             }
         }
         zframe_destroy (&frame);        //  nothing for us: drop it
     }
 }
 
-//  Next result from the frame in hand, or from the provider
+//  Next result from the frame in hand, or from the provider; a second
+//  result for a task (it ran twice across a migration) is dropped
 static int
 s_next (osmose_lease_t *self, int timeout_ms, osmose_result_t *result)
 {
     int64_t deadline = timeout_ms < 0? INT64_MAX: zclock_mono () + timeout_ms;
     while (true) {
         osmose_work_item_t item;
-        if (self->frame && osmose_work_next (&self->results, &item)) {
-            s_result_from_item (self, &item, result);
-            return 0;
-        }
+        while (self->frame && osmose_work_next (&self->results, &item))
+            if (osmose_inflight_remove (self->inflight, item.task_id)) {
+                s_result_from_item (self, &item, result);
+                return 0;
+            }
         if (self->closed)
             return self->closed;
         int64_t left = deadline == INT64_MAX? -1: deadline - zclock_mono ();
         int rc = s_receive (self, left < 0 && deadline != INT64_MAX? 0: (int) left);
-        if (rc)
+        if (rc && rc != S_MIGRATED)
             return rc;
     }
 }
@@ -622,17 +741,12 @@ osmose_lease_next_result (osmose_lease_t *self, int timeout_ms, osmose_result_t 
         result->reason = self->current.reason? self->current.reason: "";
         result->output = self->current.output;
         result->output_size = self->current.output_size;
-        self->in_flight--;
         return 0;
     }
-    if (self->in_flight == 0)
+    if (osmose_inflight_size (self->inflight) == 0)
         return OSMOSE_ENOTFOUND;
     int rc = osmose_lease_flush (self);
-    if (rc == 0)
-        rc = s_next (self, timeout_ms, result);
-    if (rc == 0)
-        self->in_flight--;
-    return rc;
+    return rc? rc: s_next (self, timeout_ms, result);
 }
 
 //  Put RESULT aside for osmose_lease_next_result
@@ -681,7 +795,6 @@ osmose_lease_run (osmose_lease_t *self, const char *function, const void *input,
             rc = s_keep (self, &result);
             continue;
         }
-        self->in_flight--;
         if (result.status) {
             snprintf (self->closed_reason, sizeof (self->closed_reason), "%s", result.reason);
             return result.status;

@@ -27,6 +27,9 @@ typedef struct {
     int64_t start_time;
     int64_t deadline_us;            //  answer by then
     int64_t retry_us;               //  RETRY_REMOTE: next bid, or 0
+    char exclude [8][OSMOSE_ID_SIZE + 1];   //  providers not to ask (vanished)
+    size_t excluded;
+    json_t *migrate;                //  a migration: where the lease was, why
 } s_acquire_t;
 
 //  A lease we hold for a local program. A local lease (this device for
@@ -85,6 +88,7 @@ s_acquire_destroy (s_acquire_t **self_p)
 {
     if (*self_p) {
         osmose_api_pending_destroy (&(*self_p)->reply);
+        json_decref ((*self_p)->migrate);
         free (*self_p);
         *self_p = NULL;
     }
@@ -181,8 +185,15 @@ s_bid (osmose_leasing_t *self, s_acquire_t *acquire)
         malloc ((count? count: 1) * sizeof (*candidates));
     if (!candidates)
         return OSMOSE_ENOMEM;
-    for (size_t index = 0; index < count; index++)
-        candidates [index] = self->members [index].candidate;
+    size_t kept = 0;
+    for (size_t index = 0; index < count; index++) {
+        bool excluded = false;
+        for (size_t other = 0; other < acquire->excluded && !excluded; other++)
+            excluded = streq (acquire->exclude [other], self->members [index].id);
+        if (!excluded)
+            candidates [kept++] = self->members [index].candidate;
+    }
+    count = kept;
     int rc = osmose_market_acquire (self->market, &acquire->market, candidates, count,
                                     s_wall_us (), &acquire->request);
     free (candidates);
@@ -283,6 +294,14 @@ s_api_acquire (void *arg, json_t *request, json_t **reply)
     json_int_t timeout = json_integer_value (json_object_get (request, "timeout_ms"));
     if (timeout <= 0 || timeout > S_MAX_TIMEOUT_MS)
         timeout = 5000;
+    size_t index;
+    json_t *excluded;
+    json_array_foreach (json_object_get (request, "exclude"), index, excluded)
+        if (acquire->excluded < 8 && json_is_string (excluded))
+            snprintf (acquire->exclude [acquire->excluded++], OSMOSE_ID_SIZE + 1, "%s",
+                      json_string_value (excluded));
+    if (json_is_object (json_object_get (request, "migrate")))
+        acquire->migrate = json_incref (json_object_get (request, "migrate"));
     acquire->pid = json_integer_value (json_object_get (request, "pid"));
     acquire->start_time = json_integer_value (json_object_get (request, "start_time"));
     acquire->deadline_us = s_wall_us () + timeout * 1000;
@@ -399,6 +418,18 @@ s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provid
     zhashx_update (self->holders, lease, holder);
     osmose_api_answer (self->api, &acquire->reply, 0, body);
     json_decref (body);
+    if (acquire->migrate) {
+        //  The life of a task across peers: where its lease went, and why
+        json_t *entry = json_pack ("{s:s, s:O, s:O, s:s, s:s, s:b, s:O, s:O}",
+            "event", "migrate",
+            "from_lease", json_object_get (acquire->migrate, "lease"),
+            "from_provider", json_object_get (acquire->migrate, "provider"),
+            "to_lease", lease, "to_provider", provider->id, "local", local,
+            "reason", json_object_get (acquire->migrate, "reason"),
+            "tasks", json_object_get (acquire->migrate, "tasks"));
+        if (entry)
+            self->log (self->log_arg, OSMOSE_ENTRY_MIGRATE, entry);
+    }
     return 0;
 }
 
@@ -870,6 +901,9 @@ osmose_leasing_destroy (osmose_leasing_t **self_p)
             osmose_mesh_set_handler (self->mesh, OSMOSE_MSG_MARKET, NULL, NULL);
             osmose_mesh_set_on_change (self->mesh, NULL, NULL);
         }
+        //  Leaseholders hear it first-hand and move their tasks at once
+        if (self->work)
+            osmose_work_close_all (self->work, OSMOSE_ENOLEASE, "provider shutting down");
         osmose_work_destroy (&self->work);
         osmose_exec_destroy (&self->exec);
         osmose_market_destroy (&self->market);

@@ -143,6 +143,9 @@ osmose_work_destroy (osmose_work_t **self_p)
     assert (self_p);
     if (*self_p) {
         osmose_work_t *self = *self_p;
+        //  Let the last words (CLOSED) leave before the socket goes
+        if (self->socket)
+            zsock_set_linger (self->socket, 200);
         zsock_destroy (&self->socket);
         zlistx_destroy (&self->dirty);
         zhashx_destroy (&self->sessions);
@@ -489,6 +492,18 @@ osmose_work_close_lease (osmose_work_t *self, const uint8_t *lease_id, int statu
         s_session_drop (self, session);
     }
     zlistx_destroy (&closing);
+}
+
+void
+osmose_work_close_all (osmose_work_t *self, int status, const char *reason)
+{
+    assert (self);
+    for (s_session_t *session = (s_session_t *) zhashx_first (self->sessions); session;
+         session = (s_session_t *) zhashx_next (self->sessions))
+        if (session->opened) {
+            s_flush_session (self, session);
+            s_send_status (self, session->routing, OSMOSE_WORK_CLOSED, status, reason);
+        }
 }
 
 json_t *

@@ -69,6 +69,11 @@ void
     osmose_work_close_lease (osmose_work_t *self, const uint8_t *lease_id, int status,
                              const char *reason);
 
+//  Close every connection with STATUS and REASON (the daemon stopping:
+//  leaseholders move their tasks elsewhere at once).
+void
+    osmose_work_close_all (osmose_work_t *self, int status, const char *reason);
+
 //  Where clients connect.
 const char *
     osmose_work_endpoint (osmose_work_t *self);

@@ -9,6 +9,12 @@
                                                  for echo.echo; prints
                                                  "ok N provider" or fails
     lease_probe ENDPOINT hold SECONDS [REQUEST]  acquire, print, sleep
+    lease_probe ENDPOINT spread N LEASES FUNCTION INPUT EXPECT [REQUEST]
+                                                 N tasks over LEASES leases
+                                                 (round robin), each output
+                                                 must be EXPECT, each task
+                                                 answered once; prints
+                                                 "ok N" and the providers
     lease_probe ENDPOINT run FUNCTION INPUT [REQUEST]
                                                  one task; prints the
                                                  output, or the error
@@ -126,6 +132,72 @@ s_tasks (osmose_lease_t *lease, long count, const char *function)
     return 0;
 }
 
+//  N tasks over several leases at once; a provider may die meanwhile
+static int
+s_spread (osmose_t *mesh, osmose_request_t *request, long count, int leases,
+          const char *function, const char *input, const char *expect)
+{
+    osmose_lease_t *lease [16];
+    long *sent = (long *) calloc ((size_t) leases, sizeof (long));
+    char **seen = (char **) calloc ((size_t) leases, sizeof (char *));
+    if (leases < 1 || leases > 16 || !sent || !seen)
+        return 2;
+    for (int index = 0; index < leases; index++) {
+        int rc = osmose_lease_acquire (mesh, request, s_timeout_ms, &lease [index]);
+        if (rc)
+            return s_fail ("acquire", rc);
+        seen [index] = (char *) calloc ((size_t) count + 2, 1);
+        printf ("lease %d from %s\n", index, osmose_lease_provider (lease [index]));
+    }
+    fflush (stdout);
+    long submitted = 0, received = 0;
+    size_t size = strlen (expect);
+    while (received < count) {
+        for (int index = 0; index < leases && submitted < count; index++)
+            while (submitted < count && osmose_lease_in_flight (lease [index]) < 200) {
+                uint64_t id;
+                int rc = osmose_lease_submit (lease [index], function, input, strlen (input), &id);
+                if (rc)
+                    return s_fail ("submit", rc);
+                sent [index]++;
+                submitted++;
+            }
+        for (int index = 0; index < leases; index++) {
+            osmose_result_t result;
+            int rc;
+            while ((rc = osmose_lease_next_result (lease [index], index == 0? 20: 0, &result)) == 0) {
+                if (result.task_id == 0 || (long) result.task_id > sent [index]
+                ||  seen [index][result.task_id]) {
+                    fprintf (stderr, "lease_probe: duplicate or unknown result %lu\n",
+                             (unsigned long) result.task_id);
+                    return 3;
+                }
+                seen [index][result.task_id] = 1;
+                if (result.status || result.output_size != size
+                ||  memcmp (result.output, expect, size) != 0) {
+                    fprintf (stderr, "lease_probe: task %lu: %s: %s\n",
+                             (unsigned long) result.task_id,
+                             osmose_strerror_name (result.status), result.reason);
+                    return 3;
+                }
+                received++;
+            }
+            if (rc != OSMOSE_ETIMEDOUT && rc != OSMOSE_ENOTFOUND)
+                return s_fail ("next result", rc);
+        }
+    }
+    printf ("ok %ld", received);
+    for (int index = 0; index < leases; index++) {
+        printf (" %s", osmose_lease_provider (lease [index]));
+        osmose_lease_release (&lease [index]);
+        free (seen [index]);
+    }
+    printf ("\n");
+    free (seen);
+    free (sent);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -137,7 +209,8 @@ main (int argc, char **argv)
     int first = strcmp (verb, "acquire") == 0? 3
               : strcmp (verb, "tasks") == 0? 5
               : strcmp (verb, "hold") == 0? 4
-              : strcmp (verb, "run") == 0? 5: -1;
+              : strcmp (verb, "run") == 0? 5
+              : strcmp (verb, "spread") == 0? 8: -1;
     if (first < 0 || argc < first) {
         fprintf (stderr, "lease_probe: bad arguments\n");
         return 2;
@@ -148,6 +221,12 @@ main (int argc, char **argv)
     int rc = osmose_connect (argv [1], 2000, &mesh);
     if (rc)
         return s_fail ("connect", rc);
+    if (strcmp (verb, "spread") == 0) {
+        int status = s_spread (mesh, &request, atol (argv [3]), atoi (argv [4]), argv [5],
+                               argv [6], argv [7]);
+        osmose_disconnect (&mesh);
+        return status;
+    }
     osmose_lease_t *lease = NULL;
     rc = osmose_lease_acquire (mesh, &request, s_timeout_ms, &lease);
     if (rc) {
