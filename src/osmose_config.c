@@ -34,6 +34,9 @@ static const s_setting_t s_schema [] = {
       "Human name of this device; empty means the host name" },
     { "node/location", S_LOCATION, "", 0, 0, NULL,
       "Where the device is, as a path: building/floor/room/spot" },
+    { "node/location_source", S_STRING, "", 0, 0, NULL,
+      "File or named pipe a positioning script writes location paths to; the"
+      " peer moves to each new one (empty: none)" },
     { "node/state_dir", S_PATH, "/var/lib/osmose", 0, 0, NULL,
       "Keys, trust store and log live here (owned by the osmose user)" },
     { "api/endpoint", S_ENDPOINT, OSMOSE_DEFAULT_ENDPOINT, 0, 0, NULL,
@@ -101,6 +104,12 @@ static const s_setting_t s_schema [] = {
       "Lease lifetime without a heartbeat" },
     { "lease/heartbeat_ms", S_INT, "2000", 10, 3600000, NULL,
       "How often a leaseholder renews its leases" },
+    { "lease/move_gain_us", S_INT, "1500", 0, 100000000, NULL,
+      "After a move, a lease is re-placed when a provider this much nearer"
+      " (score) has room, or when its own breaks the latency bound" },
+    { "lease/move_hold_ms", S_INT, "1000", 0, 3600000, NULL,
+      "A lease younger than this is not re-placed for being far (no"
+      " thrashing in a doorway); a broken latency bound moves it at once" },
     { "work/bind", S_STRING, "", 0, 0, NULL,
       "Work endpoint leaseholders send tasks to (CurveZMQ); empty means the"
       " mesh/bind host on a port the system picks (set tcp://*:7471 behind a"

@@ -42,6 +42,10 @@ typedef struct {
     bool local;
     int cpus, gpus, npus;
     int64_t memory_mb;
+    int64_t latency_bound_us;       //  the request's
+    char provider [OSMOSE_ID_SIZE + 1];
+    int64_t placed_us;              //  when it was granted
+    const char *replaced;           //  why we gave it back, or NULL
 } s_holder_t;
 
 //  A member as a candidate, with the strings the candidate borrows
@@ -71,6 +75,7 @@ struct _osmose_leasing_t {
     osmose_resources_t resources;
     zlistx_t *acquires;             //  s_acquire_t
     zhashx_t *holders;              //  lease hex -> s_holder_t
+    zhashx_t *replaced;             //  lease hex -> why we re-placed it (text)
     int64_t next_holder_check;
     s_member_t *members;            //  scratch for candidates
 };
@@ -415,10 +420,20 @@ s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provid
     holder->gpus = grant->gpus;
     holder->npus = grant->npus;
     holder->memory_mb = grant->memory_mb;
+    holder->latency_bound_us = acquire->market.latency_bound_us;
+    snprintf (holder->provider, sizeof (holder->provider), "%s", provider->id);
+    holder->placed_us = s_wall_us ();
     zhashx_update (self->holders, lease, holder);
     osmose_api_answer (self->api, &acquire->reply, 0, body);
     json_decref (body);
     if (acquire->migrate) {
+        //  We gave the old lease back ourselves (a move): say so
+        const char *from = json_string_value (json_object_get (acquire->migrate, "lease"));
+        const char *why = from? (const char *) zhashx_lookup (self->replaced, from): NULL;
+        if (why)
+            json_object_set_new (acquire->migrate, "reason", json_string (why));
+        if (from)
+            zhashx_delete (self->replaced, from);
         //  The life of a task across peers: where its lease went, and why
         json_t *entry = json_pack ("{s:s, s:O, s:O, s:s, s:s, s:b, s:O, s:O}",
             "event", "migrate",
@@ -832,14 +847,18 @@ osmose_leasing_new (osmose_config_t *config, osmose_identity_t *identity,
     self->resources = *resources;
     self->acquires = zlistx_new ();
     self->holders = zhashx_new ();
+    self->replaced = zhashx_new ();
     self->members = (s_member_t *) malloc (S_MAX_CANDIDATES * sizeof (s_member_t));
     self->market = osmose_market_new (identity, NULL);
-    if (!self->acquires || !self->holders || !self->members || !self->market) {
+    if (!self->acquires || !self->holders || !self->replaced || !self->members
+    ||  !self->market) {
         snprintf (error, error_size, "out of memory");
         osmose_leasing_destroy (&self);
         return NULL;
     }
     zlistx_set_destructor (self->acquires, (zlistx_destructor_fn *) s_acquire_destroy);
+    zhashx_set_destructor (self->replaced, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_duplicator (self->replaced, (zhashx_duplicator_fn *) strdup);
     if (osmose_market_apply_config (self->market, config) != 0) {
         snprintf (error, error_size, "policy/allow: expected * or peer ids (16 hex digits)");
         osmose_leasing_destroy (&self);
@@ -909,6 +928,7 @@ osmose_leasing_destroy (osmose_leasing_t **self_p)
         osmose_market_destroy (&self->market);
         zlistx_destroy (&self->acquires);
         zhashx_destroy (&self->holders);
+        zhashx_destroy (&self->replaced);
         free (self->members);
         free (self);
         *self_p = NULL;
@@ -968,6 +988,73 @@ osmose_leasing_timeout (osmose_leasing_t *self)
     return due <= now? 0: (due - now + 999) / 1000;
 }
 
+//  Should the lease of HOLDER move, seen from where we are now? The
+//  reason when it should, else NULL
+static const char *
+s_misplaced (osmose_leasing_t *self, s_holder_t *holder, size_t count, int64_t now)
+{
+    s_member_t *provider = s_member_find (self, count, holder->provider);
+    if (!provider)
+        return NULL;            //  gone: membership and the connection handle that
+    int64_t weight = osmose_config_int (self->config, "proximity/topology_weight_us");
+    const char *here = self->resources.capacity.location;
+    int64_t score = osmose_proximity_candidate_score (here, &provider->candidate, weight);
+    if (holder->latency_bound_us && score > holder->latency_bound_us)
+        return "moved: the provider is beyond the latency bound";
+    if (now - holder->placed_us < osmose_config_int (self->config, "lease/move_hold_ms") * 1000)
+        return NULL;
+    int64_t gain = osmose_config_int (self->config, "lease/move_gain_us");
+    for (size_t index = 0; index < count; index++) {
+        s_member_t *other = &self->members [index];
+        const osmose_proximity_candidate_t *candidate = &other->candidate;
+        if (other->is_self || streq (other->id, holder->provider) || !*other->work
+        ||  candidate->free_cpus < holder->cpus || candidate->free_gpus < holder->gpus
+        ||  candidate->free_npus < holder->npus || candidate->free_memory_mb < holder->memory_mb)
+            continue;
+        if (osmose_proximity_candidate_score (here, candidate, weight) + gain <= score)
+            return "moved: a much nearer provider has room";
+    }
+    return NULL;
+}
+
+//  Give back leases whose providers are no longer near us; their programs
+//  hear it from the provider (CLOSED) and bid again from here
+static void
+s_replace (osmose_leasing_t *self, int64_t now)
+{
+    size_t count = 0;
+    zlistx_t *moving = zlistx_new ();
+    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); moving && holder;
+         holder = (s_holder_t *) zhashx_next (self->holders)) {
+        if (holder->local)
+            continue;
+        if (count == 0)
+            count = s_members (self, true, false, false);
+        if ((holder->replaced = s_misplaced (self, holder, count, now)))
+            zlistx_add_end (moving, (void *) zhashx_cursor (self->holders));
+    }
+    for (const char *lease = (const char *) zlistx_first (moving); lease;
+         lease = (const char *) zlistx_next (moving)) {
+        s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
+        zsys_info ("leasing: re-placing lease %s from %s: %s", lease, holder->provider,
+                   holder->replaced);
+        zhashx_update (self->replaced, lease, (void *) holder->replaced);
+        uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
+        memcpy (lease_id, holder->lease_id, sizeof (lease_id));
+        if (s_give_back (self, lease, lease_id, holder->replaced) != 0)
+            zhashx_delete (self->replaced, lease);
+    }
+    zlistx_destroy (&moving);
+}
+
+void
+osmose_leasing_moved (osmose_leasing_t *self, const osmose_resources_t *resources)
+{
+    assert (self && resources);
+    osmose_leasing_set_resources (self, resources);
+    s_replace (self, s_wall_us ());
+}
+
 //  Release leases whose programs have died
 static void
 s_check_holders (osmose_leasing_t *self, int64_t now)
@@ -975,6 +1062,7 @@ s_check_holders (osmose_leasing_t *self, int64_t now)
     if (now < self->next_holder_check)
         return;
     self->next_holder_check = now + S_HOLDER_CHECK_US;
+    s_replace (self, now);
     zlistx_t *dead = zlistx_new ();
     if (!dead)
         return;

@@ -61,6 +61,13 @@ void
 void
     osmose_leasing_set_resources (osmose_leasing_t *self, const osmose_resources_t *resources);
 
+//  We moved (RESOURCES carry the new location): leases whose provider now
+//  breaks their latency bound, or that a much nearer provider could hold
+//  (lease/move_gain_us, not before lease/move_hold_ms), are given back;
+//  their programs bid again from here. Checked again every half second.
+void
+    osmose_leasing_moved (osmose_leasing_t *self, const osmose_resources_t *resources);
+
 //  Add the sockets to poll to POLLER; call osmose_leasing_handle with
 //  whatever the poller returned: true when it was one of ours.
 int OSMOSE_CHECK

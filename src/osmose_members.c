@@ -406,6 +406,17 @@ osmose_members_set_app (osmose_members_t *self, const uint8_t *app,
     return s_self_announce (self);
 }
 
+int
+osmose_members_set_location (osmose_members_t *self, const char *location, int64_t now_us)
+{
+    if (!location || strlen (location) > OSMOSE_MEMBERS_TEXT_MAX)
+        return OSMOSE_EINVAL;
+    snprintf (self->me->location, sizeof (self->me->location), "%s", location);
+    self->now = now_us;
+    self->me->incarnation++;
+    return s_self_announce (self);
+}
+
 //  Someone says something about us: refute anything but our own truth
 static void
 s_apply_self (osmose_members_t *self, const members_record_t *record)

@@ -226,6 +226,12 @@ int OSMOSE_CHECK
     osmose_members_set_app (osmose_members_t *self, const uint8_t *app,
                             size_t size, int64_t now_us);
 
+//  We moved: replace our location path, raise our incarnation and
+//  disseminate it (the view follows, nearest first). 0 or OSMOSE_EINVAL.
+int OSMOSE_CHECK
+    osmose_members_set_location (osmose_members_t *self, const char *location,
+                                 int64_t now_us);
+
 //  Number of members, us included, in any state.
 size_t
     osmose_members_size (osmose_members_t *self);

@@ -388,6 +388,18 @@ osmose_mesh_advertise (osmose_mesh_t *self, json_t *advert)
     return rc;
 }
 
+int
+osmose_mesh_set_location (osmose_mesh_t *self, const char *location)
+{
+    assert (self);
+    int rc = osmose_members_set_location (self->members, location, s_now ());
+    if (rc == 0) {
+        snprintf (self->location, sizeof (self->location), "%s", location);
+        s_flush (self);
+    }
+    return rc;
+}
+
 size_t
 osmose_mesh_view (osmose_mesh_t *self, const char **ids, size_t max)
 {

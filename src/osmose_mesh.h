@@ -80,6 +80,10 @@ int OSMOSE_CHECK
 int OSMOSE_CHECK
     osmose_mesh_advertise (osmose_mesh_t *self, json_t *advert);
 
+//  We moved to LOCATION (a checked path): tell the members. 0 or EINVAL.
+int OSMOSE_CHECK
+    osmose_mesh_set_location (osmose_mesh_t *self, const char *location);
+
 //  The active view: ids of the members we keep links to (engine-owned
 //  strings, valid until the next call into the mesh).
 size_t

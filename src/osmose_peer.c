@@ -16,6 +16,8 @@
 #include "osmose_feed.h"
 #include "osmose_gossip.h"
 #include "osmose_leasing.h"
+#include "osmose_locator.h"
+#include "osmose_location.h"
 #include <sys/stat.h>
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
@@ -33,6 +35,9 @@ typedef struct {
     osmose_feed_t *feed;            //  our own signed log
     osmose_gossip_t *gossip;        //  every feed of the mesh
     osmose_leasing_t *leasing;      //  market, work endpoint, executor
+    osmose_locator_t *locator;      //  NULL without node/location_source
+    int locator_fd;                 //  its pipe, polled (zpoller takes int *)
+    bool advert_due;                //  send the advert now (we moved)
     bool feed_dirty;                //  appended since the last commit
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
@@ -259,6 +264,59 @@ s_api_event (void *arg, json_t *request, json_t **reply)
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
+//  We are somewhere else now: tell the mesh, re-place what is far, log it
+static int
+s_move (s_peer_t *self, const char *location, const char *source)
+{
+    int rc = osmose_location_check (location);
+    if (rc)
+        return rc;
+    char from [OSMOSE_LOCATION_MAX_LENGTH + 1];
+    snprintf (from, sizeof (from), "%s", self->resources.capacity.location);
+    if (streq (from, location))
+        return 0;
+    rc = osmose_config_set (self->config, "node/location", location);
+    if (rc == 0)
+        rc = osmose_mesh_set_location (self->mesh, location);
+    if (rc)
+        return rc;
+    snprintf (self->resources.capacity.location, sizeof (self->resources.capacity.location),
+              "%s", location);
+    zsys_info ("osmose: moved from %s to %s (%s)", *from? from: "-", location, source);
+    s_log (self, OSMOSE_ENTRY_MOVE, json_pack ("{s:s, s:s, s:s}", "from", from,
+                                                "to", location, "source", source));
+    osmose_leasing_moved (self->leasing, &self->resources);
+    self->advert_due = true;
+    return 0;
+}
+
+//  {"location": path}
+static int
+s_api_move (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    const char *location = json_string_value (json_object_get (request, "location"));
+    char from [OSMOSE_LOCATION_MAX_LENGTH + 1];
+    snprintf (from, sizeof (from), "%s", self->resources.capacity.location);
+    int rc = location? s_move (self, location, "api"): OSMOSE_EINVAL;
+    if (rc) {
+        *reply = json_pack ("{s:s}", "error", "expected a location path: segments of "
+                            "[A-Za-z0-9._-] joined by '/'");
+        return rc;
+    }
+    *reply = json_pack ("{s:s, s:s}", "from", from, "to", location);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+static void
+s_check_locator (s_peer_t *self)
+{
+    char location [OSMOSE_LOCATION_MAX_LENGTH + 1];
+    if (self->locator && osmose_locator_check (self->locator, location)
+    &&  s_move (self, location, "locator") != 0)
+        zsys_warning ("osmose: cannot move to %s", location);
+}
+
 static int
 s_api_trust_list (void *arg, json_t *request, json_t **reply)
 {
@@ -327,6 +385,7 @@ s_peer_destroy (s_peer_t **self_p)
     if (*self_p) {
         s_peer_t *self = *self_p;
         osmose_leasing_destroy (&self->leasing);
+        osmose_locator_destroy (&self->locator);
         zpoller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
         osmose_discovery_destroy (&self->discovery);
@@ -480,6 +539,7 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     ||  osmose_api_register (self->api, "PEERS", s_api_peers, self)
     ||  osmose_api_register (self->api, "FEEDS", s_api_feeds, self)
     ||  osmose_api_register (self->api, "EVENT", s_api_event, self)
+    ||  osmose_api_register (self->api, "MOVE", s_api_move, self)
     ||  osmose_api_register (self->api, "TRUST_LIST", s_api_trust_list, self)
     ||  osmose_api_register (self->api, "TRUST_ADD", s_api_trust_add, self)
     ||  osmose_api_register (self->api, "TRUST_REMOVE", s_api_trust_remove, self)) {
@@ -494,10 +554,17 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         s_peer_destroy (&self);
         return NULL;
     }
+    const char *source = osmose_config_str (config, "node/location_source");
+    if (*source && !(self->locator = osmose_locator_new (source, error, error_size))) {
+        s_peer_destroy (&self);
+        return NULL;
+    }
     self->poller = zpoller_new (pipe, osmose_api_socket (self->api),
                                 osmose_mesh_inbox (self->mesh), NULL);
     if (self->poller && self->discovery)
         zpoller_add (self->poller, osmose_discovery_socket (self->discovery));
+    if (self->poller && self->locator && (self->locator_fd = osmose_locator_fd (self->locator)) >= 0)
+        zpoller_add (self->poller, &self->locator_fd);
     if (!self->poller || osmose_leasing_poll_on (self->leasing, self->poller)) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
@@ -546,7 +613,8 @@ s_advertise (s_peer_t *self)
     if (osmose_resources_probe_load (&fresh, getenv (OSMOSE_RESOURCES_SYSROOT_ENV),
                                      self->config) != 0)
         return;
-    bool first = self->next_advert == 0;
+    bool first = self->next_advert == 0 || self->advert_due;
+    self->advert_due = false;
     //  Every advert is a signed record that every member relays a few
     //  times, so only news travels: a load that moved by a whole CPU or a
     //  quarter, a tenth of memory, five points of battery
@@ -601,7 +669,9 @@ s_housekeeping (s_peer_t *self)
     osmose_gossip_set_view (self->gossip, view, view_size);
     osmose_gossip_tick (self->gossip, zclock_usecs ());
     s_gossip_flush (self);
-    if (now >= self->next_advert) {
+    if (self->locator && osmose_locator_fd (self->locator) < 0)
+        s_check_locator (self);
+    if (now >= self->next_advert || self->advert_due) {
         s_advertise (self);
         self->next_advert = now + S_ADVERT_MS;
     }
@@ -654,6 +724,9 @@ s_peer_actor (zsock_t *pipe, void *args)
         else
         if (which && osmose_leasing_handle (self->leasing, which))
             ;
+        else
+        if (self->locator && which == &self->locator_fd)
+            s_check_locator (self);
         else
         if (zpoller_terminated (self->poller))
             break;
