@@ -360,6 +360,47 @@ s_lease_stream (osmose_lease_t *lease, const s_options_t *options)
     return rate;
 }
 
+//  One integer of the daemon's STATUS, e.g. peers.alive; -1 if none
+static json_int_t
+s_status_int (osmose_t *client, const char *section, const char *key)
+{
+    char *text = NULL;
+    json_int_t value = -1;
+    if (osmose_status_json (client, &text) == 0) {
+        json_t *status = json_loads (text, 0, NULL);
+        json_t *field = json_object_get (json_object_get (status, section), key);
+        if (json_is_integer (field))
+            value = json_integer_value (field);
+        json_decref (status);
+    }
+    osmose_free (text);
+    return value;
+}
+
+//  CPU time, user and system, the daemons of PEERS have used so far, in ms
+static double
+s_daemons_cpu_ms (s_peer_t *peers, size_t count)
+{
+    double total = 0;
+    for (size_t index = 0; index < count; index++) {
+        char path [64], line [1024];
+        snprintf (path, sizeof (path), "/proc/%d/stat", peers [index].pid);
+        FILE *file = fopen (path, "r");
+        if (file && fgets (line, sizeof (line), file)) {
+            //  Fields 14 and 15, counted after the command's parenthesis
+            char *field = strrchr (line, ')');
+            for (int at = 2; field && at < 14; at++)
+                field = strchr (field + 1, ' ');
+            unsigned long long user = 0, system = 0;
+            if (field && sscanf (field + 1, "%llu %llu", &user, &system) == 2)
+                total += (double) (user + system) * 1000.0 / (double) sysconf (_SC_CLK_TCK);
+        }
+        if (file)
+            fclose (file);
+    }
+    return total;
+}
+
 //  The daemon's part of an acquisition alone, through the internal API the
 //  library uses (LEASE_ACQUIRE answered: bidding, token, delegation), with
 //  no work connection: what acquire costs beyond it is the library's
@@ -412,9 +453,14 @@ s_bidding_only (osmose_t *mesh, const s_options_t *options, double *p50, double 
             json_decref (release);
             json_decref (released);
         }
-        json_decref (reply);
-        if (!lease)
+        if (!lease) {
+            const char *error = json_string_value (json_object_get (reply, "error"));
+            fprintf (stderr, "bench_lease: LEASE_ACQUIRE: %s%s%s\n", osmose_strerror (rc),
+                     error? ": ": "", error? error: "");
+            json_decref (reply);
             break;
+        }
+        json_decref (reply);
     }
     if (done == count || (done && s_now_ns () >= deadline)) {
         *p50 = s_percentile (samples, done, 0.5);
@@ -423,34 +469,53 @@ s_bidding_only (osmose_t *mesh, const s_options_t *options, double *p50, double 
     free (samples);
 }
 
+//  The sentence that came with the last failed acquisition
+static char s_failure_reason [256];
+
+static void
+s_on_failure (osmose_lease_t *lease, int code, const char *reason, void *arg)
+{
+    snprintf (s_failure_reason, sizeof (s_failure_reason), "%s", reason);
+}
+
 //  ACQUISITIONS times acquire then release; prints the figures
 static void
-s_acquisitions (osmose_t *mesh, const s_options_t *options, size_t peers)
+s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, size_t peer_count)
 {
     size_t count = options->acquisitions;
     double *acquire = (double *) malloc (count * sizeof (double));
     double *release = (double *) malloc (count * sizeof (double));
     char providers [S_MAX_PEERS][32];
-    size_t distinct = 0, local = 0, done = 0;
+    size_t distinct = 0, local = 0, done = 0, tried = 0, failed = 0;
+    int failures [1 - OSMOSE_E_LAST] = { 0 };
+    char reasons [1 - OSMOSE_E_LAST][256] = { { 0 } };
     osmose_request_t request;
     osmose_request_init (&request);
     request.failure = OSMOSE_FAIL;
+    request.on_failure = s_on_failure;
     //  A few untimed, so connections and caches are warm
     for (size_t index = 0; index < 20; index++) {
         osmose_lease_t *lease = NULL;
-        int rc = osmose_lease_acquire (mesh, &request, 5000, &lease);
-        if (rc)
-            s_fail ("osmose_lease_acquire (warm-up)", rc);
-        osmose_lease_release (&lease);
+        if (osmose_lease_acquire (mesh, &request, 5000, &lease) == 0)
+            osmose_lease_release (&lease);
     }
+    //  A failed acquisition is counted, by its code, and the loop goes on
+    double cpu_before = s_daemons_cpu_ms (peers, peer_count);
+    json_int_t entries_before = s_status_int (mesh, "log", "entries");
     int64_t deadline = s_now_ns () + (int64_t) (options->seconds * 1e9);
-    for (size_t index = 0; index < count && s_now_ns () < deadline; index++) {
+    for (; tried < count && s_now_ns () < deadline; tried++) {
         osmose_lease_t *lease = NULL;
         int64_t start = s_now_ns ();
         int rc = osmose_lease_acquire (mesh, &request, 5000, &lease);
         int64_t acquired = s_now_ns ();
-        if (rc)
-            s_fail ("osmose_lease_acquire", rc);
+        if (rc) {
+            int slot = rc < OSMOSE_E_LAST || rc > 0? 0: -rc;
+            failed++;
+            failures [slot]++;
+            snprintf (reasons [slot], sizeof (reasons [slot]), "%s", s_failure_reason);
+            *s_failure_reason = '\0';
+            continue;
+        }
         const char *provider = osmose_lease_provider (lease);
         size_t known = 0;
         while (known < distinct && strcmp (providers [known], provider))
@@ -462,15 +527,29 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, size_t peers)
         acquire [done] = (double) (acquired - start) / 1000.0;
         release [done++] = (double) (s_now_ns () - acquired) / 1000.0;
     }
+    double cpu_ms = s_daemons_cpu_ms (peers, peer_count) - cpu_before;
+    json_int_t entries = s_status_int (mesh, "log", "entries") - entries_before;
     double p50 = s_percentile (acquire, done, 0.5), p99 = s_percentile (acquire, done, 0.99);
     double max = done? acquire [done - 1]: 0;
     printf ("(d) lease acquisition among %zu peers, %zu acquire + release (%zu providers chosen,"
-            " %zu local):\n", peers, done, distinct, local);
+            " %zu local), %zu failed\n", peer_count, tried, distinct, local, failed);
+    for (int code = 1; code <= -OSMOSE_E_LAST; code++)
+        if (failures [code])
+            printf ("    %d failed with %s (%s), the last with \"%s\"\n", failures [code],
+                    osmose_strerror_name (-code), osmose_strerror (-code), reasons [code]);
+    if (failures [0])
+        printf ("    %d failed with codes unknown here, the last with \"%s\"\n", failures [0],
+                reasons [0]);
     printf ("    acquire p50 %.0f us, p99 %.0f us, max %.0f us"
             "   [target p50 <= 1000 us: %s; p99 <= 3000 us: %s]\n",
             p50, p99, max, p50 <= 1000? "met": "NOT met", p99 <= 3000? "met": "NOT met");
     printf ("    release p50 %.0f us, p99 %.0f us\n", s_percentile (release, done, 0.5),
             s_percentile (release, done, 0.99));
+    if (tried)
+        printf ("    CPU of the %zu daemons (all threads, not their workers): %.2f ms per acquire"
+                " + release; %.1f log entries per acquire + release (all feeds, as"
+                " peer 1 holds them)\n", peer_count, cpu_ms / (double) tried,
+                (double) entries / (double) tried);
     double bid_p50, bid_p99;
     s_bidding_only (mesh, options, &bid_p50, &bid_p99);
     if (bid_p50 >= 0)
@@ -501,21 +580,6 @@ s_read_peers (const char *filename, s_peer_t *peers)
     return count;
 }
 
-static json_int_t
-s_alive (osmose_t *client)
-{
-    char *text = NULL;
-    json_int_t alive = -1;
-    if (osmose_status_json (client, &text) == 0) {
-        json_t *status = json_loads (text, 0, NULL);
-        alive = json_integer_value (json_object_get (json_object_get (status, "peers"),
-                                                     "alive"));
-        json_decref (status);
-    }
-    osmose_free (text);
-    return alive;
-}
-
 //  Milliseconds until all see all, or -1 after TIMEOUT_MS
 static double
 s_wait_all_see_all (s_peer_t *peers, size_t count, int timeout_ms)
@@ -529,7 +593,7 @@ s_wait_all_see_all (s_peer_t *peers, size_t count, int timeout_ms)
         for (size_t index = 0; index < count && all; index++)
             all = (clients [index] || osmose_connect (peers [index].endpoint, 1000,
                                                       &clients [index]) == 0)
-               && s_alive (clients [index]) == (json_int_t) count;
+               && s_status_int (clients [index], "peers", "alive") == (json_int_t) count;
         if (!all)
             zclock_sleep (50);
     }
@@ -925,7 +989,7 @@ main (int argc, char *argv [])
                         lease_p99, lease_rate);
     osmose_lease_release (&lease);
     if (mesh && strchr (options.only, 'd'))
-        s_acquisitions (mesh, &options, peer_count);
+        s_acquisitions (mesh, &options, peers, peer_count);
     osmose_disconnect (&mesh);
     fflush (stdout);
     zmq_close (dealer);
