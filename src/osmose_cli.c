@@ -24,6 +24,9 @@ static const s_command_t s_commands [] = {
     { "lease", osmose_cli_lease, "lease workers on the nearest peer and hold them" },
     { "run", osmose_cli_run, "run a plugin function on a leased worker" },
     { "leases", osmose_cli_leases, "list the leases held and granted here" },
+    { "tasks", osmose_cli_tasks, "where work runs: tasks served here, tasks sent away" },
+    { "move", osmose_cli_move, "tell this peer it is somewhere else; leases follow" },
+    { "policy", osmose_cli_policy, "show or change what this device lends, at once" },
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 

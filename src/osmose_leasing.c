@@ -72,6 +72,7 @@ struct _osmose_leasing_t {
     osmose_exec_t *exec;            //  NULL until the first grant
     bool exec_failed;               //  tried and could not start: say it once
     zpoller_t *poller;              //  borrowed, to add the executor later
+    bool battery_low;               //  on battery below policy/battery_min_percent
     osmose_resources_t resources;
     zlistx_t *acquires;             //  s_acquire_t
     zhashx_t *holders;              //  lease hex -> s_holder_t
@@ -935,12 +936,36 @@ osmose_leasing_destroy (osmose_leasing_t **self_p)
     }
 }
 
+int
+osmose_leasing_apply_config (osmose_leasing_t *self)
+{
+    assert (self);
+    return osmose_market_apply_config (self->market, self->config);
+}
+
 void
 osmose_leasing_set_resources (osmose_leasing_t *self, const osmose_resources_t *resources)
 {
     assert (self && resources);
     self->resources = *resources;
     osmose_market_set_resources (self->market, resources);
+    //  The owner's own work comes first: on a draining battery the leases
+    //  go back to their holders, who move their tasks elsewhere
+    int minimum = (int) osmose_config_int (self->config, "policy/battery_min_percent");
+    bool low = resources->capacity.power == OSMOSE_POWER_BATTERY
+            && resources->load.battery_percent >= 0
+            && resources->load.battery_percent < minimum;
+    if (low && !self->battery_low) {
+        int revoked = osmose_market_withdraw (self->market, OSMOSE_MARKET_BATTERY, s_wall_us ());
+        zsys_notice ("leasing: battery at %d%% (below %d%%): handing back %d lease(s)",
+                     resources->load.battery_percent, minimum, revoked);
+        self->log (self->log_arg, OSMOSE_ENTRY_POLICY, json_pack (
+            "{s:s, s:s, s:i, s:i, s:i}", "event", "withdraw", "reason", "battery",
+            "battery_percent", resources->load.battery_percent, "minimum", minimum,
+            "leases", revoked));
+        s_drain (self);
+    }
+    self->battery_low = low;
 }
 
 int

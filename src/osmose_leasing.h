@@ -61,6 +61,11 @@ void
 void
     osmose_leasing_set_resources (osmose_leasing_t *self, const osmose_resources_t *resources);
 
+//  Read policy/* again after an override (allow list, battery threshold).
+//  0, or OSMOSE_EINVAL for a bad allow list (the old one stays).
+int OSMOSE_CHECK
+    osmose_leasing_apply_config (osmose_leasing_t *self);
+
 //  We moved (RESOURCES carry the new location): leases whose provider now
 //  breaks their latency bound, or that a much nearer provider could hold
 //  (lease/move_gain_us, not before lease/move_hold_ms), are given back;

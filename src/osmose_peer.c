@@ -308,6 +308,49 @@ s_api_move (void *arg, json_t *request, json_t **reply)
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
+//  {"set": {"policy/...": value, "resources/...": value}}: the owner's
+//  overrides, applied at once (battery below the threshold hands leases
+//  back), logged as a POLICY entry. Other settings need a restart.
+static int
+s_api_policy (void *arg, json_t *request, json_t **reply)
+{
+    s_peer_t *self = (s_peer_t *) arg;
+    json_t *set = json_object_get (request, "set");
+    const char *key;
+    json_t *value;
+    json_object_foreach (set, key, value) {
+        char text [64];
+        if (json_is_string (value))
+            snprintf (text, sizeof (text), "%s", json_string_value (value));
+        else
+        if (json_is_integer (value))
+            snprintf (text, sizeof (text), "%" JSON_INTEGER_FORMAT, json_integer_value (value));
+        else
+            text [0] = 0;
+        bool allowed = strncmp (key, "policy/", 7) == 0 || strncmp (key, "resources/", 10) == 0;
+        int rc = allowed && *text? osmose_config_set (self->config, key, text): OSMOSE_EINVAL;
+        if (rc) {
+            *reply = json_pack ("{s:s, s:s}", "error", allowed?
+                                "value refused by the schema (see osmose.conf(5))":
+                                "only policy/* and resources/* change at run time", "key", key);
+            return rc == OSMOSE_ENOTFOUND? OSMOSE_ENOTFOUND: OSMOSE_EINVAL;
+        }
+    }
+    osmose_resources_t fresh;
+    int rc = osmose_resources_probe (&fresh, getenv (OSMOSE_RESOURCES_SYSROOT_ENV), self->config);
+    if (rc == 0) {
+        self->resources = fresh;
+        if (set && json_object_size (set))
+            s_log (self, OSMOSE_ENTRY_POLICY, json_pack ("{s:s, s:O}", "event", "set", "set", set));
+        if (osmose_leasing_apply_config (self->leasing) != 0)
+            zsys_warning ("osmose: policy/allow refused: the old list stays");
+        osmose_leasing_set_resources (self->leasing, &self->resources);
+        self->advert_due = true;
+    }
+    *reply = rc? NULL: osmose_resources_json (&self->resources);
+    return rc? rc: (*reply? 0: OSMOSE_ENOMEM);
+}
+
 static void
 s_check_locator (s_peer_t *self)
 {
@@ -540,6 +583,7 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     ||  osmose_api_register (self->api, "FEEDS", s_api_feeds, self)
     ||  osmose_api_register (self->api, "EVENT", s_api_event, self)
     ||  osmose_api_register (self->api, "MOVE", s_api_move, self)
+    ||  osmose_api_register (self->api, "POLICY", s_api_policy, self)
     ||  osmose_api_register (self->api, "TRUST_LIST", s_api_trust_list, self)
     ||  osmose_api_register (self->api, "TRUST_ADD", s_api_trust_add, self)
     ||  osmose_api_register (self->api, "TRUST_REMOVE", s_api_trust_remove, self)) {
