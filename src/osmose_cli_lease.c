@@ -204,8 +204,10 @@ s_parse (osmose_cli_t *cli, int argc, char *argv [], bool run, const char *help,
             case S_COUNT:
             case S_TASK_TIMEOUT:
                 if (!s_number (optarg, opt == S_COUNT? 1: 0, INT32_MAX, &value)) {
-                    fprintf (stderr, "osmose %s: '%s': expected a whole number%s\n", command,
-                             optarg, opt == S_COUNT? " > 0": " >= 0");
+                    const char *names [] = { "timeout", "hold", "", "", "count", "task-timeout" };
+                    fprintf (stderr, "osmose %s: --%s '%s': expected a whole number%s\n",
+                             command, names [opt - S_TIMEOUT], optarg,
+                             opt == S_COUNT? " > 0": " >= 0");
                     return OSMOSE_EXIT_USAGE;
                 }
                 if (opt == S_TIMEOUT)
