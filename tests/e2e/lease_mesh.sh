@@ -28,7 +28,9 @@ done
 common="-s exec/plugin_dir=$MESH_DIR/plugins -s exec/workers=1 -s lease/ttl_ms=1500 -s lease/heartbeat_ms=300"
 seed=$(mesh_seed 1)
 #   1: the client; 2: same room; 3: same floor; 4: other floor; 5: same room, battery 10%
-mesh_start 1 $common -s node/location=hq/floor1/lab -s policy/lease_cpus=0
+#   Hops outweigh loopback RTT noise, so the ranking is by place
+mesh_start 1 $common -s node/location=hq/floor1/lab -s policy/lease_cpus=0 \
+    -s proximity/topology_weight_us=50000
 mesh_start 2 $common -s node/location=hq/floor1/lab -s mesh/seeds="$seed" -s policy/lease_cpus=1
 mesh_start 3 $common -s node/location=hq/floor1/office -s mesh/seeds="$seed"
 mesh_start 4 $common -s node/location=hq/floor2/hall -s mesh/seeds="$seed"
