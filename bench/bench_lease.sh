@@ -35,9 +35,13 @@ for plugin in echo matrix; do
     "$OSMOSE" plugin hash "$MESH_DIR/plugins/$plugin.so" | cut -d' ' -f1 | sed "s/\$/ $plugin/"
 done > "$MESH_DIR/plugins.trust"
 for i in $(seq 1 "$n"); do cp "$MESH_DIR/plugins.trust" "$MESH_DIR/peer$i/state/plugins.trust"; done
-# (Each daemon's work endpoint takes a free port on its mesh/bind host.)
-# BENCH_DAEMON_ARGS: more osmosed options for every peer, e.g. "-s log/fsync=never"
-MESH_EXTRA="-s exec/plugin_dir=$MESH_DIR/plugins ${BENCH_DAEMON_ARGS:-}"
+# Each peer lends one CPU and runs one worker, so that W leases are W
+# workers on W peers: a provider runs a lease's tasks on all its workers,
+# which would hide the scaling of (e). (Each daemon's work endpoint takes a
+# free port on its mesh/bind host.) BENCH_DAEMON_ARGS: more osmosed options
+# for every peer, e.g. "-s log/fsync=never"
+MESH_EXTRA="-s exec/plugin_dir=$MESH_DIR/plugins -s resources/cpus=1 -s exec/workers=1"
+MESH_EXTRA="$MESH_EXTRA ${BENCH_DAEMON_ARGS:-}"
 
 mesh_start 1 -s node/location=hq/f1/r1
 mesh_wait_for 5 mesh_osmose 1 status || { cat "$MESH_DIR/peer1/log"; exit 1; }

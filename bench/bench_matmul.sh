@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench_matmul.sh [N [TILE]]: (e) of the leasing benchmark: speed-up of the
 # example program contrib/osmose-matmul on 1, 2 and 4 leased workers.
-# C = A B (N x N float32, default 1024) is cut into TILE x TILE blocks
-# (default 256); each block product is one matrix.multiply task on a lease
+# C = A B (N x N float32, default 2048) is cut into TILE x TILE blocks
+# (default 512); each block product is one matrix.multiply task on a lease
 # of one CPU, and the program adds the products up. Each figure is the
 # median of RUNS (3) runs of the whole program's multiplication (its
 # "seconds": acquisition of the leases to the last result), and the
@@ -19,8 +19,8 @@
 # bench/bench_lease --matmul, the same product from inside the benchmark.
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
 : "${MATMUL:=contrib/osmose-matmul}" "${BENCH_LEASE:=bench/bench_lease}"
-n=${1:-${MATMUL_N:-1024}}
-tile=${2:-${MATMUL_TILE:-256}}
+n=${1:-${MATMUL_N:-2048}}
+tile=${2:-${MATMUL_TILE:-512}}
 runs=${RUNS:-3}
 if [ -z "${BENCH_MATMUL_PEERS:-}" ]; then
     # No mesh yet: let bench_lease.sh start one and call us back
@@ -33,7 +33,8 @@ fi
 endpoint=$(sed -n '1s/ .*//p' "$BENCH_MATMUL_PEERS")
 cores=$(getconf _NPROCESSORS_ONLN)
 tasks=$(( (n / tile) * (n / tile) * (n / tile) ))
-echo "(e) $MATMUL --size $n --tile $tile: $tasks matrix.multiply tasks, median of $runs runs; $cores cores here"
+echo "(e) $MATMUL --size $n --tile $tile: $tasks matrix.multiply tasks, median of $runs runs;" \
+     "$cores cores here, load average $(cut -d' ' -f1 /proc/loadavg)"
 one=""
 for workers in 1 2 4; do
     times=""
@@ -48,13 +49,14 @@ for workers in 1 2 4; do
         times="$times $seconds"
         run=$((run + 1))
     done
-    # The providers of the last run, for the reader
+    # Leases held and their providers in the last run, for the reader
+    held=$(echo "$out" | grep -o '"provider":"[0-9a-f]*"' | wc -l)
     providers=$(echo "$out" | grep -o '"provider":"[0-9a-f]*"' | sort -u | wc -l)
     median=$(echo "$times" | tr ' ' '\n' | sed '/^$/d' | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
     [ -n "$one" ] || one=$median
-    awk -v w="$workers" -v s="$median" -v one="$one" -v n="$n" -v c="$cores" -v p="$providers" \
+    awk -v w="$workers" -v h="$held" -v s="$median" -v one="$one" -v n="$n" -v c="$cores" -v p="$providers" \
         -v all="$times" 'BEGIN {
-        printf "    %d worker(s) on %d provider(s): %.3f s, %.2f GFLOP/s, speed-up %.2fx over 1 worker" \
-               " (the %d cores allow at most %dx)   [runs:%s s]\n",
-               w, p, s, 2 * n * n * n / s / 1e9, one / s, c, (w < c? w: c), all }'
+        printf "    %d worker(s) (%d leases held, on %d providers): %.3f s, %.2f GFLOP/s," \
+               " speed-up %.2fx over 1 worker (the %d cores allow at most %dx)   [runs:%s s]\n",
+               w, h, p, s, 2 * n * n * n / s / 1e9, one / s, c, (w < c? w: c), all }'
 done
