@@ -19,10 +19,9 @@
       (d) lease  osmose_lease_acquire + osmose_lease_release among all the
                  peers (targets: acquire p50 <= 1 ms, p99 <= 3 ms)
 
-    --matmul N instead multiplies two N x N matrices in tiles of matrix.
-    multiply tasks on 1, 2 and 4 leases, one thread per lease (see
-    bench/bench_matmul.sh). --baseline-only measures the baseline alone and
-    needs no daemon.
+    (e), the speed-up of contrib/osmose-matmul on 1, 2 and 4 leases, is
+    bench/bench_matmul.sh, which bench_lease.sh runs on the same mesh.
+    --baseline-only measures the baseline alone and needs no daemon.
 
     Every loop is bounded in count and in time (--seconds per phase). Run
     from the build tree:
@@ -33,9 +32,7 @@
 #include "../src/osmose_client.h"
 #include <getopt.h>
 #include <jansson.h>
-#include <math.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -55,8 +52,6 @@ typedef struct {
     const char *peers_file;
     bool baseline_only;
     const char *only;               //  which of a, b, c, d to measure
-    size_t matmul;                  //  N, or 0
-    size_t tile;
 } s_options_t;
 
 typedef struct {
@@ -407,9 +402,11 @@ s_daemons_cpu_ms (s_peer_t *peers, size_t count)
 //  session key, CURVE connection and OPEN. Median and p99 in us, or -1
 //  when the daemon does not take the call as this benchmark makes it
 static void
-s_bidding_only (osmose_t *mesh, const s_options_t *options, double *p50, double *p99)
+s_bidding_only (osmose_t *mesh, const s_options_t *options, double *p50, double *p99,
+                size_t *failed_p, char *reason, size_t reason_size)
 {
     *p50 = *p99 = -1;
+    *failed_p = 0;
     char path [64], line [1024];
     snprintf (path, sizeof (path), "/proc/%d/stat", (int) getpid ());
     unsigned long long start_time = 0;
@@ -455,14 +452,13 @@ s_bidding_only (osmose_t *mesh, const s_options_t *options, double *p50, double 
         }
         if (!lease) {
             const char *error = json_string_value (json_object_get (reply, "error"));
-            fprintf (stderr, "bench_lease: LEASE_ACQUIRE: %s%s%s\n", osmose_strerror (rc),
-                     error? ": ": "", error? error: "");
-            json_decref (reply);
-            break;
+            snprintf (reason, reason_size, "%s%s%s", osmose_strerror (rc), error? ": ": "",
+                      error? error: "");
+            (*failed_p)++;
         }
         json_decref (reply);
     }
-    if (done == count || (done && s_now_ns () >= deadline)) {
+    if (done) {
         *p50 = s_percentile (samples, done, 0.5);
         *p99 = s_percentile (samples, done, 0.99);
     }
@@ -551,13 +547,18 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, siz
                 " peer 1 holds them)\n", peer_count, cpu_ms / (double) tried,
                 (double) entries / (double) tried);
     double bid_p50, bid_p99;
-    s_bidding_only (mesh, options, &bid_p50, &bid_p99);
+    size_t bid_failed;
+    char reason [256] = "";
+    s_bidding_only (mesh, options, &bid_p50, &bid_p99, &bid_failed, reason, sizeof (reason));
     if (bid_p50 >= 0)
         printf ("    of which the daemon (LEASE_ACQUIRE answered, no work connection):"
                 " p50 %.0f us, p99 %.0f us; the library's session key, connection and"
                 " OPEN: about %.0f us at p50\n", bid_p50, bid_p99, p50 - bid_p50);
     else
         printf ("    (the daemon's part alone could not be measured)\n");
+    if (bid_failed)
+        printf ("    (%zu LEASE_ACQUIRE calls failed there, the last with \"%s\")\n",
+                bid_failed, reason);
     free (acquire);
     free (release);
 }
@@ -603,185 +604,6 @@ s_wait_all_see_all (s_peer_t *peers, size_t count, int timeout_ms)
 }
 
 //  --------------------------------------------------------------------------
-//  (e) matrix.multiply on W leases: C = A B in tiles, one thread per lease
-
-typedef struct {
-    const char *endpoint;
-    size_t n, tile;
-    const float *a, *b;
-    float *c;
-    size_t *next_unit;              //  next C tile to take (shared)
-    pthread_mutex_t *lock;
-    int code;                       //  first failure, or 0
-    size_t tasks;
-} s_matmul_t;
-
-//  One C tile per unit: its n/tile products A[i,k] B[k,j] in flight at
-//  once on this thread's lease, summed as they come
-static void
-s_matmul_actor (zsock_t *pipe, void *args)
-{
-    s_matmul_t *self = (s_matmul_t *) args;
-    osmose_t *mesh = NULL;
-    osmose_lease_t *lease = NULL;
-    self->code = osmose_connect (self->endpoint, 5000, &mesh);
-    if (self->code == 0) {
-        osmose_request_t request;
-        osmose_request_init (&request);
-        request.failure = OSMOSE_FAIL;
-        self->code = osmose_lease_acquire (mesh, &request, 5000, &lease);
-    }
-    zsock_signal (pipe, 0);
-    zsock_wait (pipe);              //  GO
-    size_t n = self->n, t = self->tile, tiles = n / t;
-    size_t size = 4 + 2 * t * t * sizeof (float);
-    uint8_t *input = (uint8_t *) malloc (size);
-    float *sum = (float *) malloc (t * t * sizeof (float));
-    while (self->code == 0) {
-        pthread_mutex_lock (self->lock);
-        size_t unit = (*self->next_unit)++;
-        pthread_mutex_unlock (self->lock);
-        if (unit >= tiles * tiles)
-            break;
-        size_t ti = unit / tiles, tj = unit % tiles;
-        uint32_t t32 = (uint32_t) t;
-        for (size_t k = 0; k < tiles && self->code == 0; k++) {
-            memcpy (input, &t32, 4);
-            float *ta = (float *) (input + 4), *tb = ta + t * t;
-            for (size_t row = 0; row < t; row++) {
-                memcpy (ta + row * t, self->a + (ti * t + row) * n + k * t, t * sizeof (float));
-                memcpy (tb + row * t, self->b + (k * t + row) * n + tj * t, t * sizeof (float));
-            }
-            uint64_t task_id;
-            self->code = osmose_lease_submit (lease, "matrix.multiply", input, size, &task_id);
-        }
-        if (self->code == 0)
-            self->code = osmose_lease_flush (lease);
-        memset (sum, 0, t * t * sizeof (float));
-        for (size_t k = 0; k < tiles && self->code == 0; k++) {
-            osmose_result_t result;
-            self->code = osmose_lease_next_result (lease, 60000, &result);
-            if (self->code == 0 && result.status)
-                self->code = result.status;
-            if (self->code == 0 && result.output_size != 4 + t * t * sizeof (float))
-                self->code = OSMOSE_EPROTO;
-            if (self->code)
-                break;
-            const float *part = (const float *) (result.output + 4);
-            for (size_t cell = 0; cell < t * t; cell++)
-                sum [cell] += part [cell];
-            self->tasks++;
-        }
-        for (size_t row = 0; row < t && self->code == 0; row++)
-            memcpy (self->c + (ti * t + row) * n + tj * t, sum + row * t, t * sizeof (float));
-    }
-    free (input);
-    free (sum);
-    zsock_signal (pipe, 0);         //  done
-    zsock_wait (pipe);              //  $TERM comes next; release first
-    osmose_lease_release (&lease);
-    osmose_disconnect (&mesh);
-}
-
-//  Seconds for one product on WORKERS leases, or -1 after a failure
-static double
-s_matmul_run (const char *endpoint, size_t n, size_t tile, const float *a, const float *b,
-              float *c, int workers)
-{
-    s_matmul_t states [8];
-    zactor_t *actors [8];
-    size_t next_unit = 0;
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    for (int index = 0; index < workers; index++) {
-        states [index] = (s_matmul_t) { endpoint, n, tile, a, b, c, &next_unit, &lock, 0, 0 };
-        actors [index] = zactor_new (s_matmul_actor, &states [index]);
-    }
-    int failed = 0;
-    for (int index = 0; index < workers; index++)
-        if (states [index].code)
-            failed = states [index].code;
-    //  After a failed acquisition the others stop at once
-    for (int index = 0; index < workers && failed; index++)
-        if (states [index].code == 0)
-            states [index].code = OSMOSE_ECANCELED;
-    int64_t start = s_now_ns ();
-    for (int index = 0; index < workers; index++)
-        zsock_signal (actors [index], 0);
-    for (int index = 0; index < workers; index++)
-        zsock_wait (actors [index]);
-    double seconds = (double) (s_now_ns () - start) / 1e9;
-    for (int index = 0; index < workers; index++) {
-        if (states [index].code)
-            failed = states [index].code;
-        zsock_signal (actors [index], 0);
-        zactor_destroy (&actors [index]);
-    }
-    if (failed) {
-        fprintf (stderr, "bench_lease: matmul on %d lease(s): %s\n", workers,
-                 osmose_strerror (failed));
-        return -1;
-    }
-    //  A few cells against a direct dot product
-    for (size_t probe = 0; probe < 16; probe++) {
-        size_t i = (probe * 7919) % n, j = (probe * 104729) % n;
-        double want = 0;
-        for (size_t k = 0; k < n; k++)
-            want += (double) a [i * n + k] * b [k * n + j];
-        if (fabs (want - c [i * n + j]) > 1e-3 * fabs (want) + 1e-3) {
-            fprintf (stderr, "bench_lease: matmul: C[%zu,%zu] = %g, want %g\n", i, j,
-                     c [i * n + j], want);
-            return -1;
-        }
-    }
-    return seconds;
-}
-
-static int
-s_matmul (const char *endpoint, const s_options_t *options)
-{
-    size_t n = options->matmul, tile = options->tile;
-    if (tile == 0 || n % tile || tile > 4096) {
-        fprintf (stderr, "bench_lease: --matmul N must be a multiple of --tile T (<= 4096)\n");
-        return 2;
-    }
-    float *a = (float *) malloc (n * n * sizeof (float));
-    float *b = (float *) malloc (n * n * sizeof (float));
-    float *c = (float *) malloc (n * n * sizeof (float));
-    for (size_t cell = 0; cell < n * n; cell++) {
-        a [cell] = (float) (cell % 17) / 17.0f;
-        b [cell] = (float) (cell % 13) / 13.0f - 0.5f;
-    }
-    double gflop = 2.0 * (double) n * n * n / 1e9;
-    long cores = sysconf (_SC_NPROCESSORS_ONLN);
-    printf ("(e) matrix.multiply %zux%zu in %zux%zu tiles (%zu tasks of %.1f MB each), %.1f GFLOP;"
-            " %ld cores here\n", n, n, tile, tile, (n / tile) * (n / tile) * (n / tile),
-            (double) (4 + 2 * tile * tile * 4) / 1e6, gflop, cores);
-    static const int workers [] = { 1, 2, 4 };
-    double one = 0;
-    for (size_t index = 0; index < 3; index++) {
-        double samples [S_MAX_ROUNDS];
-        size_t done = 0;
-        for (size_t round = 0; round < options->rounds; round++) {
-            double seconds = s_matmul_run (endpoint, n, tile, a, b, c, workers [index]);
-            if (seconds < 0)
-                return 1;
-            samples [done++] = seconds;
-        }
-        double seconds = s_median (samples, done);
-        if (index == 0)
-            one = seconds;
-        printf ("    %d lease(s): %.3f s, %.2f GFLOP/s, speed-up %.2fx over 1 lease"
-                " (the %ld cores allow at most %.0fx)\n", workers [index], seconds,
-                gflop / seconds, one / seconds, cores,
-                (double) (workers [index] < cores? workers [index]: cores));
-    }
-    free (a);
-    free (b);
-    free (c);
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
 
 //  The figures of (a), (b) and (c): medians of the rounds, and ratios
 static void
@@ -810,6 +632,8 @@ s_report_tasks (const s_options_t *options, bool leased, double *raw_p50, double
                 "   [target >= 30%%: %s; >= 250000 tasks/s: %s]\n", lrate,
                 100 * lrate / rrate, lrate >= 0.3 * rrate? "met": "NOT met",
                 lrate >= 250000? "met": "NOT met");
+        printf ("    (tasks travel in batches, many to a CURVE frame; the raw stream sends"
+                " one message per frame)\n");
     }
 }
 
@@ -844,8 +668,6 @@ s_usage (FILE *out)
 "  -W, --lease-window N  tasks in flight (default 4096)\n"
 "  -a, --acquire N       lease acquisitions (default 500)\n"
 "  -t, --seconds S       time limit of each measuring loop (default 10)\n"
-"  -m, --matmul N        instead: N x N matrix product on 1, 2, 4 leases\n"
-"  -T, --tile T          its tile size (default 256)\n"
 "  -b, --baseline-only   measure the raw CurveZMQ baseline alone\n"
 "  -o, --only LETTERS    measure only these of a b c d (default abcd; b and c\n"
 "                        bring a, their baseline, with them)\n");
@@ -863,8 +685,6 @@ main (int argc, char *argv [])
         { "acquire", required_argument, NULL, 'a' },
         { "seconds", required_argument, NULL, 't' },
         { "peers", required_argument, NULL, 'p' },
-        { "matmul", required_argument, NULL, 'm' },
-        { "tile", required_argument, NULL, 'T' },
         { "baseline-only", no_argument, NULL, 'b' },
         { "only", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
@@ -872,9 +692,9 @@ main (int argc, char *argv [])
     };
     s_options_t options = { .rounds = 3, .count = 20000, .stream = 1000000, .window = 1000,
                             .lease_window = 4096, .acquisitions = 500, .seconds = 10,
-                            .tile = 256, .only = "abcd" };
+                            .only = "abcd" };
     int opt;
-    while ((opt = getopt_long (argc, argv, "r:c:s:w:W:a:t:p:m:T:bo:h", longs, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "r:c:s:w:W:a:t:p:bo:h", longs, NULL)) != -1) {
         if (opt == 'r')
             options.rounds = (size_t) atol (optarg);
         else if (opt == 'c')
@@ -891,10 +711,6 @@ main (int argc, char *argv [])
             options.seconds = atof (optarg);
         else if (opt == 'p')
             options.peers_file = optarg;
-        else if (opt == 'm')
-            options.matmul = (size_t) atol (optarg);
-        else if (opt == 'T')
-            options.tile = (size_t) atol (optarg);
         else if (opt == 'b')
             options.baseline_only = true;
         else if (opt == 'o')
@@ -910,8 +726,7 @@ main (int argc, char *argv [])
     ||  options.window < 1 || options.window > 100000
     ||  options.lease_window < 1 || options.lease_window > OSMOSE_LEASE_MAX_IN_FLIGHT
     ||  options.acquisitions < 1 || options.acquisitions > 100000
-    ||  options.seconds <= 0 || options.seconds > 600
-    ||  options.matmul > 16384) {
+    ||  options.seconds <= 0 || options.seconds > 600) {
         fprintf (stderr, "bench_lease: an option is out of range (see --help)\n");
         return 2;
     }
@@ -932,16 +747,6 @@ main (int argc, char *argv [])
             fprintf (stderr, "bench_lease: need at least 2 peers in %s\n", options.peers_file);
             return 2;
         }
-    }
-    if (options.matmul) {
-        zsys_init ();
-        double ms = s_wait_all_see_all (peers, peer_count, 60000);
-        if (ms < 0) {
-            fprintf (stderr, "bench_lease: the %zu peers do not all see all after 60 s\n",
-                     peer_count);
-            return 1;
-        }
-        return s_matmul (peers [0].endpoint, &options);
     }
     s_echo_t echo;
     if (s_echo_start (&echo)) {

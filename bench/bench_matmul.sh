@@ -15,10 +15,9 @@
 #     sh ../bench/bench_matmul.sh 2048 512
 # bench/bench_lease.sh runs it on its own mesh, with BENCH_MATMUL_PEERS
 # naming that mesh's peers file (the first line's endpoint is the local
-# daemon). Without contrib/osmose-matmul it falls back to
-# bench/bench_lease --matmul, the same product from inside the benchmark.
+# daemon). MATMUL overrides the program, RUNS the number of runs.
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
-: "${MATMUL:=contrib/osmose-matmul}" "${BENCH_LEASE:=bench/bench_lease}"
+: "${MATMUL:=contrib/osmose-matmul}"
 n=${1:-${MATMUL_N:-2048}}
 tile=${2:-${MATMUL_TILE:-512}}
 runs=${RUNS:-3}
@@ -26,10 +25,7 @@ if [ -z "${BENCH_MATMUL_PEERS:-}" ]; then
     # No mesh yet: let bench_lease.sh start one and call us back
     BENCH_LEASE_MATMUL_ONLY=1 MATMUL_N=$n MATMUL_TILE=$tile exec sh "$top_srcdir/bench/bench_lease.sh" 16
 fi
-if [ ! -x "$MATMUL" ]; then
-    echo "bench_matmul.sh: no $MATMUL; the product from bench_lease instead"
-    exec "$BENCH_LEASE" --peers "$BENCH_MATMUL_PEERS" --matmul "$n" --tile "$tile" --rounds "$runs"
-fi
+[ -x "$MATMUL" ] || { echo "bench_matmul.sh: no $MATMUL (run from a build tree, after make)" >&2; exit 2; }
 endpoint=$(sed -n '1s/ .*//p' "$BENCH_MATMUL_PEERS")
 cores=$(getconf _NPROCESSORS_ONLN)
 tasks=$(( (n / tile) * (n / tile) * (n / tile) ))
