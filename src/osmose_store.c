@@ -19,6 +19,11 @@
 #define s_put32(buffer, value) osmose_wire_be_put ((buffer), (value), 4)
 
 #define S_BUFFER_SIZE (1024 * 1024)     //  write out when a buffer passes this
+//  A buffer starts small and doubles: a peer holds one store per feed of
+//  the mesh, most of them idle replicas that take a few entries at a time,
+//  and one that grew for a bulk import is freed once written out
+#define S_BUFFER_START 4096
+#define S_BUFFER_KEEP (64 * 1024)
 #define S_ENTRY_HEADER 8                //  u32 length, u32 ~length
 #define S_PAYLOAD_HEADER 16             //  u64 index, u32 length, u32 ~length
 #define S_HEAD_CHECK 16
@@ -66,7 +71,7 @@ s_grow (osmose_store_t *self)
 {
     if (self->count + 2 <= self->capacity)
         return 0;
-    uint64_t capacity = self->capacity? self->capacity * 2: 4096;
+    uint64_t capacity = self->capacity? self->capacity * 2: 256;
     uint64_t *offsets = (uint64_t *) realloc (self->offsets, capacity * sizeof (uint64_t));
     if (!offsets)
         return OSMOSE_ENOMEM;
@@ -620,7 +625,7 @@ static int
 s_buffer_add (s_file_t *file, const uint8_t *data, size_t size)
 {
     if (file->used + size > file->capacity) {
-        size_t capacity = file->capacity? file->capacity: S_BUFFER_SIZE + OSMOSE_ENTRY_MAX;
+        size_t capacity = file->capacity? file->capacity: S_BUFFER_START;
         while (capacity < file->used + size)
             capacity *= 2;
         uint8_t *buffer = (uint8_t *) realloc (file->buffer, capacity);
@@ -652,6 +657,11 @@ s_write_out (s_file_t *file)
     file->used = 0;
     if (done)
         file->unsynced = true;
+    if (file->capacity > S_BUFFER_KEEP) {
+        free (file->buffer);
+        file->buffer = NULL;
+        file->capacity = 0;
+    }
     return 0;
 }
 
