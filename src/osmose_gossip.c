@@ -511,6 +511,22 @@ s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t firs
     }
 }
 
+//  Every importer forwards, so a peer hears each new entry from several
+//  of its view: most pushes are news to nobody. Entries we hold under a
+//  head byte for byte the one we hold (its signature was checked when it
+//  was stored) are such a duplicate, dropped before any costly check
+static bool
+s_known (s_feed_t *slot, const uint8_t *sth_bytes, uint64_t end)
+{
+    osmose_sth_t ours;
+    if (!slot || slot->own || slot->pending || end > osmose_feed_size (slot->feed)
+    ||  osmose_feed_head (slot->feed, &ours) != 0)
+        return false;
+    uint8_t bytes [OSMOSE_STH_SIZE];
+    osmose_sth_encode (&ours, bytes);
+    return memcmp (bytes, sth_bytes, OSMOSE_STH_SIZE) == 0;
+}
+
 static void
 s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
 {
@@ -530,7 +546,19 @@ s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
         entries [index] = s_read_bytes (reader, sizes [index]);
     }
     bool complete = entries && sizes && !reader->failed && reader->at == reader->size;
-    if (!complete || osmose_sth_verify (&sth) != 0) {
+    uint64_t end = first + count;
+    s_feed_t *slot = complete? s_find (self, sth.feed): NULL;
+    //  (our own feed comes back from the view too: we have nothing to learn)
+    if (complete && ((slot && slot->own) || s_known (slot, sth_bytes, end))) {
+        self->stats.duplicates += count;
+        free (entries);
+        free (sizes);
+        return;
+    }
+    //  Straight to import, which checks the head itself; anything else
+    //  (a new replica, chunks held for later) only with a good signature
+    bool direct = slot && !slot->own && end == sth.size && !slot->pending;
+    if (!complete || (!direct && osmose_sth_verify (&sth) != 0)) {
         reader->failed = reader->failed || (entries && sizes && reader->at != reader->size);
         if (!reader->failed)
             self->stats.rejected++;
@@ -538,8 +566,8 @@ s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
         free (sizes);
         return;
     }
-    s_feed_t *slot = s_replica (self, sth.feed, true);
-    uint64_t end = first + count;
+    if (!slot)
+        slot = s_replica (self, sth.feed, true);
     if (slot && !slot->own) {
         uint64_t have = osmose_feed_size (slot->feed);
         if (end == sth.size && !slot->pending)
