@@ -37,7 +37,8 @@ start_host () {
     MESH_PIDS="$MESH_PIDS $!"
 }
 seed="$(mesh_id 1)@tcp://$(netns_addr 1):7470"
-start_host 1 -s node/location=hq/f1/lab -s policy/lease_cpus=0
+start_host 1 -s node/location=hq/f1/lab -s policy/lease_cpus=0 \
+    -s proximity/topology_weight_us=50000
 mesh_wait_for 5 mesh_osmose 1 status || fail "host 1 did not start"
 start_host 2 -s node/location=hq/f1/lab -s mesh/seeds="$seed"
 start_host 3 -s node/location=hq/f1/office -s mesh/seeds="$seed"
@@ -57,7 +58,8 @@ mesh_wait_for 20 alive_all || fail "hosts did not form a mesh"
 netns_exec 1 "$PROBE" "$(mesh_api 1)" spread 1000 1 sleep.ms 3 "slept 3 ms" >"$MESH_DIR/spread.out" 2>&1 &
 client=$!
 mesh_wait_for 10 grep -q "^lease 0 " "$MESH_DIR/spread.out" || fail "no lease: $(cat "$MESH_DIR/spread.out")"
-[ "$(sed -n 's/^lease 0 from //p' "$MESH_DIR/spread.out")" = "$(mesh_id 2)" ] || fail "the lease is not on host 2"
+[ "$(sed -n 's/^lease 0 from //p' "$MESH_DIR/spread.out")" = "$(mesh_id 2)" ] \
+    || fail "the lease is not on host 2 ($(mesh_id 2)): $(cat "$MESH_DIR/spread.out")"
 sleep 0.5
 netns_cut 2
 cut_at=$(date +%s)
