@@ -772,10 +772,17 @@ main (int argc, char *argv [])
             s_fail (peers [0].endpoint, rc);
         if (strchr (options.only, 'b') || strchr (options.only, 'c')) {
             lease = s_acquire (mesh, 1);
-            char *json = NULL;
-            if (osmose_lease_json (lease, &json) == 0)
-                printf ("bench_lease: lease for (b) and (c): %s\n", json);
-            osmose_free (json);
+            char *text = NULL;
+            json_t *info = osmose_lease_json (lease, &text) == 0?
+                           json_loads (text, 0, NULL): NULL;
+            printf ("bench_lease: (b) and (c) on a lease from %s at %s (%" JSON_INTEGER_FORMAT
+                    " hops), work endpoint %s\n",
+                    json_string_value (json_object_get (info, "name")),
+                    json_string_value (json_object_get (info, "location")),
+                    json_integer_value (json_object_get (info, "hops")),
+                    json_string_value (json_object_get (info, "endpoint")));
+            json_decref (info);
+            osmose_free (text);
         }
     }
     bool tasks = strchr (options.only, 'a') || lease;
