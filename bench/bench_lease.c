@@ -581,6 +581,33 @@ s_read_peers (const char *filename, s_peer_t *peers)
     return count;
 }
 
+//  Milliseconds until the daemon MESH ranks WANTED other peers as able to
+//  serve a one-CPU request (their resources travel after their membership),
+//  or -1 after TIMEOUT_MS
+static double
+s_wait_providers (osmose_t *mesh, size_t wanted, int timeout_ms)
+{
+    int64_t start = s_now_ns ();
+    while (s_now_ns () - start < (int64_t) timeout_ms * 1000000) {
+        char *text = NULL;
+        size_t qualified = 0;
+        if (osmose_near_json (mesh, NULL, &text) == 0) {
+            json_t *near = json_loads (text, 0, NULL);
+            size_t index;
+            json_t *peer;
+            json_array_foreach (near, index, peer)
+                qualified += json_is_true (json_object_get (peer, "qualifies"))
+                          && !json_is_true (json_object_get (peer, "self"));
+            json_decref (near);
+        }
+        osmose_free (text);
+        if (qualified >= wanted)
+            return (double) (s_now_ns () - start) / 1e6;
+        zclock_sleep (50);
+    }
+    return -1;
+}
+
 //  Milliseconds until all see all, or -1 after TIMEOUT_MS
 static double
 s_wait_all_see_all (s_peer_t *peers, size_t count, int timeout_ms)
@@ -770,6 +797,14 @@ main (int argc, char *argv [])
         int rc = osmose_connect (peers [0].endpoint, 5000, &mesh);
         if (rc)
             s_fail (peers [0].endpoint, rc);
+        ms = s_wait_providers (mesh, peer_count - 1, 30000);
+        if (ms < 0) {
+            fprintf (stderr, "bench_lease: peer 1 does not rank the %zu others as providers"
+                     " after 30 s\n", peer_count - 1);
+            return 1;
+        }
+        printf ("bench_lease: peer 1 ranks all %zu others as providers (%.0f ms later)\n",
+                peer_count - 1, ms);
         if (strchr (options.only, 'b') || strchr (options.only, 'c')) {
             lease = s_acquire (mesh, 1);
             char *text = NULL;
