@@ -142,6 +142,14 @@ OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
 OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
     osmose_leases_json (osmose_t *self, char **json_p);
 
+//  Tell the daemon this device is now at LOCATION (a path such as
+//  "hq/floor2/hall"): the move is logged and spreads, and leases whose
+//  provider is no longer near are re-placed near LOCATION, their tasks
+//  moving with them. Returns 0, OSMOSE_EINVAL (not a valid path) or
+//  OSMOSE_EDAEMON.
+OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
+    osmose_move (osmose_t *self, const char *location);
+
 //  ------------------------------------------------------------------------
 //  Leasing workers on nearby peers
 //

@@ -162,6 +162,19 @@ osmose_near_json (osmose_t *self, const osmose_request_t *request, char **json_p
 }
 
 int
+osmose_move (osmose_t *self, const char *location)
+{
+    if (!self || !location)
+        return OSMOSE_EINVAL;
+    json_t *arguments = json_pack ("{s:s}", "location", location);
+    json_t *reply = NULL;
+    int rc = arguments? osmose_client_call (self, "MOVE", arguments, &reply): OSMOSE_ENOMEM;
+    json_decref (arguments);
+    json_decref (reply);
+    return rc;
+}
+
+int
 osmose_leases_json (osmose_t *self, char **json_p)
 {
     if (!self || !json_p)
