@@ -634,8 +634,9 @@ s_wait_all_see_all (s_peer_t *peers, size_t count, int timeout_ms)
 
 //  The figures of (a), (b) and (c): medians of the rounds, and ratios
 static void
-s_report_tasks (const s_options_t *options, bool leased, double *raw_p50, double *raw_p99,
-                double *raw_rate, double *lease_p50, double *lease_p99, double *lease_rate)
+s_report_tasks (const s_options_t *options, bool run, bool stream, double *raw_p50,
+                double *raw_p99, double *raw_rate, double *lease_p50, double *lease_p99,
+                double *lease_rate)
 {
     double rp50 = s_median (raw_p50, options->rounds), rp99 = s_median (raw_p99, options->rounds);
     double rrate = s_median (raw_rate, options->rounds);
@@ -645,14 +646,16 @@ s_report_tasks (const s_options_t *options, bool leased, double *raw_p50, double
     printf ("(a) baseline, raw CURVE DEALER/ROUTER on loopback, %d-byte messages:\n", S_MESSAGE);
     printf ("    round trip p50 %.1f us, p99 %.1f us\n", rp50, rp99);
     printf ("    pipelined, %zu in flight: %.0f messages/s\n", options->window, rrate);
-    if (leased) {
+    if (run) {
         double lp50 = s_median (lease_p50, options->rounds);
         double lp99 = s_median (lease_p99, options->rounds);
-        double lrate = s_median (lease_rate, options->rounds);
         printf ("(b) osmose_lease_run echo.null, empty input:\n");
         printf ("    round trip p50 %.1f us (%.2fx raw), p99 %.1f us (%.2fx raw)"
                 "   [target p50 <= 1.5x: %s]\n", lp50, lp50 / rp50, lp99, lp99 / rp99,
                 lp50 <= 1.5 * rp50? "met": "NOT met");
+    }
+    if (stream) {
+        double lrate = s_median (lease_rate, options->rounds);
         printf ("(c) osmose_lease_submit echo.null, %zu in flight, one client:\n",
                 options->lease_window);
         printf ("    %.0f tasks/s (%.0f%% of the raw stream)"
@@ -822,17 +825,19 @@ main (int argc, char *argv [])
     }
     bool tasks = strchr (options.only, 'a') || lease;
     double raw_p50 [S_MAX_ROUNDS], raw_p99 [S_MAX_ROUNDS], raw_rate [S_MAX_ROUNDS];
-    double lease_p50 [S_MAX_ROUNDS], lease_p99 [S_MAX_ROUNDS], lease_rate [S_MAX_ROUNDS];
+    double lease_p50 [S_MAX_ROUNDS] = { 0 }, lease_p99 [S_MAX_ROUNDS] = { 0 };
+    double lease_rate [S_MAX_ROUNDS] = { 0 };
+    bool run = lease && strchr (options.only, 'b'), stream = lease && strchr (options.only, 'c');
     for (size_t round = 0; round < options.rounds && tasks; round++) {
         s_raw_round_trip (dealer, &options, &raw_p50 [round], &raw_p99 [round]);
         raw_rate [round] = s_raw_stream (dealer, &options);
-        if (lease) {
+        if (run)
             s_lease_round_trip (lease, &options, &lease_p50 [round], &lease_p99 [round]);
+        if (stream)
             lease_rate [round] = s_lease_stream (lease, &options);
-        }
     }
     if (tasks)
-        s_report_tasks (&options, lease != NULL, raw_p50, raw_p99, raw_rate, lease_p50,
+        s_report_tasks (&options, run, stream, raw_p50, raw_p99, raw_rate, lease_p50,
                         lease_p99, lease_rate);
     osmose_lease_release (&lease);
     if (mesh && strchr (options.only, 'd'))
