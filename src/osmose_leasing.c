@@ -79,6 +79,11 @@ struct _osmose_leasing_t {
     zhashx_t *replaced;             //  lease hex -> why we re-placed it (text)
     int64_t next_holder_check;
     s_member_t *members;            //  scratch for candidates
+    uint64_t migrations;            //  leases re-placed for our programs
+    uint64_t last_completed;        //  executor's count at the last sample
+    int64_t next_sample;            //  of tasks/s, once a second
+    double per_s [60];              //  the last minute, oldest first
+    size_t samples;
 };
 
 static int64_t
@@ -428,6 +433,7 @@ s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provid
     osmose_api_answer (self->api, &acquire->reply, 0, body);
     json_decref (body);
     if (acquire->migrate) {
+        self->migrations++;
         //  We gave the old lease back ourselves (a move): say so
         const char *from = json_string_value (json_object_get (acquire->migrate, "lease"));
         const char *why = from? (const char *) zhashx_lookup (self->replaced, from): NULL;
@@ -725,6 +731,41 @@ s_api_leases (void *arg, json_t *request, json_t **reply)
     return *reply? 0: OSMOSE_ENOMEM;
 }
 
+//  TASKS: what runs here for leaseholders, one row per work connection,
+//  and the tasks/s of the last minute
+static int
+s_api_tasks (void *arg, json_t *request, json_t **reply)
+{
+    osmose_leasing_t *self = (osmose_leasing_t *) arg;
+    json_t *history = json_array ();
+    for (size_t index = 0; history && index < self->samples; index++)
+        json_array_append_new (history, json_real (self->per_s [index]));
+    *reply = json_pack ("{s:o, s:o}", "recent", osmose_work_sessions_json (self->work),
+                        "per_s_history", history);
+    return *reply? 0: OSMOSE_ENOMEM;
+}
+
+//  Once a second: how many tasks the executor finished
+static void
+s_sample (osmose_leasing_t *self, int64_t now)
+{
+    if (now < self->next_sample)
+        return;
+    osmose_exec_stats_t stats = { 0 };
+    if (self->exec)
+        osmose_exec_stats (self->exec, &stats);
+    uint64_t finished = stats.completed + stats.failed;
+    double seconds = self->next_sample? (now - self->next_sample + 1000000) / 1e6: 1;
+    if (self->samples == 60) {
+        memmove (self->per_s, self->per_s + 1, 59 * sizeof (double));
+        self->samples--;
+    }
+    self->per_s [self->samples++] = self->next_sample?
+        (finished - self->last_completed) / seconds: 0;
+    self->last_completed = finished;
+    self->next_sample = now + 1000000;
+}
+
 //  Why CANDIDATE does not qualify for REQUEST, or NULL
 static const char *
 s_disqualified (const s_member_t *member, const osmose_proximity_request_t *request,
@@ -887,7 +928,8 @@ osmose_leasing_new (osmose_config_t *config, osmose_identity_t *identity,
     if (osmose_api_register (api, "LEASE_ACQUIRE", s_api_acquire, self)
     ||  osmose_api_register (api, "LEASE_RELEASE", s_api_release, self)
     ||  osmose_api_register (api, "LEASES", s_api_leases, self)
-    ||  osmose_api_register (api, "NEAR", s_api_near, self)) {
+    ||  osmose_api_register (api, "NEAR", s_api_near, self)
+    ||  osmose_api_register (api, "TASKS", s_api_tasks, self)) {
         snprintf (error, error_size, "cannot register lease commands");
         osmose_leasing_destroy (&self);
         return NULL;
@@ -1148,6 +1190,7 @@ osmose_leasing_tick (osmose_leasing_t *self)
         osmose_market_tick (self->market, now);
     s_check_acquires (self, now);
     s_check_holders (self, now);
+    s_sample (self, now);
     s_drain (self);
 }
 
@@ -1174,4 +1217,18 @@ osmose_leasing_status_json (osmose_leasing_t *self)
         "tasks", "running", (json_int_t) stats.running, "queued", (json_int_t) stats.queued,
         "completed", (json_int_t) stats.completed, "failed", (json_int_t) stats.failed,
         "crashed", (json_int_t) stats.crashed, "workers", (json_int_t) stats.workers);
+}
+
+json_t *
+osmose_leasing_tasks_json (osmose_leasing_t *self)
+{
+    assert (self);
+    osmose_exec_stats_t stats = { 0 };
+    if (self->exec)
+        osmose_exec_stats (self->exec, &stats);
+    return json_pack ("{s:I, s:I, s:I, s:I, s:f}",
+        "running", (json_int_t) stats.running, "queued", (json_int_t) stats.queued,
+        "done", (json_int_t) (stats.completed + stats.failed),
+        "migrated", (json_int_t) self->migrations,
+        "per_s", self->samples? self->per_s [self->samples - 1]: 0.0);
 }

@@ -96,4 +96,9 @@ const char *
 json_t *
     osmose_leasing_status_json (osmose_leasing_t *self);
 
+//  The tasks summary osmose-top shows: {"running", "queued", "done",
+//  "migrated" (leases moved for our programs), "per_s"}.
+json_t *
+    osmose_leasing_tasks_json (osmose_leasing_t *self);
+
 #endif

@@ -91,6 +91,7 @@ s_api_status (void *arg, json_t *request, json_t **reply)
             "imported", (json_int_t) gossip.imported, "forks", (json_int_t) gossip.forks));
         json_object_set_new (*reply, "peers", osmose_mesh_status_json (self->mesh));
         json_object_set_new (*reply, "leases", osmose_leasing_status_json (self->leasing));
+        json_object_set_new (*reply, "tasks", osmose_leasing_tasks_json (self->leasing));
         json_object_set_new (*reply, "work", json_string (
             osmose_leasing_work_endpoint (self->leasing)));
         json_object_set_new (*reply, "endpoint", json_string (osmose_mesh_endpoint (self->mesh)));

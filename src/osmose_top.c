@@ -82,6 +82,39 @@ s_usage (FILE *out)
 //  --------------------------------------------------------------------------
 //  Frames from the daemon
 
+//  The daemon's LEASES object ({"held", "granted", "local"}) as the rows
+//  of the leases view: one per lease, who holds it from whom; takes REPLY
+static json_t *
+s_lease_rows (json_t *reply)
+{
+    json_t *rows = json_array ();
+    const char *id = json_string_value (json_object_get (reply, "id"));
+    const char *kinds [] = { "held", "granted", "local" };
+    for (size_t kind = 0; rows && kind < 3; kind++) {
+        size_t index;
+        json_t *lease;
+        json_array_foreach (json_object_get (reply, kinds [kind]), index, lease) {
+            const char *peer = json_string_value (json_object_get (
+                lease, kind == 1? "client": "provider"));
+            json_t *row = json_pack ("{s:O, s:s, s:s, s:s, s:O, s:{s:O, s:O, s:O, s:O}}",
+                "id", json_object_get (lease, "lease"),
+                "client", kind == 1 && peer? peer: id? id: "",
+                "provider", kind == 1 || !peer? (id? id: ""): peer,
+                "state", kinds [kind],
+                "ttl_ms", json_object_get (lease, "ttl_left_ms")?
+                          json_object_get (lease, "ttl_left_ms"): json_null (),
+                "resources", "cpus", json_object_get (lease, "cpus"),
+                "gpus", json_object_get (lease, "gpus"),
+                "npus", json_object_get (lease, "npus"),
+                "memory_mb", json_object_get (lease, "memory_mb"));
+            if (row)
+                json_array_append_new (rows, row);
+        }
+    }
+    json_decref (reply);
+    return rows;
+}
+
 //  Ask COMMAND unless the daemon said lately that it does not know it;
 //  returns the reply or NULL. Sets *rc_p only when the daemon is gone.
 static json_t *
@@ -93,6 +126,8 @@ s_ask (s_source_t *source, osmose_top_tab_t tab, json_t *arguments, int *rc_p)
         return NULL;
     json_t *reply = NULL;
     int rc = osmose_client_call (source->client, s_commands [tab], arguments, &reply);
+    if (rc == 0 && tab == OSMOSE_TOP_LEASES && json_is_object (reply))
+        return s_lease_rows (reply);
     if (rc == 0)
         return reply;
     json_decref (reply);

@@ -29,6 +29,9 @@ typedef struct {
     uint64_t low_id, high_id;   //  span of client ids seen, for cancel
     osmose_work_writer_t results;
     bool dirty;                 //  results waiting to be sent
+    char function [OSMOSE_WORK_MAX_FUNCTION + 1];  //  of its latest task
+    uint64_t tasks, done;
+    int64_t opened_us;
 } s_session_t;
 
 struct _osmose_work_t {
@@ -310,6 +313,7 @@ s_open (osmose_work_t *self, s_session_t *session, zframe_t *frame,
         return;
     }
     session->opened = true;
+    session->opened_us = zclock_usecs ();
     memcpy (session->lease_id, token.lease_id, OSMOSE_LEASE_ID_SIZE);
     memcpy (session->client_key, token.client_key, OSMOSE_KEY_SIZE);
     self->opened++;
@@ -352,7 +356,7 @@ s_tasks (osmose_work_t *self, s_session_t *session, osmose_work_msg_t *msg)
     osmose_work_item_t item;
     while (osmose_work_next (msg, &item)) {
         self->tasks++;
-        char function [OSMOSE_WORK_MAX_FUNCTION + 1];
+        char *function = session->function;
         memcpy (function, item.function, item.function_size);
         function [item.function_size] = 0;
         if (item.task_id == 0 || item.task_id > S_CLIENT_ID_MASK) {
@@ -372,6 +376,7 @@ s_tasks (osmose_work_t *self, s_session_t *session, osmose_work_msg_t *msg)
             continue;
         }
         session->outstanding++;
+        session->tasks++;
         if (item.task_id < session->low_id)
             session->low_id = item.task_id;
         if (item.task_id > session->high_id)
@@ -453,6 +458,7 @@ osmose_work_process (osmose_work_t *self)
             if (!session || session->generation != generation)
                 continue;       //  its connection is gone
             session->outstanding--;
+            session->done++;
             if (session->dirty && session->results.size > S_FLUSH_BYTES) {
                 s_flush_session (self, session);
                 void *handle = zlistx_find (self->dirty, session);
@@ -504,6 +510,34 @@ osmose_work_close_all (osmose_work_t *self, int status, const char *reason)
             s_flush_session (self, session);
             s_send_status (self, session->routing, OSMOSE_WORK_CLOSED, status, reason);
         }
+}
+
+json_t *
+osmose_work_sessions_json (osmose_work_t *self)
+{
+    assert (self);
+    json_t *rows = json_array ();
+    int64_t now = zclock_usecs ();
+    for (s_session_t *session = (s_session_t *) zhashx_first (self->sessions);
+         rows && session; session = (s_session_t *) zhashx_next (self->sessions)) {
+        if (!session->opened)
+            continue;
+        char lease [2 * OSMOSE_LEASE_ID_SIZE + 1], client [OSMOSE_ID_SIZE + 1];
+        sodium_bin2hex (lease, sizeof (lease), session->lease_id, OSMOSE_LEASE_ID_SIZE);
+        osmose_identity_id_of (session->client_key, client);
+        char state [64];
+        snprintf (state, sizeof (state), "%" PRIu64 " running", session->outstanding);
+        json_t *row = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
+            "id", lease, "lease", lease, "client", client,
+            "provider", osmose_identity_id (self->identity),
+            "function", session->function, "state", state,
+            "tasks", (json_int_t) session->tasks, "done", (json_int_t) session->done,
+            "in_flight", (json_int_t) session->outstanding,
+            "ms", (json_int_t) ((now - session->opened_us) / 1000));
+        if (row)
+            json_array_append_new (rows, row);
+    }
+    return rows;
 }
 
 json_t *

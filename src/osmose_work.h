@@ -78,6 +78,12 @@ void
 const char *
     osmose_work_endpoint (osmose_work_t *self);
 
+//  One row per open work connection: {"id", "lease", "client",
+//  "provider", "function" (of its latest task), "state", "tasks", "done",
+//  "in_flight", "ms" (open since)}; caller owns.
+json_t *
+    osmose_work_sessions_json (osmose_work_t *self);
+
 //  {"endpoint", "sessions", "opened", "refused", "tasks", "results",
 //  "malformed"}; caller owns.
 json_t *
