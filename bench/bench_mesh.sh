@@ -14,7 +14,10 @@ mesh_start 1
 mesh_wait_for 5 mesh_osmose 1 status || exit 1
 for i in $(seq 2 "$n"); do mesh_start "$i" -s node/location="hq/f$((i % 4))/r$i" -s mesh/seeds="$(mesh_seed 1)"; done
 last=$(date +%s.%N)
+# API endpoint, id, pid, state directory and key (the replica directory
+# of a peer's feed on the others is named by its key)
 for i in $(seq 1 "$n"); do
-    echo "$(mesh_api "$i") $(mesh_id "$i") $(cat "$MESH_DIR/peer$i/pid")"
+    echo "$(mesh_api "$i") $(mesh_id "$i") $(cat "$MESH_DIR/peer$i/pid")" \
+         "$MESH_DIR/peer$i/state $(sed -n 2p "$MESH_DIR/peer$i/state/node.pub")"
 done > "$MESH_DIR/peers"
 "$bench" "$MESH_DIR/peers" "$last" "${2:-100}"
