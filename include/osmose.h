@@ -1,12 +1,12 @@
 /*  osmose.h: the public C API of osmose, a peer-to-peer coalescent mesh runtime.
 
     A program links libosmose (pkg-config osmose) and talks to the local peer
-    daemon, osmosed, over ipc://. Through it the program sees the mesh and,
-    as the leasing layer lands, leases workers on nearby peers.
+    daemon, osmosed, over ipc://. Through it the program sees the mesh,
+    leases workers on nearby peers and runs tasks on them directly.
 
-    Thread safety: an osmose_t handle may be used by one thread at a time;
-    use one handle per thread. osmose_strerror and osmose_version are safe
-    from any thread.
+    Thread safety: an osmose_t handle, and every lease acquired through it,
+    may be used by one thread at a time; use one handle per thread.
+    osmose_strerror and osmose_version are safe from any thread.
 
     Errors: every fallible call returns 0 (or a non-negative count) on
     success and a negative OSMOSE_E* code on failure; osmose_strerror turns

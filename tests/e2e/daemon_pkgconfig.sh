@@ -17,7 +17,9 @@ done
 echo "installed: $(cd "$root" && find . -type f | sort | tr '\n' ' ')"
 
 #   The README's example, verbatim
-sed -n '/^```c$/,/^```$/p' "$top_srcdir/README.md" | sed '1d;$d' >"$E2E_DIR/hello.c"
+#   (the first C block: later ones are fragments)
+awk '/^```c$/ { inside = 1; next } inside && /^```$/ { exit } inside' \
+    "$top_srcdir/README.md" >"$E2E_DIR/hello.c"
 grep -q osmose_status_json "$E2E_DIR/hello.c" || fail "no C example in README.md"
 
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
