@@ -1,93 +1,12 @@
-/*  osmose_leasing.c: the daemon's leasing service (see osmose_leasing.h). */
+/*  osmose_leasing.c: the daemon's leasing service (see osmose_leasing.h):
+    acquisitions and their fallbacks, market events, leases bound to the
+    programs that hold them, the service's life cycle.
+*/
 #include "osmose_prelude.h"
-#include "osmose_leasing.h"
-#include "osmose_market.h"
-#include "osmose_members.h"
-#include "osmose_proximity.h"
-#include "osmose_location.h"
-#include "osmose_exec.h"
-#include "osmose_work.h"
-#include "osmose_work_msg.h"
+#include "osmose_leasing_int.h"
 
-#define S_MAX_CANDIDATES    OSMOSE_MARKET_MAX_ASKED * 16
-#define S_HOLDER_CHECK_US   500000      //  how often holders' processes are checked
-#define S_RETRY_US          100000      //  RETRY_REMOTE: bid again after this
-#define S_MAX_TIMEOUT_MS    600000
-
-//  An acquisition waiting for the market
-typedef struct {
-    osmose_api_pending_t *reply;
-    uint64_t request;               //  the market's id for it
-    osmose_market_request_t market;
-    int strategy;                   //  OSMOSE_EAGER_REMOTE, OSMOSE_LOCAL_FIRST
-    int failure;                    //  OSMOSE_RETRY_LOCAL...
-    bool local_tried;
-    uint8_t session_key [32];
-    int64_t pid;
-    int64_t start_time;
-    int64_t deadline_us;            //  answer by then
-    int64_t retry_us;               //  RETRY_REMOTE: next bid, or 0
-    char exclude [8][OSMOSE_ID_SIZE + 1];   //  providers not to ask (vanished)
-    size_t excluded;
-    json_t *migrate;                //  a migration: where the lease was, why
-} s_acquire_t;
-
-//  A lease we hold for a local program. A local lease (this device for
-//  its own programs: LOCAL_FIRST, or the RETRY_LOCAL fallback) is ours
-//  alone: no bidding, no caps (those are for others), no renewal
-typedef struct {
-    uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
-    int64_t pid;
-    int64_t start_time;
-    bool local;
-    int cpus, gpus, npus;
-    int64_t memory_mb;
-    int64_t latency_bound_us;       //  the request's
-    char provider [OSMOSE_ID_SIZE + 1];
-    int64_t placed_us;              //  when it was granted
-    const char *replaced;           //  why we gave it back, or NULL
-} s_holder_t;
-
-//  A member as a candidate, with the strings the candidate borrows
-typedef struct {
-    osmose_proximity_candidate_t candidate;
-    char id [OSMOSE_ID_SIZE + 1];
-    char name [64];
-    char location [OSMOSE_LOCATION_MAX_LENGTH + 1];
-    char work [256];
-    const char *state;
-    bool is_self;
-} s_member_t;
-
-struct _osmose_leasing_t {
-    osmose_config_t *config;
-    osmose_identity_t *identity;
-    osmose_trust_t *trust;
-    osmose_mesh_t *mesh;
-    osmose_api_t *api;
-    osmose_leasing_log_fn *log;
-    void *log_arg;
-    osmose_market_t *market;
-    osmose_work_t *work;
-    osmose_exec_t *exec;            //  NULL until the first grant
-    bool exec_failed;               //  tried and could not start: say it once
-    zpoller_t *poller;              //  borrowed, to add the executor later
-    bool battery_low;               //  on battery below policy/battery_min_percent
-    osmose_resources_t resources;
-    zlistx_t *acquires;             //  s_acquire_t
-    zhashx_t *holders;              //  lease hex -> s_holder_t
-    zhashx_t *replaced;             //  lease hex -> why we re-placed it (text)
-    int64_t next_holder_check;
-    s_member_t *members;            //  scratch for candidates
-    uint64_t migrations;            //  leases re-placed for our programs
-    uint64_t last_completed;        //  executor's count at the last sample
-    int64_t next_sample;            //  of tasks/s, once a second
-    double per_s [60];              //  the last minute, oldest first
-    size_t samples;
-};
-
-static int64_t
-s_wall_us (void)
+int64_t
+leasing_wall_us (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
@@ -95,7 +14,7 @@ s_wall_us (void)
 }
 
 static void
-s_acquire_destroy (s_acquire_t **self_p)
+s_acquire_destroy (leasing_acquire_t **self_p)
 {
     if (*self_p) {
         osmose_api_pending_destroy (&(*self_p)->reply);
@@ -127,12 +46,12 @@ s_start_time (int64_t pid)
 
 //  Fill the member table as candidates: alive members that advertise a
 //  work endpoint; ourselves too when WITH_SELF. Returns how many.
-static size_t
-s_members (osmose_leasing_t *self, bool with_self, bool only_self, bool all_states)
+size_t
+leasing_members (osmose_leasing_t *self, bool with_self, bool only_self, bool all_states)
 {
     osmose_members_t *members = osmose_mesh_members (self->mesh);
     size_t count = 0, size = osmose_members_size (members);
-    for (size_t index = 0; index < size && count < S_MAX_CANDIDATES; index++) {
+    for (size_t index = 0; index < size && count < LEASING_MAX_CANDIDATES; index++) {
         osmose_member_t member;
         if (osmose_members_at (members, index, &member) != 0)
             continue;
@@ -140,7 +59,7 @@ s_members (osmose_leasing_t *self, bool with_self, bool only_self, bool all_stat
             continue;
         if (!all_states && member.state != OSMOSE_MEMBER_ALIVE)
             continue;
-        s_member_t *entry = &self->members [count];
+        leasing_member_t *entry = &self->members [count];
         memset (entry, 0, sizeof (*entry));
         osmose_resources_t resources;
         if (member.is_self) {
@@ -177,8 +96,8 @@ s_members (osmose_leasing_t *self, bool with_self, bool only_self, bool all_stat
     return count;
 }
 
-static s_member_t *
-s_member_find (osmose_leasing_t *self, size_t count, const char *id)
+leasing_member_t *
+leasing_member_find (osmose_leasing_t *self, size_t count, const char *id)
 {
     for (size_t index = 0; index < count; index++)
         if (streq (self->members [index].id, id))
@@ -188,10 +107,10 @@ s_member_find (osmose_leasing_t *self, size_t count, const char *id)
 
 //  Ask the market for ACQUIRE's lease among the members it may use
 static int
-s_bid (osmose_leasing_t *self, s_acquire_t *acquire)
+s_bid (osmose_leasing_t *self, leasing_acquire_t *acquire)
 {
     //  Other peers only: this device serves its own programs directly
-    size_t count = s_members (self, false, false, false);
+    size_t count = leasing_members (self, false, false, false);
     osmose_proximity_candidate_t *candidates = (osmose_proximity_candidate_t *)
         malloc ((count? count: 1) * sizeof (*candidates));
     if (!candidates)
@@ -206,47 +125,44 @@ s_bid (osmose_leasing_t *self, s_acquire_t *acquire)
     }
     count = kept;
     int rc = osmose_market_acquire (self->market, &acquire->market, candidates, count,
-                                    s_wall_us (), &acquire->request);
+                                    leasing_wall_us (), &acquire->request);
     free (candidates);
     return rc;
 }
 
-static void
-s_answer_error (osmose_leasing_t *self, s_acquire_t *acquire, int code, const char *text)
+void
+leasing_answer_error (osmose_leasing_t *self, leasing_acquire_t *acquire, int code, const char *text)
 {
     json_t *body = json_pack ("{s:s}", "error", text);
     osmose_api_answer (self->api, &acquire->reply, code, body);
     json_decref (body);
 }
 
-static int s_local_lease (osmose_leasing_t *self, s_acquire_t *acquire);
-static bool s_local_room (osmose_leasing_t *self, const s_acquire_t *acquire);
-
 //  No provider this round: fall back as the request's failure policy says.
 //  Returns true when the acquisition goes on.
 static bool
-s_fallback (osmose_leasing_t *self, s_acquire_t *acquire, int status)
+s_fallback (osmose_leasing_t *self, leasing_acquire_t *acquire, int status)
 {
-    int64_t now = s_wall_us ();
+    int64_t now = leasing_wall_us ();
     if (acquire->failure == OSMOSE_RETRY_LOCAL && !acquire->local_tried) {
         acquire->local_tried = true;
-        if (s_local_lease (self, acquire) == 0)
+        if (leasing_local_lease (self, acquire) == 0)
             return false;       //  answered
     }
-    if (acquire->failure == OSMOSE_RETRY_REMOTE && now + S_RETRY_US < acquire->deadline_us) {
+    if (acquire->failure == OSMOSE_RETRY_REMOTE && now + LEASING_RETRY_US < acquire->deadline_us) {
         acquire->request = 0;
-        acquire->retry_us = now + S_RETRY_US;
+        acquire->retry_us = now + LEASING_RETRY_US;
         return true;
     }
-    s_answer_error (self, acquire, status == OSMOSE_ETIMEDOUT? OSMOSE_ETIMEDOUT: OSMOSE_ENOPEER,
+    leasing_answer_error (self, acquire, status == OSMOSE_ETIMEDOUT? OSMOSE_ETIMEDOUT: OSMOSE_ENOPEER,
                     acquire->failure == OSMOSE_RETRY_LOCAL?
                     "no peer can serve the request, not even this device (its policy caps?)":
                     "no peer can serve the request within its latency bound");
     return false;
 }
 
-static int
-s_parse_request (json_t *request, s_acquire_t *acquire, char *error, size_t error_size)
+int
+leasing_parse_request (json_t *request, leasing_acquire_t *acquire, char *error, size_t error_size)
 {
     json_int_t cpus = json_integer_value (json_object_get (request, "cpus"));
     json_int_t gpus = json_integer_value (json_object_get (request, "gpus"));
@@ -290,11 +206,11 @@ static int
 s_api_acquire (void *arg, json_t *request, json_t **reply)
 {
     osmose_leasing_t *self = (osmose_leasing_t *) arg;
-    s_acquire_t *acquire = (s_acquire_t *) zmalloc (sizeof (s_acquire_t));
+    leasing_acquire_t *acquire = (leasing_acquire_t *) zmalloc (sizeof (leasing_acquire_t));
     if (!acquire)
         return OSMOSE_ENOMEM;
     char error [160] = "";
-    int rc = s_parse_request (request, acquire, error, sizeof (error));
+    int rc = leasing_parse_request (request, acquire, error, sizeof (error));
     const char *session = json_string_value (json_object_get (request, "session_key"));
     size_t decoded = 0;
     if (!rc && (!session || sodium_hex2bin (acquire->session_key, 32, session, strlen (session),
@@ -303,7 +219,7 @@ s_api_acquire (void *arg, json_t *request, json_t **reply)
         rc = OSMOSE_EINVAL;
     }
     json_int_t timeout = json_integer_value (json_object_get (request, "timeout_ms"));
-    if (timeout <= 0 || timeout > S_MAX_TIMEOUT_MS)
+    if (timeout <= 0 || timeout > LEASING_MAX_TIMEOUT_MS)
         timeout = 5000;
     size_t index;
     json_t *excluded;
@@ -315,12 +231,12 @@ s_api_acquire (void *arg, json_t *request, json_t **reply)
         acquire->migrate = json_incref (json_object_get (request, "migrate"));
     acquire->pid = json_integer_value (json_object_get (request, "pid"));
     acquire->start_time = json_integer_value (json_object_get (request, "start_time"));
-    acquire->deadline_us = s_wall_us () + timeout * 1000;
-    if (!rc && acquire->strategy == OSMOSE_LOCAL_FIRST && s_local_room (self, acquire)) {
+    acquire->deadline_us = leasing_wall_us () + timeout * 1000;
+    if (!rc && acquire->strategy == OSMOSE_LOCAL_FIRST && leasing_local_room (self, acquire)) {
         if (!(acquire->reply = osmose_api_defer (self->api)))
             rc = OSMOSE_ENOMEM;
         else
-        if (s_local_lease (self, acquire) == 0) {
+        if (leasing_local_lease (self, acquire) == 0) {
             s_acquire_destroy (&acquire);
             return OSMOSE_API_DEFERRED;
         }
@@ -356,18 +272,18 @@ s_api_acquire (void *arg, json_t *request, json_t **reply)
     return OSMOSE_API_DEFERRED;
 }
 
-static s_acquire_t *
+static leasing_acquire_t *
 s_acquire_of (osmose_leasing_t *self, uint64_t request)
 {
-    for (s_acquire_t *acquire = (s_acquire_t *) zlistx_first (self->acquires); acquire;
-         acquire = (s_acquire_t *) zlistx_next (self->acquires))
+    for (leasing_acquire_t *acquire = (leasing_acquire_t *) zlistx_first (self->acquires); acquire;
+         acquire = (leasing_acquire_t *) zlistx_next (self->acquires))
         if (acquire->request == request)
             return acquire;
     return NULL;
 }
 
 static void
-s_acquire_done (osmose_leasing_t *self, s_acquire_t *acquire)
+s_acquire_done (osmose_leasing_t *self, leasing_acquire_t *acquire)
 {
     //  The list's destructor frees what it holds
     void *handle = zlistx_find (self->acquires, acquire);
@@ -377,12 +293,10 @@ s_acquire_done (osmose_leasing_t *self, s_acquire_t *acquire)
         s_acquire_destroy (&acquire);
 }
 
-static void s_exec_require (osmose_leasing_t *self);
-
 //  Answer ACQUIRE with a lease from PROVIDER: all the program needs to
 //  connect to the provider directly
-static int
-s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provider,
+int
+leasing_answer_lease (osmose_leasing_t *self, leasing_acquire_t *acquire, leasing_member_t *provider,
                 const uint8_t *lease_id, const uint8_t *provider_key,
                 const uint8_t *token, size_t token_size, const osmose_token_t *grant,
                 int64_t ttl_us, bool local)
@@ -411,11 +325,11 @@ s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provid
         "score_us", (json_int_t) osmose_proximity_candidate_score (
             self->resources.capacity.location, &provider->candidate, weight),
         "hops", hops);
-    s_holder_t *holder = (s_holder_t *) zmalloc (sizeof (s_holder_t));
+    leasing_holder_t *holder = (leasing_holder_t *) zmalloc (sizeof (leasing_holder_t));
     if (!body || !holder) {
         json_decref (body);
         free (holder);
-        s_answer_error (self, acquire, OSMOSE_ENOMEM, "out of memory");
+        leasing_answer_error (self, acquire, OSMOSE_ENOMEM, "out of memory");
         return OSMOSE_ENOMEM;
     }
     memcpy (holder->lease_id, lease_id, OSMOSE_LEASE_ID_SIZE);
@@ -428,7 +342,7 @@ s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provid
     holder->memory_mb = grant->memory_mb;
     holder->latency_bound_us = acquire->market.latency_bound_us;
     snprintf (holder->provider, sizeof (holder->provider), "%s", provider->id);
-    holder->placed_us = s_wall_us ();
+    holder->placed_us = leasing_wall_us ();
     zhashx_update (self->holders, lease, holder);
     osmose_api_answer (self->api, &acquire->reply, 0, body);
     json_decref (body);
@@ -458,93 +372,26 @@ s_answer_lease (osmose_leasing_t *self, s_acquire_t *acquire, s_member_t *provid
 static void
 s_acquired (osmose_leasing_t *self, const osmose_market_event_t *event)
 {
-    s_acquire_t *acquire = s_acquire_of (self, event->request);
-    size_t count = s_members (self, true, false, false);
-    s_member_t *provider = s_member_find (self, count, event->peer);
+    leasing_acquire_t *acquire = s_acquire_of (self, event->request);
+    size_t count = leasing_members (self, true, false, false);
+    leasing_member_t *provider = leasing_member_find (self, count, event->peer);
     osmose_token_t grant = { .cpus = event->cpus, .gpus = event->gpus, .npus = event->npus,
                              .memory_mb = event->memory_mb };
     if (!acquire || !acquire->reply || !provider
-    ||  s_answer_lease (self, acquire, provider, event->lease_id, event->peer_key,
+    ||  leasing_answer_lease (self, acquire, provider, event->lease_id, event->peer_key,
                         event->token, event->token_size, &grant, event->ttl_us, false)) {
         //  Nobody waits for it (or we cannot reach it): give it back
-        if (osmose_market_release (self->market, event->lease_id, s_wall_us ()) != 0)
+        if (osmose_market_release (self->market, event->lease_id, leasing_wall_us ()) != 0)
             zsys_debug ("leasing: lease already gone");
     }
     if (acquire)
         s_acquire_done (self, acquire);
 }
 
-//  What local leases take of this device now
-static void
-s_local_used (osmose_leasing_t *self, int *cpus, int *gpus, int *npus, int64_t *memory_mb)
-{
-    *cpus = *gpus = *npus = 0;
-    *memory_mb = 0;
-    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); holder;
-         holder = (s_holder_t *) zhashx_next (self->holders))
-        if (holder->local) {
-            *cpus += holder->cpus;
-            *gpus += holder->gpus;
-            *npus += holder->npus;
-            *memory_mb += holder->memory_mb;
-        }
-}
-
-//  Does this device have room for ACQUIRE beside its other local leases?
-static bool
-s_local_room (osmose_leasing_t *self, const s_acquire_t *acquire)
-{
-    int cpus, gpus, npus;
-    int64_t memory_mb;
-    s_local_used (self, &cpus, &gpus, &npus, &memory_mb);
-    const osmose_resources_capacity_t *capacity = &self->resources.capacity;
-    return cpus + acquire->market.cpus <= capacity->cpus
-        && gpus + acquire->market.gpus <= capacity->gpus
-        && npus + acquire->market.npus <= capacity->npus
-        && memory_mb + acquire->market.memory_mb <= self->resources.load.memory_free_mb;
-}
-
-//  Lease this device to its own program: a token we sign for ourselves
-static int
-s_local_lease (osmose_leasing_t *self, s_acquire_t *acquire)
-{
-    size_t count = s_members (self, true, true, true);
-    if (count == 0)
-        return OSMOSE_ENOPEER;
-    s_exec_require (self);
-    osmose_token_t token = { 0 };
-    randombytes_buf (token.lease_id, sizeof (token.lease_id));
-    memcpy (token.client_key, osmose_identity_public (self->identity), OSMOSE_KEY_SIZE);
-    token.cpus = acquire->market.cpus;
-    token.gpus = acquire->market.gpus;
-    token.npus = acquire->market.npus;
-    token.memory_mb = acquire->market.memory_mb;
-    token.issued_us = s_wall_us ();
-    //  Valid as long as the program lives: the holder watch ends it
-    token.expiry_us = token.issued_us + INT64_C (86400000000) * 365;
-    osmose_token_sign (&token, self->identity);
-    uint8_t encoded [OSMOSE_TOKEN_MAX_SIZE];
-    int size = osmose_token_encode (&token, encoded, sizeof (encoded));
-    if (size < 0)
-        return size;
-    int rc = s_answer_lease (self, acquire, &self->members [0], token.lease_id,
-                             osmose_identity_public (self->identity), encoded, (size_t) size,
-                             &token, token.expiry_us - token.issued_us, true);
-    if (rc == 0) {
-        char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
-        sodium_bin2hex (lease, sizeof (lease), token.lease_id, OSMOSE_LEASE_ID_SIZE);
-        self->log (self->log_arg, OSMOSE_ENTRY_LEASE_GRANT, json_pack (
-            "{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:I}", "event", "grant", "lease", lease,
-            "peer", osmose_identity_id (self->identity), "local", "yes", "cpus", token.cpus,
-            "gpus", token.gpus, "npus", token.npus, "memory_mb", (json_int_t) token.memory_mb));
-    }
-    return rc;
-}
-
 static void
 s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
 {
-    s_acquire_t *acquire = s_acquire_of (self, event->request);
+    leasing_acquire_t *acquire = s_acquire_of (self, event->request);
     if (!acquire)
         return;
     if (event->count > 0)
@@ -554,8 +401,8 @@ s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
 }
 
 //  The first grant starts the workers: idle peers keep none
-static void
-s_exec_require (osmose_leasing_t *self)
+void
+leasing_exec_require (osmose_leasing_t *self)
 {
     if (self->exec || self->exec_failed)
         return;
@@ -601,7 +448,7 @@ s_on_event (osmose_leasing_t *self, const osmose_market_event_t *event)
             return;
         }
         case OSMOSE_MARKET_GRANT:
-            s_exec_require (self);
+            leasing_exec_require (self);
             break;
         case OSMOSE_MARKET_EXPIRE:
         case OSMOSE_MARKET_RELEASE:
@@ -626,8 +473,8 @@ s_on_event (osmose_leasing_t *self, const osmose_market_event_t *event)
         self->log (self->log_arg, types [event->kind], osmose_market_event_json (event));
 }
 
-static void
-s_drain (osmose_leasing_t *self)
+void
+leasing_drain (osmose_leasing_t *self)
 {
     osmose_market_out_t out;
     while (osmose_market_next_out (self->market, &out))
@@ -644,11 +491,11 @@ s_drain (osmose_leasing_t *self)
 
 //  Give back the lease LEASE (hex) we hold for a local program, wherever
 //  it is; REASON goes in the log for local leases. 0 or OSMOSE_ENOLEASE.
-static int
-s_give_back (osmose_leasing_t *self, const char *lease, const uint8_t *lease_id,
+int
+leasing_give_back (osmose_leasing_t *self, const char *lease, const uint8_t *lease_id,
              const char *reason)
 {
-    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
+    leasing_holder_t *holder = (leasing_holder_t *) zhashx_lookup (self->holders, lease);
     if (holder && holder->local) {
         osmose_work_close_lease (self->work, lease_id, OSMOSE_ENOLEASE, "lease released");
         self->log (self->log_arg, OSMOSE_ENTRY_LEASE_RELEASE, json_pack (
@@ -658,8 +505,8 @@ s_give_back (osmose_leasing_t *self, const char *lease, const uint8_t *lease_id,
         return 0;
     }
     zhashx_delete (self->holders, lease);
-    int rc = osmose_market_release (self->market, lease_id, s_wall_us ());
-    s_drain (self);
+    int rc = osmose_market_release (self->market, lease_id, leasing_wall_us ());
+    leasing_drain (self);
     return rc;
 }
 
@@ -670,9 +517,9 @@ s_on_market_message (void *arg, const char *from, const uint8_t *body, size_t si
     const osmose_trust_entry_t *sender = osmose_trust_lookup (self->trust, from);
     if (!sender)
         return;                 //  the transport only admits trusted keys
-    if (osmose_market_receive (self->market, sender->key, body, size, s_wall_us ()) != 0)
+    if (osmose_market_receive (self->market, sender->key, body, size, leasing_wall_us ()) != 0)
         zsys_debug ("leasing: malformed market message from %s", from);
-    s_drain (self);
+    leasing_drain (self);
 }
 
 static void
@@ -681,7 +528,7 @@ s_on_member_change (void *arg, const char *id, int old_state, int new_state)
     osmose_leasing_t *self = (osmose_leasing_t *) arg;
     //  Its leases are lost; the market queues what to say, drained later
     if (new_state == OSMOSE_MEMBER_DEAD || new_state == OSMOSE_MEMBER_LEFT)
-        osmose_market_peer_down (self->market, id, s_wall_us ());
+        osmose_market_peer_down (self->market, id, leasing_wall_us ());
 }
 
 //  LEASE_RELEASE {lease}
@@ -697,159 +544,9 @@ s_api_release (void *arg, json_t *request, json_t **reply)
         *reply = json_pack ("{s:s}", "error", "expected a lease id, 32 hex digits");
         return OSMOSE_EINVAL;
     }
-    int rc = s_give_back (self, lease, lease_id, "released");
+    int rc = leasing_give_back (self, lease, lease_id, "released");
     *reply = json_pack ("{s:s, s:b}", "lease", lease, "released", rc == 0);
     return rc;
-}
-
-static int
-s_api_leases (void *arg, json_t *request, json_t **reply)
-{
-    osmose_leasing_t *self = (osmose_leasing_t *) arg;
-    *reply = osmose_market_json (self->market, s_wall_us ());
-    if (*reply) {
-        json_object_set_new (*reply, "work", osmose_work_json (self->work));
-        json_t *local = json_array ();
-        for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); local && holder;
-             holder = (s_holder_t *) zhashx_next (self->holders))
-            if (holder->local)
-                json_array_append_new (local, json_pack ("{s:s, s:I, s:i, s:i, s:i, s:I}",
-                    "lease", (const char *) zhashx_cursor (self->holders),
-                    "pid", (json_int_t) holder->pid, "cpus", holder->cpus,
-                    "gpus", holder->gpus, "npus", holder->npus,
-                    "memory_mb", (json_int_t) holder->memory_mb));
-        json_object_set_new (*reply, "local", local);
-        size_t index;
-        json_t *held;
-        json_array_foreach (json_object_get (*reply, "held"), index, held) {
-            s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders,
-                json_string_value (json_object_get (held, "lease")));
-            if (holder)
-                json_object_set_new (held, "pid", json_integer ((json_int_t) holder->pid));
-        }
-    }
-    return *reply? 0: OSMOSE_ENOMEM;
-}
-
-//  TASKS: what runs here for leaseholders, one row per work connection,
-//  and the tasks/s of the last minute
-static int
-s_api_tasks (void *arg, json_t *request, json_t **reply)
-{
-    osmose_leasing_t *self = (osmose_leasing_t *) arg;
-    json_t *history = json_array ();
-    for (size_t index = 0; history && index < self->samples; index++)
-        json_array_append_new (history, json_real (self->per_s [index]));
-    *reply = json_pack ("{s:o, s:o}", "recent", osmose_work_sessions_json (self->work),
-                        "per_s_history", history);
-    return *reply? 0: OSMOSE_ENOMEM;
-}
-
-//  Once a second: how many tasks the executor finished
-static void
-s_sample (osmose_leasing_t *self, int64_t now)
-{
-    if (now < self->next_sample)
-        return;
-    osmose_exec_stats_t stats = { 0 };
-    if (self->exec)
-        osmose_exec_stats (self->exec, &stats);
-    uint64_t finished = stats.completed + stats.failed;
-    double seconds = self->next_sample? (now - self->next_sample + 1000000) / 1e6: 1;
-    if (self->samples == 60) {
-        memmove (self->per_s, self->per_s + 1, 59 * sizeof (double));
-        self->samples--;
-    }
-    self->per_s [self->samples++] = self->next_sample?
-        (finished - self->last_completed) / seconds: 0;
-    self->last_completed = finished;
-    self->next_sample = now + 1000000;
-}
-
-//  Why CANDIDATE does not qualify for REQUEST, or NULL
-static const char *
-s_disqualified (const s_member_t *member, const osmose_proximity_request_t *request,
-                int64_t score)
-{
-    const osmose_proximity_candidate_t *candidate = &member->candidate;
-    if (!streq (member->state, "alive"))
-        return member->state;
-    if (!*member->work)
-        return "no work endpoint";
-    if (candidate->free_cpus < request->cpus || candidate->free_gpus < request->gpus
-    ||  candidate->free_npus < request->npus || candidate->free_memory_mb < request->memory_mb)
-        return "capacity";
-    if (request->latency_bound_us && score > request->latency_bound_us)
-        return "latency bound";
-    return NULL;
-}
-
-//  NEAR {request}: every member ranked as a client here would see it
-static int
-s_api_near (void *arg, json_t *request, json_t **reply)
-{
-    osmose_leasing_t *self = (osmose_leasing_t *) arg;
-    s_acquire_t parsed = { 0 };
-    char error [160];
-    if (s_parse_request (request, &parsed, error, sizeof (error))) {
-        *reply = json_pack ("{s:s}", "error", error);
-        return OSMOSE_EINVAL;
-    }
-    osmose_proximity_request_t wanted = {
-        .cpus = parsed.market.cpus, .gpus = parsed.market.gpus, .npus = parsed.market.npus,
-        .memory_mb = parsed.market.memory_mb,
-        .latency_bound_us = parsed.market.latency_bound_us
-    };
-    size_t count = s_members (self, true, false, true);
-    int64_t weight = osmose_config_int (self->config, "proximity/topology_weight_us");
-    const char *here = self->resources.capacity.location;
-    //  Order: by score, qualified first
-    size_t *order = (size_t *) malloc ((count? count: 1) * sizeof (size_t));
-    int64_t *scores = (int64_t *) malloc ((count? count: 1) * sizeof (int64_t));
-    *reply = order && scores? json_array (): NULL;
-    for (size_t index = 0; *reply && index < count; index++) {
-        scores [index] = osmose_proximity_candidate_score (here, &self->members [index].candidate,
-                                                           weight);
-        size_t at = index;
-        while (at > 0) {
-            s_member_t *before = &self->members [order [at - 1]];
-            bool before_ok = !s_disqualified (before, &wanted, scores [order [at - 1]]);
-            bool mine_ok = !s_disqualified (&self->members [index], &wanted, scores [index]);
-            if (before_ok && !mine_ok)
-                break;
-            if (before_ok == mine_ok && scores [order [at - 1]] <= scores [index])
-                break;
-            order [at] = order [at - 1];
-            at--;
-        }
-        order [at] = index;
-    }
-    for (size_t rank = 0; *reply && rank < count; rank++) {
-        s_member_t *member = &self->members [order [rank]];
-        const osmose_proximity_candidate_t *candidate = &member->candidate;
-        const char *reason = s_disqualified (member, &wanted, scores [order [rank]]);
-        json_t *entry = json_pack ("{s:i, s:s, s:s, s:s, s:s, s:i, s:I, s:b, s:s, s:i, s:i,"
-                                   " s:i, s:I, s:s, s:i, s:b}",
-            "rank", (int) rank + 1, "id", member->id, "name", member->name,
-            "location", member->location, "state", member->state,
-            "hops", osmose_location_distance (here, member->location),
-            "score_us", (json_int_t) scores [order [rank]], "qualifies", reason == NULL,
-            "reason", reason? reason: "", "cpus_free", candidate->free_cpus,
-            "gpus_free", candidate->free_gpus, "npus_free", candidate->free_npus,
-            "memory_free_mb", (json_int_t) candidate->free_memory_mb,
-            "power", osmose_resources_power_name (candidate->power),
-            "load", candidate->load1, "self", member->is_self);
-        if (entry) {
-            json_object_set_new (entry, "rtt_us", candidate->rtt_us >= 0?
-                                 json_integer (candidate->rtt_us): json_null ());
-            json_object_set_new (entry, "battery", candidate->battery_percent >= 0?
-                                 json_integer (candidate->battery_percent): json_null ());
-        }
-        json_array_append_new (*reply, entry);
-    }
-    free (order);
-    free (scores);
-    return *reply? 0: OSMOSE_ENOMEM;
 }
 
 //  The work endpoint asks whether a lease still holds
@@ -859,11 +556,11 @@ s_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_key)
     osmose_leasing_t *self = (osmose_leasing_t *) arg;
     char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
     sodium_bin2hex (lease, sizeof (lease), lease_id, OSMOSE_LEASE_ID_SIZE);
-    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
+    leasing_holder_t *holder = (leasing_holder_t *) zhashx_lookup (self->holders, lease);
     if (holder && holder->local)
         return memcmp (client_key, osmose_identity_public (self->identity), OSMOSE_KEY_SIZE)?
                OSMOSE_ENOLEASE: 0;
-    return osmose_market_lease_valid (self->market, lease_id, client_key, s_wall_us ());
+    return osmose_market_lease_valid (self->market, lease_id, client_key, leasing_wall_us ());
 }
 
 osmose_leasing_t *
@@ -890,7 +587,7 @@ osmose_leasing_new (osmose_config_t *config, osmose_identity_t *identity,
     self->acquires = zlistx_new ();
     self->holders = zhashx_new ();
     self->replaced = zhashx_new ();
-    self->members = (s_member_t *) malloc (S_MAX_CANDIDATES * sizeof (s_member_t));
+    self->members = (leasing_member_t *) malloc (LEASING_MAX_CANDIDATES * sizeof (leasing_member_t));
     self->market = osmose_market_new (identity, NULL);
     if (!self->acquires || !self->holders || !self->replaced || !self->members
     ||  !self->market) {
@@ -927,9 +624,9 @@ osmose_leasing_new (osmose_config_t *config, osmose_identity_t *identity,
     osmose_mesh_set_on_change (mesh, s_on_member_change, self);
     if (osmose_api_register (api, "LEASE_ACQUIRE", s_api_acquire, self)
     ||  osmose_api_register (api, "LEASE_RELEASE", s_api_release, self)
-    ||  osmose_api_register (api, "LEASES", s_api_leases, self)
-    ||  osmose_api_register (api, "NEAR", s_api_near, self)
-    ||  osmose_api_register (api, "TASKS", s_api_tasks, self)) {
+    ||  osmose_api_register (api, "LEASES", leasing_api_leases, self)
+    ||  osmose_api_register (api, "NEAR", leasing_api_near, self)
+    ||  osmose_api_register (api, "TASKS", leasing_api_tasks, self)) {
         snprintf (error, error_size, "cannot register lease commands");
         osmose_leasing_destroy (&self);
         return NULL;
@@ -945,7 +642,7 @@ osmose_leasing_destroy (osmose_leasing_t **self_p)
         osmose_leasing_t *self = *self_p;
         if (self->market) {
             //  Hand everything back, so nobody waits for a TTL to notice
-            int64_t now = s_wall_us ();
+            int64_t now = leasing_wall_us ();
             osmose_market_lease_info_t info [64];
             size_t held;
             while ((held = osmose_market_leases (self->market, OSMOSE_MARKET_HELD, info, 64, now))) {
@@ -998,14 +695,14 @@ osmose_leasing_set_resources (osmose_leasing_t *self, const osmose_resources_t *
             && resources->load.battery_percent >= 0
             && resources->load.battery_percent < minimum;
     if (low && !self->battery_low) {
-        int revoked = osmose_market_withdraw (self->market, OSMOSE_MARKET_BATTERY, s_wall_us ());
+        int revoked = osmose_market_withdraw (self->market, OSMOSE_MARKET_BATTERY, leasing_wall_us ());
         zsys_notice ("leasing: battery at %d%% (below %d%%): handing back %d lease(s)",
                      resources->load.battery_percent, minimum, revoked);
         self->log (self->log_arg, OSMOSE_ENTRY_POLICY, json_pack (
             "{s:s, s:s, s:i, s:i, s:i}", "event", "withdraw", "reason", "battery",
             "battery_percent", resources->load.battery_percent, "minimum", minimum,
             "leases", revoked));
-        s_drain (self);
+        leasing_drain (self);
     }
     self->battery_low = low;
 }
@@ -1039,12 +736,12 @@ int64_t
 osmose_leasing_timeout (osmose_leasing_t *self)
 {
     assert (self);
-    int64_t now = s_wall_us ();
+    int64_t now = leasing_wall_us ();
     int64_t due = osmose_market_deadline (self->market);
     if (self->next_holder_check < due && zhashx_size (self->holders))
         due = self->next_holder_check;
-    for (s_acquire_t *acquire = (s_acquire_t *) zlistx_first (self->acquires); acquire;
-         acquire = (s_acquire_t *) zlistx_next (self->acquires)) {
+    for (leasing_acquire_t *acquire = (leasing_acquire_t *) zlistx_first (self->acquires); acquire;
+         acquire = (leasing_acquire_t *) zlistx_next (self->acquires)) {
         if (acquire->retry_us && acquire->retry_us < due)
             due = acquire->retry_us;
         if (acquire->deadline_us < due)
@@ -1055,96 +752,29 @@ osmose_leasing_timeout (osmose_leasing_t *self)
     return due <= now? 0: (due - now + 999) / 1000;
 }
 
-//  Should the lease of HOLDER move, seen from where we are now? The
-//  reason when it should, else NULL
-static const char *
-s_misplaced (osmose_leasing_t *self, s_holder_t *holder, size_t count, int64_t now)
-{
-    s_member_t *provider = s_member_find (self, count, holder->provider);
-    if (!provider)
-        return NULL;            //  gone: membership and the connection handle that
-    int64_t weight = osmose_config_int (self->config, "proximity/topology_weight_us");
-    const char *here = self->resources.capacity.location;
-    int64_t score = osmose_proximity_candidate_score (here, &provider->candidate, weight);
-    if (holder->latency_bound_us && score > holder->latency_bound_us)
-        return "moved: the provider is beyond the latency bound";
-    if (now - holder->placed_us < osmose_config_int (self->config, "lease/move_hold_ms") * 1000)
-        return NULL;
-    int64_t gain = osmose_config_int (self->config, "lease/move_gain_us");
-    for (size_t index = 0; index < count; index++) {
-        s_member_t *other = &self->members [index];
-        const osmose_proximity_candidate_t *candidate = &other->candidate;
-        if (other->is_self || streq (other->id, holder->provider) || !*other->work
-        ||  candidate->free_cpus < holder->cpus || candidate->free_gpus < holder->gpus
-        ||  candidate->free_npus < holder->npus || candidate->free_memory_mb < holder->memory_mb)
-            continue;
-        if (osmose_proximity_candidate_score (here, candidate, weight) + gain <= score)
-            return "moved: a much nearer provider has room";
-    }
-    return NULL;
-}
-
-//  Give back leases whose providers are no longer near us; their programs
-//  hear it from the provider (CLOSED) and bid again from here
-static void
-s_replace (osmose_leasing_t *self, int64_t now)
-{
-    size_t count = 0;
-    zlistx_t *moving = zlistx_new ();
-    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); moving && holder;
-         holder = (s_holder_t *) zhashx_next (self->holders)) {
-        if (holder->local)
-            continue;
-        if (count == 0)
-            count = s_members (self, true, false, false);
-        if ((holder->replaced = s_misplaced (self, holder, count, now)))
-            zlistx_add_end (moving, (void *) zhashx_cursor (self->holders));
-    }
-    for (const char *lease = (const char *) zlistx_first (moving); lease;
-         lease = (const char *) zlistx_next (moving)) {
-        s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
-        zsys_info ("leasing: re-placing lease %s from %s: %s", lease, holder->provider,
-                   holder->replaced);
-        zhashx_update (self->replaced, lease, (void *) holder->replaced);
-        uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
-        memcpy (lease_id, holder->lease_id, sizeof (lease_id));
-        if (s_give_back (self, lease, lease_id, holder->replaced) != 0)
-            zhashx_delete (self->replaced, lease);
-    }
-    zlistx_destroy (&moving);
-}
-
-void
-osmose_leasing_moved (osmose_leasing_t *self, const osmose_resources_t *resources)
-{
-    assert (self && resources);
-    osmose_leasing_set_resources (self, resources);
-    s_replace (self, s_wall_us ());
-}
-
 //  Release leases whose programs have died
 static void
 s_check_holders (osmose_leasing_t *self, int64_t now)
 {
     if (now < self->next_holder_check)
         return;
-    self->next_holder_check = now + S_HOLDER_CHECK_US;
-    s_replace (self, now);
+    self->next_holder_check = now + LEASING_HOLDER_CHECK_US;
+    leasing_replace (self, now);
     zlistx_t *dead = zlistx_new ();
     if (!dead)
         return;
-    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); holder;
-         holder = (s_holder_t *) zhashx_next (self->holders))
+    for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); holder;
+         holder = (leasing_holder_t *) zhashx_next (self->holders))
         if (holder->pid > 0 && s_start_time (holder->pid) != holder->start_time)
             zlistx_add_end (dead, (void *) zhashx_cursor (self->holders));
     for (const char *lease = (const char *) zlistx_first (dead); lease;
          lease = (const char *) zlistx_next (dead)) {
-        s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, lease);
+        leasing_holder_t *holder = (leasing_holder_t *) zhashx_lookup (self->holders, lease);
         zsys_info ("leasing: holder %" PRId64 " of lease %s exited; releasing it",
                    holder->pid, lease);
         uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
         memcpy (lease_id, holder->lease_id, sizeof (lease_id));
-        if (s_give_back (self, lease, lease_id, "holder exited") != 0)
+        if (leasing_give_back (self, lease, lease_id, "holder exited") != 0)
             zsys_debug ("leasing: lease %s already gone", lease);
     }
     zlistx_destroy (&dead);
@@ -1158,15 +788,15 @@ s_check_acquires (osmose_leasing_t *self, int64_t now)
     size_t count = zlistx_size (self->acquires);
     if (count == 0)
         return;
-    s_acquire_t **due = (s_acquire_t **) calloc (count, sizeof (*due));
+    leasing_acquire_t **due = (leasing_acquire_t **) calloc (count, sizeof (*due));
     size_t taken = 0;
-    for (s_acquire_t *acquire = (s_acquire_t *) zlistx_first (self->acquires);
-         due && acquire; acquire = (s_acquire_t *) zlistx_next (self->acquires))
+    for (leasing_acquire_t *acquire = (leasing_acquire_t *) zlistx_first (self->acquires);
+         due && acquire; acquire = (leasing_acquire_t *) zlistx_next (self->acquires))
         if ((acquire->retry_us && now >= acquire->retry_us)
         ||  (now >= acquire->deadline_us && acquire->request == 0))
             due [taken++] = acquire;
     for (size_t index = 0; index < taken; index++) {
-        s_acquire_t *acquire = due [index];
+        leasing_acquire_t *acquire = due [index];
         if (acquire->retry_us && now >= acquire->retry_us) {
             acquire->retry_us = 0;
             int rc = s_bid (self, acquire);
@@ -1174,7 +804,7 @@ s_check_acquires (osmose_leasing_t *self, int64_t now)
                 s_acquire_done (self, acquire);
         }
         else {
-            s_answer_error (self, acquire, OSMOSE_ETIMEDOUT, "no lease within the timeout");
+            leasing_answer_error (self, acquire, OSMOSE_ETIMEDOUT, "no lease within the timeout");
             s_acquire_done (self, acquire);
         }
     }
@@ -1185,13 +815,13 @@ void
 osmose_leasing_tick (osmose_leasing_t *self)
 {
     assert (self);
-    int64_t now = s_wall_us ();
+    int64_t now = leasing_wall_us ();
     if (osmose_market_deadline (self->market) <= now)
         osmose_market_tick (self->market, now);
     s_check_acquires (self, now);
     s_check_holders (self, now);
-    s_sample (self, now);
-    s_drain (self);
+    leasing_sample (self, now);
+    leasing_drain (self);
 }
 
 const char *
@@ -1199,36 +829,4 @@ osmose_leasing_work_endpoint (osmose_leasing_t *self)
 {
     assert (self);
     return osmose_work_endpoint (self->work);
-}
-
-json_t *
-osmose_leasing_status_json (osmose_leasing_t *self)
-{
-    assert (self);
-    int64_t now = s_wall_us ();
-    osmose_exec_stats_t stats = { 0 };
-    if (self->exec)
-        osmose_exec_stats (self->exec, &stats);
-    return json_pack ("{s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
-        "held", (json_int_t) osmose_market_leases (self->market, OSMOSE_MARKET_HELD, NULL, 0, now),
-        "granted", (json_int_t) osmose_market_leases (self->market, OSMOSE_MARKET_GRANTED,
-                                                      NULL, 0, now),
-        "pending", (json_int_t) zlistx_size (self->acquires),
-        "tasks", "running", (json_int_t) stats.running, "queued", (json_int_t) stats.queued,
-        "completed", (json_int_t) stats.completed, "failed", (json_int_t) stats.failed,
-        "crashed", (json_int_t) stats.crashed, "workers", (json_int_t) stats.workers);
-}
-
-json_t *
-osmose_leasing_tasks_json (osmose_leasing_t *self)
-{
-    assert (self);
-    osmose_exec_stats_t stats = { 0 };
-    if (self->exec)
-        osmose_exec_stats (self->exec, &stats);
-    return json_pack ("{s:I, s:I, s:I, s:I, s:f}",
-        "running", (json_int_t) stats.running, "queued", (json_int_t) stats.queued,
-        "done", (json_int_t) (stats.completed + stats.failed),
-        "migrated", (json_int_t) self->migrations,
-        "per_s", self->samples? self->per_s [self->samples - 1]: 0.0);
 }
