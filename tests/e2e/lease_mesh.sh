@@ -9,22 +9,11 @@
 #   not take the provider down; an untrusted plugin is not loaded; under
 #   RETRY_LOCAL a task completes when no peer will lease.
 . "$top_srcdir/tests/lib/mesh.sh"
-PROBE="$top_builddir/tests/lease_probe"
-[ -x "$PROBE" ] || { echo "tests/lease_probe is not built"; exit 77; }
-command -v jq >/dev/null 2>&1 || { echo "jq is missing"; exit 77; }
-[ -f "$OSMOSE_PLUGIN_BUILD_DIR/echo.so" ] || { echo "no plugins built"; exit 77; }
-export OSMOSE_WORKER
-fail () { echo "FAIL: $*"; for i in 1 2 3 4 5; do echo "--- peer$i"; tail -n 15 "$MESH_DIR/peer$i/log"; done; exit 1; }
+. "$top_srcdir/tests/lib/lease.sh"
+lease_init 5 echo sleep
+#   The hash plugin is there too, but trusted nowhere
+cp "$OSMOSE_PLUGIN_BUILD_DIR/hash.so" "$MESH_DIR/plugins/" || fail "no hash plugin"
 
-#   Plugins: echo and sleep trusted everywhere, hash trusted nowhere
-mkdir -p "$MESH_DIR/plugins"
-cp "$OSMOSE_PLUGIN_BUILD_DIR/echo.so" "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" \
-   "$OSMOSE_PLUGIN_BUILD_DIR/hash.so" "$MESH_DIR/plugins/"
-mesh_init 5 || fail "cannot make keys"
-for i in 1 2 3 4 5; do
-    "$OSMOSE" plugin trust "$MESH_DIR/plugins/echo.so" --state-dir "$MESH_DIR/peer$i/state" >/dev/null
-    "$OSMOSE" plugin trust "$MESH_DIR/plugins/sleep.so" --state-dir "$MESH_DIR/peer$i/state" >/dev/null
-done
 common="-s exec/plugin_dir=$MESH_DIR/plugins -s exec/workers=1 -s lease/ttl_ms=1500 -s lease/heartbeat_ms=300"
 seed=$(mesh_seed 1)
 #   1: the client; 2: same room; 3: same floor; 4: other floor; 5: same room, battery 10%
@@ -36,13 +25,7 @@ mesh_start 3 $common -s node/location=hq/floor1/office -s mesh/seeds="$seed"
 mesh_start 4 $common -s node/location=hq/floor2/hall -s mesh/seeds="$seed"
 mesh_start 5 $common -s node/location=hq/floor1/lab -s mesh/seeds="$seed" \
     -s resources/power=battery -s resources/battery_percent=10
-all_see_all () {
-    for i in 1 2 3 4 5; do
-        n=$(mesh_osmose "$i" --json peers 2>/dev/null | jq '[.[] | select(.state == "alive" and .resources != null)] | length')
-        [ "$n" = 5 ] || return 1
-    done
-}
-mesh_wait_for 20 all_see_all || fail "the mesh did not form"
+mesh_wait_for 20 lease_all_see_all || fail "the mesh did not form"
 name_of () { mesh_osmose 1 --json peers | jq -r --arg id "$1" '.[] | select(.id == $id) | .name'; }
 
 #   Nearest with capacity: peer2 (same room) wins; peer5 is nearer in

@@ -6,37 +6,20 @@
 #   provider stopped with SIGTERM hands its lease back: the client's tasks
 #   move on and still all arrive. Run ROUNDS times (default 3).
 . "$top_srcdir/tests/lib/mesh.sh"
-PROBE="$top_builddir/tests/lease_probe"
-[ -x "$PROBE" ] || { echo "tests/lease_probe is not built"; exit 77; }
-command -v jq >/dev/null 2>&1 || { echo "jq is missing"; exit 77; }
-[ -f "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" ] || { echo "no plugins built"; exit 77; }
-export OSMOSE_WORKER
-fail () { echo "FAIL: $*"; for i in 1 2 3 4 5; do echo "--- peer$i"; tail -n 12 "$MESH_DIR/peer$i/log"; done; exit 1; }
+. "$top_srcdir/tests/lib/lease.sh"
+lease_init 5 sleep
 
-mkdir -p "$MESH_DIR/plugins"
-cp "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" "$MESH_DIR/plugins/"
-mesh_init 5 || fail "cannot make keys"
-for i in 1 2 3 4 5; do
-    "$OSMOSE" plugin trust "$MESH_DIR/plugins/sleep.so" --state-dir "$MESH_DIR/peer$i/state" >/dev/null
-done
-common="-s exec/plugin_dir=$MESH_DIR/plugins -s exec/workers=1 -s policy/lease_cpus=1"
 seed=$(mesh_seed 1)
 start_all () {
-    mesh_start 1 $common -s node/location=hq/f1/lab -s policy/lease_cpus=0
-    for i in 2 3 4 5; do mesh_start "$i" $common -s node/location=hq/f1/room$i -s mesh/seeds="$seed"; done
-}
-all_see_all () {
-    for i in 1 2 3 4 5; do
-        n=$(mesh_osmose "$i" --json peers 2>/dev/null | jq '[.[] | select(.state == "alive" and .resources != null)] | length')
-        [ "$n" = 5 ] || return 1
-    done
+    mesh_start 1 $LEASE_COMMON -s node/location=hq/f1/lab -s policy/lease_cpus=0
+    for i in 2 3 4 5; do mesh_start "$i" $LEASE_COMMON -s node/location=hq/f1/room$i -s mesh/seeds="$seed"; done
 }
 name_of () { mesh_osmose 1 --json peers | jq -r --arg id "$1" '.[] | select(.id == $id) | .name'; }
 migrations () {
     "$OSMOSE" log -s "$MESH_DIR/peer1/state/log" show 2>/dev/null | grep -c "MIGRATE"
 }
 start_all
-mesh_wait_for 20 all_see_all || fail "the mesh did not form"
+mesh_wait_for 20 lease_all_see_all || fail "the mesh did not form"
 
 rounds=${ROUNDS:-3}
 round=1
@@ -56,8 +39,8 @@ while [ "$round" -le "$rounds" ]; do
     [ "$(migrations)" -gt "$before" ] || fail "round $round: no MIGRATE entry in the client's log"
     echo "round $round: killed peer$victim; 1000/1000 results, once each; now on: $last"
     #   The victim comes back with its keys and store, and rejoins
-    mesh_start "$victim" $common -s node/location=hq/f1/room$victim -s mesh/seeds="$seed"
-    mesh_wait_for 20 all_see_all || fail "peer$victim did not rejoin"
+    mesh_start "$victim" $LEASE_COMMON -s node/location=hq/f1/room$victim -s mesh/seeds="$seed"
+    mesh_wait_for 20 lease_all_see_all || fail "peer$victim did not rejoin"
     round=$((round + 1))
 done
 

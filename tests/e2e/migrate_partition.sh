@@ -8,23 +8,13 @@
 #   the logs converge, with the lease's life (grant, migration) in them.
 . "$top_srcdir/tests/lib/netns.sh"
 netns_available || { echo "needs root and ip netns"; exit 77; }
-command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
-PROBE="$top_builddir/tests/lease_probe"
-[ -x "$PROBE" ] || { echo "tests/lease_probe is not built"; exit 77; }
-[ -f "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" ] || { echo "no plugins built"; exit 77; }
 . "$top_srcdir/tests/lib/mesh.sh"
+. "$top_srcdir/tests/lib/lease.sh"
+lease_init 3 sleep
 trap 'mesh_cleanup; netns_cleanup' EXIT
-export OSMOSE_WORKER
-fail () { echo "FAIL: $*"; for i in 1 2 3; do echo "--- host$i"; tail -n 12 "$MESH_DIR/peer$i/log"; done; exit 1; }
 
 netns_init || exit 1
-mesh_init 3 || exit 1
-mkdir -p "$MESH_DIR/plugins"
-cp "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" "$MESH_DIR/plugins/"
-for i in 1 2 3; do
-    netns_add_host "$i" || exit 1
-    "$OSMOSE" plugin trust "$MESH_DIR/plugins/sleep.so" --state-dir "$MESH_DIR/peer$i/state" >/dev/null
-done
+for i in 1 2 3; do netns_add_host "$i" || exit 1; done
 start_host () {
     i=$1; shift
     dir="$MESH_DIR/peer$i"

@@ -5,35 +5,18 @@
 #   re-placed on room B's, tasks in flight finish (each result once and
 #   right), and the client's log shows the move and each migration.
 . "$top_srcdir/tests/lib/mesh.sh"
-PROBE="$top_builddir/tests/lease_probe"
-[ -x "$PROBE" ] || { echo "tests/lease_probe is not built"; exit 77; }
-command -v jq >/dev/null 2>&1 || { echo "jq is missing"; exit 77; }
-[ -f "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" ] || { echo "no plugins built"; exit 77; }
-export OSMOSE_WORKER
-fail () { echo "FAIL: $*"; for i in 1 2 3 4 5; do echo "--- peer$i"; tail -n 12 "$MESH_DIR/peer$i/log"; done; exit 1; }
+. "$top_srcdir/tests/lib/lease.sh"
+lease_init 5 sleep
 
-mkdir -p "$MESH_DIR/plugins"
-cp "$OSMOSE_PLUGIN_BUILD_DIR/sleep.so" "$MESH_DIR/plugins/"
-mesh_init 5 || fail "cannot make keys"
-for i in 1 2 3 4 5; do
-    "$OSMOSE" plugin trust "$MESH_DIR/plugins/sleep.so" --state-dir "$MESH_DIR/peer$i/state" >/dev/null
-done
 echo "hq/f1/roomA" > "$MESH_DIR/where"
-common="-s exec/plugin_dir=$MESH_DIR/plugins -s exec/workers=1 -s policy/lease_cpus=1"
 seed=$(mesh_seed 1)
-mesh_start 1 $common -s node/location=hq/f1/roomA -s policy/lease_cpus=0 \
+mesh_start 1 $LEASE_COMMON -s node/location=hq/f1/roomA -s policy/lease_cpus=0 \
     -s node/location_source="$MESH_DIR/where"
-mesh_start 2 $common -s node/location=hq/f1/roomA -s mesh/seeds="$seed"
-mesh_start 3 $common -s node/location=hq/f1/roomA -s mesh/seeds="$seed"
-mesh_start 4 $common -s node/location=hq/f1/roomB -s mesh/seeds="$seed"
-mesh_start 5 $common -s node/location=hq/f1/roomB -s mesh/seeds="$seed"
-all_see_all () {
-    for i in 1 2 3 4 5; do
-        n=$(mesh_osmose "$i" --json peers 2>/dev/null | jq '[.[] | select(.state == "alive" and .resources != null)] | length')
-        [ "$n" = 5 ] || return 1
-    done
-}
-mesh_wait_for 20 all_see_all || fail "the mesh did not form"
+mesh_start 2 $LEASE_COMMON -s node/location=hq/f1/roomA -s mesh/seeds="$seed"
+mesh_start 3 $LEASE_COMMON -s node/location=hq/f1/roomA -s mesh/seeds="$seed"
+mesh_start 4 $LEASE_COMMON -s node/location=hq/f1/roomB -s mesh/seeds="$seed"
+mesh_start 5 $LEASE_COMMON -s node/location=hq/f1/roomB -s mesh/seeds="$seed"
+mesh_wait_for 20 lease_all_see_all || fail "the mesh did not form"
 location_of () { mesh_osmose 1 --json peers | jq -r --arg id "$1" '.[] | select(.id == $id) | .location'; }
 
 "$PROBE" "$(mesh_api 1)" spread 2000 2 sleep.ms 2 "slept 2 ms" >"$MESH_DIR/spread.out" 2>&1 &
