@@ -35,6 +35,8 @@
 #define S_BATCH_TASKS   512             //  a batch leaves at this many tasks
 #define S_BATCH_BYTES   (256u * 1024)   //  or at this many bytes
 #define S_OPEN_TIMEOUT_MS 5000
+#define S_MIGRATE_MS    10000           //  a migration keeps trying this long
+#define S_MIGRATE_RETRY_MS 100
 
 //  A result kept for later: copied out of its frame
 typedef struct {
@@ -621,8 +623,51 @@ s_resend (void *arg, uint64_t task_id, const char *function, const uint8_t *inpu
 
 #define S_MIGRATED 1            //  internal: the lease moved, keep waiting
 
+//  Ask our daemon for a lease for the migration described by ARGUMENTS
+//  and open it; 0, or why not (the connection half-made is undone)
+static int
+s_reacquire (osmose_lease_t *self, json_t *arguments, json_t **reply_p, char *why,
+             size_t why_size)
+{
+    uint64_t ticket;
+    json_t *reply = NULL;
+    void *attachment = NULL;
+    //  The daemon bounds its bidding by timeout_ms: wait a little longer
+    int rc = osmose_client_send (self->mesh, "LEASE_ACQUIRE", arguments, NULL, NULL, &ticket);
+    if (rc == 0)
+        rc = osmose_client_wait (self->mesh, ticket, S_OPEN_TIMEOUT_MS + 1000, &reply,
+                                 &attachment);
+    if (rc == OSMOSE_ETIMEDOUT) {
+        //  Forget the ticket; a lease that comes late goes back
+        json_t *late = NULL;
+        if (osmose_client_wait (self->mesh, ticket, 0, &late, &attachment) == 0) {
+            const char *lease = json_string_value (json_object_get (late, "lease"));
+            if (lease)
+                s_release (self->mesh, lease);
+        }
+        json_decref (late);
+    }
+    if (rc == 0) {
+        rc = s_connect (self, reply, S_OPEN_TIMEOUT_MS);
+        if (rc) {
+            s_release (self->mesh, self->lease_hex);
+            zsock_destroy (&self->monitor);
+            zsock_destroy (&self->socket);
+        }
+    }
+    const char *detail = json_string_value (json_object_get (reply, "error"));
+    snprintf (why, why_size, "%s", detail? detail: osmose_strerror (rc));
+    if (rc)
+        json_decref (reply);
+    else
+        *reply_p = reply;
+    return rc;
+}
+
 //  Move the lease: bid again (without the provider that vanished, when
-//  EXCLUDE), open the new connection, send every task in flight again
+//  EXCLUDE), open the new connection, send every task in flight again.
+//  A daemon too busy to answer or a provider gone before we connected is
+//  tried again for a while; a mesh with nobody to serve ends the lease.
 static int
 s_migrate (osmose_lease_t *self, const char *why, bool exclude)
 {
@@ -637,24 +682,38 @@ s_migrate (osmose_lease_t *self, const char *why, bool exclude)
     zframe_destroy (&self->frame);
     osmose_work_writer_reset (&self->batch);
     json_t *arguments = s_acquire_arguments (&self->request, self->session, S_OPEN_TIMEOUT_MS);
-    if (!arguments)
+    json_t *excluded = json_array ();
+    if (!arguments || !excluded) {
+        json_decref (arguments);
+        json_decref (excluded);
         return s_end (self, OSMOSE_ENOMEM, "out of memory");
+    }
     if (exclude)
-        json_object_set_new (arguments, "exclude", json_pack ("[s]", old_provider));
+        json_array_append_new (excluded, json_string (old_provider));
+    json_object_set (arguments, "exclude", excluded);
     json_object_set_new (arguments, "migrate", json_pack ("{s:s, s:s, s:s, s:I}",
         "lease", old_lease, "provider", old_provider, "reason", why,
         "tasks", (json_int_t) osmose_inflight_size (self->inflight)));
     json_t *reply = NULL;
-    int rc = osmose_client_call (self->mesh, "LEASE_ACQUIRE", arguments, &reply);
+    char detail [OSMOSE_WORK_MAX_REASON + 1] = "";
+    int64_t deadline = zclock_mono () + S_MIGRATE_MS;
+    int rc;
+    while (true) {
+        rc = s_reacquire (self, arguments, &reply, detail, sizeof (detail));
+        bool retry = rc == OSMOSE_ETIMEDOUT || rc == OSMOSE_EDAEMON || rc == OSMOSE_EPROTO
+                  || rc == OSMOSE_EVERIFY || rc == OSMOSE_ENOLEASE;
+        if (rc == 0 || !retry || zclock_mono () >= deadline || zsys_interrupted)
+            break;
+        //  A provider that took our bid and then vanished: leave it out too
+        if (*self->provider && !streq (self->provider, old_provider))
+            json_array_append_new (excluded, json_string (self->provider));
+        zclock_sleep (S_MIGRATE_RETRY_MS);
+    }
     json_decref (arguments);
-    if (rc == 0)
-        rc = s_connect (self, reply, S_OPEN_TIMEOUT_MS);
+    json_decref (excluded);
     if (rc) {
         char reason [OSMOSE_WORK_MAX_REASON + 1];
-        const char *detail = json_string_value (json_object_get (reply, "error"));
-        snprintf (reason, sizeof (reason), "%s; no other lease: %s", why,
-                  detail? detail: osmose_strerror (rc));
-        json_decref (reply);
+        snprintf (reason, sizeof (reason), "%.500s; no other lease: %.480s", why, detail);
         return s_end (self, rc, reason);
     }
     json_object_del (reply, "token");

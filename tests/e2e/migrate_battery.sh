@@ -8,7 +8,8 @@
 lease_init 3 sleep
 
 seed=$(mesh_seed 1)
-mesh_start 1 $LEASE_COMMON -s node/location=hq/f1/lab -s policy/lease_cpus=0
+mesh_start 1 $LEASE_COMMON -s node/location=hq/f1/lab -s policy/lease_cpus=0 \
+    -s proximity/topology_weight_us=50000
 #   peer2: a laptop in the same room, on battery at 80%; peer3 next door, on the wall
 mesh_start 2 $LEASE_COMMON -s node/location=hq/f1/lab -s mesh/seeds="$seed" \
     -s resources/power=battery -s resources/battery_percent=80

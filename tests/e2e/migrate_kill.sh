@@ -11,7 +11,8 @@ lease_init 5 sleep
 
 seed=$(mesh_seed 1)
 start_all () {
-    mesh_start 1 $LEASE_COMMON -s node/location=hq/f1/lab -s policy/lease_cpus=0
+    mesh_start 1 $LEASE_COMMON -s node/location=hq/f1/lab -s policy/lease_cpus=0 \
+        -s proximity/topology_weight_us=50000
     for i in 2 3 4 5; do mesh_start "$i" $LEASE_COMMON -s node/location=hq/f1/room$i -s mesh/seeds="$seed"; done
 }
 name_of () { mesh_osmose 1 --json peers | jq -r --arg id "$1" '.[] | select(.id == $id) | .name'; }
