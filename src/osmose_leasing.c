@@ -682,29 +682,62 @@ osmose_leasing_apply_config (osmose_leasing_t *self)
     return osmose_market_apply_config (self->market, self->config);
 }
 
+//  Hand every lease back for REASON, and say so in the log
+static void
+s_withdraw (osmose_leasing_t *self, osmose_market_reason_t reason, const char *why,
+            json_t *detail)
+{
+    int revoked = osmose_market_withdraw (self->market, reason, leasing_wall_us ());
+    zsys_notice ("leasing: %s: handing back %d lease(s)", why, revoked);
+    json_t *entry = json_pack ("{s:s, s:s, s:i}", "event", "withdraw",
+                               "reason", osmose_market_reason_name (reason), "leases", revoked);
+    if (entry && detail)
+        json_object_update (entry, detail);
+    json_decref (detail);
+    self->log (self->log_arg, OSMOSE_ENTRY_POLICY, entry);
+    leasing_drain (self);
+}
+
+//  The owner's own work comes first: leases go back to their holders (who
+//  move their tasks elsewhere) on a draining battery, under a load past
+//  policy/load_max_percent, or when the owner cut the caps below what is lent
+static void
+s_owner_check (osmose_leasing_t *self, const osmose_resources_t *resources)
+{
+    int minimum = (int) osmose_config_int (self->config, "policy/battery_min_percent");
+    bool low = resources->capacity.power == OSMOSE_POWER_BATTERY
+            && resources->load.battery_percent >= 0
+            && resources->load.battery_percent < minimum;
+    if (low && !self->battery_low) {
+        char why [64];
+        snprintf (why, sizeof (why), "battery at %d%% (below %d%%)",
+                  resources->load.battery_percent, minimum);
+        s_withdraw (self, OSMOSE_MARKET_BATTERY, why, json_pack ("{s:i, s:i}",
+                    "battery_percent", resources->load.battery_percent, "minimum", minimum));
+    }
+    self->battery_low = low;
+    int64_t load_max = osmose_config_int (self->config, "policy/load_max_percent");
+    int cpus = resources->capacity.cpus > 0? resources->capacity.cpus: 1;
+    bool overloaded = load_max > 0 && resources->load.load1 / cpus > load_max;
+    if (overloaded && !self->overloaded)
+        s_withdraw (self, OSMOSE_MARKET_WITHDRAWN, "load past policy/load_max_percent",
+                    json_pack ("{s:i, s:I}", "load_percent_per_cpu", resources->load.load1 / cpus,
+                               "maximum", (json_int_t) load_max));
+    self->overloaded = overloaded;
+    int free_cpus, free_gpus, free_npus;
+    int64_t free_memory;
+    osmose_market_free (self->market, &free_cpus, &free_gpus, &free_npus, &free_memory);
+    if (free_cpus < 0 || free_gpus < 0 || free_npus < 0 || free_memory < 0)
+        s_withdraw (self, OSMOSE_MARKET_POLICY, "lease caps now below what is lent", NULL);
+}
+
 void
 osmose_leasing_set_resources (osmose_leasing_t *self, const osmose_resources_t *resources)
 {
     assert (self && resources);
     self->resources = *resources;
     osmose_market_set_resources (self->market, resources);
-    //  The owner's own work comes first: on a draining battery the leases
-    //  go back to their holders, who move their tasks elsewhere
-    int minimum = (int) osmose_config_int (self->config, "policy/battery_min_percent");
-    bool low = resources->capacity.power == OSMOSE_POWER_BATTERY
-            && resources->load.battery_percent >= 0
-            && resources->load.battery_percent < minimum;
-    if (low && !self->battery_low) {
-        int revoked = osmose_market_withdraw (self->market, OSMOSE_MARKET_BATTERY, leasing_wall_us ());
-        zsys_notice ("leasing: battery at %d%% (below %d%%): handing back %d lease(s)",
-                     resources->load.battery_percent, minimum, revoked);
-        self->log (self->log_arg, OSMOSE_ENTRY_POLICY, json_pack (
-            "{s:s, s:s, s:i, s:i, s:i}", "event", "withdraw", "reason", "battery",
-            "battery_percent", resources->load.battery_percent, "minimum", minimum,
-            "leases", revoked));
-        leasing_drain (self);
-    }
-    self->battery_low = low;
+    s_owner_check (self, resources);
 }
 
 int
@@ -821,6 +854,17 @@ osmose_leasing_tick (osmose_leasing_t *self)
     s_check_acquires (self, now);
     s_check_holders (self, now);
     leasing_sample (self, now);
+    if (now >= self->next_owner_check) {
+        //  Battery and load change between adverts: look every 2 s
+        self->next_owner_check = now + 2000000;
+        osmose_resources_t fresh = self->resources;
+        if (osmose_resources_probe_load (&fresh, getenv (OSMOSE_RESOURCES_SYSROOT_ENV),
+                                         self->config) == 0) {
+            self->resources.load = fresh.load;
+            osmose_market_set_resources (self->market, &self->resources);
+            s_owner_check (self, &self->resources);
+        }
+    }
     leasing_drain (self);
 }
 

@@ -80,6 +80,8 @@ struct _osmose_leasing_t {
     bool exec_failed;               //  tried and could not start: say it once
     zpoller_t *poller;              //  borrowed, to add the executor later
     bool battery_low;               //  on battery below policy/battery_min_percent
+    bool overloaded;                //  load past policy/load_max_percent
+    int64_t next_owner_check;       //  of battery and load, every 2 s
     osmose_resources_t resources;
     zlistx_t *acquires;             //  leasing_acquire_t
     zhashx_t *holders;              //  lease hex -> leasing_holder_t

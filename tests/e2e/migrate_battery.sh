@@ -33,6 +33,16 @@ lease=$("$PROBE" "$(mesh_api 1)" acquire fail) || fail "no lease"
 mesh_osmose 2 policy set resources/power=wall >/dev/null || fail "policy set wall"
 back () { [ "$("$PROBE" "$(mesh_api 1)" acquire fail | jq -r .provider)" = "$(mesh_id 2)" ]; }
 mesh_wait_for 10 back || fail "peer2 does not lend again on the wall"
+#   The owner cuts what peer2 lends below what is lent: the lease goes back
+"$PROBE" "$(mesh_api 1)" spread 800 1 sleep.ms 2 "slept 2 ms" >"$MESH_DIR/spread.out" 2>&1 &
+client=$!
+mesh_wait_for 10 grep -q "^lease 0 " "$MESH_DIR/spread.out" || fail "no lease: $(cat "$MESH_DIR/spread.out")"
+[ "$(sed -n 's/^lease 0 from //p' "$MESH_DIR/spread.out")" = "$(mesh_id 2)" ] || fail "the lease is not on peer2"
+sleep 0.3
+mesh_osmose 2 policy set policy/lease_cpus=0 >/dev/null || fail "policy set lease_cpus"
+wait "$client" || fail "the client failed after the cap cut: $(cat "$MESH_DIR/spread.out")"
+grep -q "^ok 800 $(mesh_id 3)" "$MESH_DIR/spread.out" || fail "not all on peer3: $(cat "$MESH_DIR/spread.out")"
+echo "caps cut below what is lent: lease handed back, 800/800 results on peer3"
 rc=0; mesh_osmose 2 policy set mesh/bind=tcp://1.2.3.4:1 2>/dev/null || rc=$?
 [ $rc -eq 2 ] || fail "policy set of a non-policy key: exit $rc"
 echo "battery below threshold: lease handed back, 1500/1500 results on peer3; back on the wall it lends again"
