@@ -1,5 +1,5 @@
 #!/bin/sh
-# fuzz/run.sh: build the log's libFuzzer targets with clang and run each for
+# fuzz/run.sh: build the log's and the leasing wire's libFuzzer targets with clang and run each for
 # a bounded time. Usage: fuzz/run.sh [BUILDDIR]   (a configured build tree,
 # for src/platform.h; default: the current directory)
 # Environment: FUZZ_SECONDS (default 20) per target; CC (default clang);
@@ -18,10 +18,15 @@ libs="$(pkg-config --libs libczmq libsodium libzmq)"
 core="$top/src/osmose_merkle.c $top/src/osmose_entry.c $top/src/osmose_sth.c $top/src/osmose_error.c
     $top/src/osmose_identity.c $top/src/osmose_store.c $top/src/osmose_feed.c $top/fuzz/stub_config.c"
 status=0
-for target in fuzz_entry fuzz_proof fuzz_store; do
+#   The leasing wire: work-connection bodies, bidding messages, tokens
+wire="$top/src/osmose_work_msg.c $top/src/osmose_market_msg.c $top/src/osmose_token.c
+    $top/src/osmose_identity.c $top/src/osmose_error.c"
+for target in fuzz_entry fuzz_proof fuzz_store fuzz_wire; do
     echo "== $target: build"
+    sources=$core
+    [ "$target" = fuzz_wire ] && sources=$wire
     # shellcheck disable=SC2086
-    $cc $flags -o "$out/$target" "$top/fuzz/$target.c" $core $libs
+    $cc $flags -o "$out/$target" "$top/fuzz/$target.c" $sources $libs
     mkdir -p "$out/$target.corpus"
     echo "== $target: run ${seconds}s"
     if ! (cd "$out" && "./$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
