@@ -48,6 +48,7 @@ typedef struct {
     size_t window;                  //  raw messages in flight
     size_t lease_window;            //  tasks in flight
     size_t acquisitions;
+    int pause_ms;                   //  between acquisitions
     double seconds;                 //  time limit of each timed loop
     const char *peers_file;
     bool baseline_only;
@@ -457,6 +458,8 @@ s_daemon_only (osmose_t *mesh, const s_options_t *options, double *p50, double *
             (*failed_p)++;
         }
         json_decref (reply);
+        if (options->pause_ms)
+            zclock_sleep (options->pause_ms);
     }
     if (done) {
         *p50 = s_percentile (samples, done, 0.5);
@@ -497,9 +500,16 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, siz
             osmose_lease_release (&lease);
     }
     //  A failed acquisition is counted, by its code, and the loop goes on
+    //  The daemons' CPU at rest, over a second, to take out of theirs below
+    double idle_before = s_daemons_cpu_ms (peers, peer_count);
+    int64_t idle_start = s_now_ns ();
+    zclock_sleep (1000);
+    double idle_per_ns = (s_daemons_cpu_ms (peers, peer_count) - idle_before)
+                       / (double) (s_now_ns () - idle_start);
     double cpu_before = s_daemons_cpu_ms (peers, peer_count);
     json_int_t entries_before = s_status_int (mesh, "log", "entries");
-    int64_t deadline = s_now_ns () + (int64_t) (options->seconds * 1e9);
+    int64_t loop_start = s_now_ns ();
+    int64_t deadline = loop_start + (int64_t) (options->seconds * 1e9);
     for (; tried < count && s_now_ns () < deadline; tried++) {
         osmose_lease_t *lease = NULL;
         int64_t start = s_now_ns ();
@@ -523,13 +533,17 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, siz
         osmose_lease_release (&lease);
         acquire [done] = (double) (acquired - start) / 1000.0;
         release [done++] = (double) (s_now_ns () - acquired) / 1000.0;
+        if (options->pause_ms)
+            zclock_sleep (options->pause_ms);
     }
-    double cpu_ms = s_daemons_cpu_ms (peers, peer_count) - cpu_before;
+    double cpu_ms = s_daemons_cpu_ms (peers, peer_count) - cpu_before
+                  - idle_per_ns * (double) (s_now_ns () - loop_start);
     json_int_t entries = s_status_int (mesh, "log", "entries") - entries_before;
     double p50 = s_percentile (acquire, done, 0.5), p99 = s_percentile (acquire, done, 0.99);
     double max = done? acquire [done - 1]: 0;
     printf ("(d) lease acquisition among %zu peers, %zu acquire + release (%zu providers chosen,"
-            " %zu local), %zu failed\n", peer_count, tried, distinct, local, failed);
+            " %zu local), %zu failed, %d ms apart\n", peer_count, tried, distinct, local, failed,
+            options->pause_ms);
     for (int code = 1; code <= -OSMOSE_E_LAST; code++)
         if (failures [code])
             printf ("    %d failed with %s (%s), the last with \"%s\"\n", failures [code],
@@ -543,9 +557,9 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, siz
     printf ("    release p50 %.0f us, p99 %.0f us\n", s_percentile (release, done, 0.5),
             s_percentile (release, done, 0.99));
     if (tried)
-        printf ("    CPU of the %zu daemons (all threads, not their workers): %.2f ms per acquire"
-                " + release; %.1f log entries per acquire + release (all feeds, as"
-                " peer 1 holds them)\n", peer_count, cpu_ms / (double) tried,
+        printf ("    CPU of the %zu daemons (all threads, not their workers), above their"
+                " %.0f ms/s at rest: %.2f ms per acquire + release; %.1f log entries per acquire + release (all feeds, as"
+                " peer 1 holds them)\n", peer_count, idle_per_ns * 1e9, cpu_ms / (double) tried,
                 (double) entries / (double) tried);
     double bid_p50, bid_p99;
     size_t bid_failed;
@@ -698,6 +712,7 @@ s_usage (FILE *out)
 "  -w, --window N        raw messages in flight (default 1000)\n"
 "  -W, --lease-window N  tasks in flight (default 4096)\n"
 "  -a, --acquire N       lease acquisitions (default 500)\n"
+"  -P, --pause MS        pause between acquisitions (default 0: back to back)\n"
 "  -t, --seconds S       time limit of each measuring loop (default 10)\n"
 "  -b, --baseline-only   measure the raw CurveZMQ baseline alone\n"
 "  -o, --only LETTERS    measure only these of a b c d (default abcd; b and c\n"
@@ -714,6 +729,7 @@ main (int argc, char *argv [])
         { "window", required_argument, NULL, 'w' },
         { "lease-window", required_argument, NULL, 'W' },
         { "acquire", required_argument, NULL, 'a' },
+        { "pause", required_argument, NULL, 'P' },
         { "seconds", required_argument, NULL, 't' },
         { "peers", required_argument, NULL, 'p' },
         { "baseline-only", no_argument, NULL, 'b' },
@@ -725,7 +741,7 @@ main (int argc, char *argv [])
                             .lease_window = 4096, .acquisitions = 500, .seconds = 10,
                             .only = "abcd" };
     int opt;
-    while ((opt = getopt_long (argc, argv, "r:c:s:w:W:a:t:p:bo:h", longs, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "r:c:s:w:W:a:P:t:p:bo:h", longs, NULL)) != -1) {
         if (opt == 'r')
             options.rounds = (size_t) atol (optarg);
         else if (opt == 'c')
@@ -738,6 +754,8 @@ main (int argc, char *argv [])
             options.lease_window = (size_t) atol (optarg);
         else if (opt == 'a')
             options.acquisitions = (size_t) atol (optarg);
+        else if (opt == 'P')
+            options.pause_ms = atoi (optarg);
         else if (opt == 't')
             options.seconds = atof (optarg);
         else if (opt == 'p')
@@ -757,6 +775,7 @@ main (int argc, char *argv [])
     ||  options.window < 1 || options.window > 100000
     ||  options.lease_window < 1 || options.lease_window > OSMOSE_LEASE_MAX_IN_FLIGHT
     ||  options.acquisitions < 1 || options.acquisitions > 100000
+    ||  options.pause_ms < 0 || options.pause_ms > 10000
     ||  options.seconds <= 0 || options.seconds > 600) {
         fprintf (stderr, "bench_lease: an option is out of range (see --help)\n");
         return 2;
