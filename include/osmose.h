@@ -216,7 +216,8 @@ OSMOSE_EXPORT void
 //  Lease workers for REQUEST, waiting up to TIMEOUT_MS (bidding takes two
 //  round trips to the nearest peers, a millisecond or so on a LAN). On
 //  success sets *lease_p; the caller owns it and gives it back with
-//  osmose_lease_release. Fails with OSMOSE_ENOPEER (nobody can serve the
+//  osmose_lease_release, before osmose_disconnect of SELF (the lease talks
+//  to the daemon through it). Fails with OSMOSE_ENOPEER (nobody can serve the
 //  request under FAIL; with RETRY_LOCAL, not even this device),
 //  OSMOSE_ETIMEDOUT, OSMOSE_EINVAL (bad request) or OSMOSE_EDAEMON.
 OSMOSE_EXPORT int OSMOSE_WARN_UNUSED

@@ -231,6 +231,13 @@ s_api_acquire (void *arg, json_t *request, json_t **reply)
         acquire->migrate = json_incref (json_object_get (request, "migrate"));
     acquire->pid = json_integer_value (json_object_get (request, "pid"));
     acquire->start_time = json_integer_value (json_object_get (request, "start_time"));
+    if (acquire->pid > 0 && s_start_time (acquire->pid) != acquire->start_time) {
+        //  Not a process we can see (another pid namespace, a remote API
+        //  client): its lease lives until released, or its TTL after we go
+        zsys_warning ("leasing: cannot watch holder pid %" PRId64 " (not in our /proc);"
+                      " its lease ends only when released", acquire->pid);
+        acquire->pid = 0;
+    }
     acquire->deadline_us = leasing_wall_us () + timeout * 1000;
     if (!rc && acquire->strategy == OSMOSE_LOCAL_FIRST && leasing_local_room (self, acquire)) {
         if (!(acquire->reply = osmose_api_defer (self->api)))
