@@ -264,17 +264,30 @@ s_raw_stream (void *dealer, const s_options_t *options)
 //  --------------------------------------------------------------------------
 //  Through a lease
 
+//  Say when the lease of (b) and (c) fails or moves: its figures then
+//  include a new acquisition
+static void
+s_on_lease_failure (osmose_lease_t *lease, int code, const char *reason, void *arg)
+{
+    fprintf (stderr, "bench_lease: the lease of (b) and (c): %s: %s\n",
+             osmose_strerror_name (code), reason);
+}
+
 static osmose_lease_t *
 s_acquire (osmose_t *mesh, int cpus)
 {
     osmose_request_t request;
     osmose_request_init (&request);
     request.cpus = cpus;
-    request.failure = OSMOSE_FAIL;  //  a remote lease or none: no local fallback
+    //  A remote lease, never this device; one that ends is bid for again
+    request.failure = OSMOSE_RETRY_REMOTE;
+    request.on_failure = s_on_lease_failure;
     osmose_lease_t *lease = NULL;
     int rc = osmose_lease_acquire (mesh, &request, 5000, &lease);
     if (rc)
         s_fail ("osmose_lease_acquire", rc);
+    if (osmose_lease_local (lease))
+        s_fail ("osmose_lease_acquire: a lease on this device", OSMOSE_ENOPEER);
     return lease;
 }
 
