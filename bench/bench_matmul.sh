@@ -31,15 +31,21 @@ cores=$(getconf _NPROCESSORS_ONLN)
 tasks=$(( (n / tile) * (n / tile) * (n / tile) ))
 echo "(e) $MATMUL --size $n --tile $tile: $tasks matrix.multiply tasks, median of $runs runs;" \
      "$cores cores here, load average $(cut -d' ' -f1 /proc/loadavg)"
+# The program's own CPU (user + system), where /usr/bin/time is there to say
+timer=""
+cpufile=${TMPDIR:-/tmp}/bench_matmul.$$
+[ -x /usr/bin/time ] && timer="/usr/bin/time -o $cpufile -f %U+%S"
 one=""
 for workers in 1 2 4; do
     times=""
+    cpus=""
     run=0
     while [ "$run" -lt "$runs" ]; do
         # Bounded: a run that takes over 120 s is a failure
-        out=$(timeout 120 "$MATMUL" -e "$endpoint" --size "$n" --tile "$tile" \
+        out=$(timeout 120 $timer "$MATMUL" -e "$endpoint" --size "$n" --tile "$tile" \
                   --workers "$workers" --no-check --json) \
             || { echo "bench_matmul.sh: $MATMUL --workers $workers failed: $out" >&2; exit 1; }
+        [ -n "$timer" ] && cpus="$cpus $(tail -1 "$cpufile" | awk -F+ '{ print $1 + $2 }')"
         seconds=$(echo "$out" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
         [ -n "$seconds" ] || { echo "bench_matmul.sh: no seconds in: $out" >&2; exit 1; }
         times="$times $seconds"
@@ -51,8 +57,11 @@ for workers in 1 2 4; do
     median=$(echo "$times" | tr ' ' '\n' | sed '/^$/d' | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
     [ -n "$one" ] || one=$median
     awk -v w="$workers" -v h="$held" -v s="$median" -v one="$one" -v n="$n" -v c="$cores" -v p="$providers" \
-        -v all="$times" 'BEGIN {
+        -v all="$times" -v cpus="$cpus" 'BEGIN {
         printf "    %d worker(s) (%d leases held, on %d providers): %.3f s, %.2f GFLOP/s," \
                " speed-up %.2fx over 1 worker (the %d cores allow at most %dx)   [runs:%s s]\n",
-               w, h, p, s, 2 * n * n * n / s / 1e9, one / s, c, (w < c? w: c), all }'
+               w, h, p, s, 2 * n * n * n / s / 1e9, one / s, c, (w < c? w: c), all
+        if (cpus != "")
+            printf "        osmose-matmul itself used%s s of CPU in those runs\n", cpus }'
 done
+rm -f "$cpufile"
