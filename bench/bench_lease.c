@@ -17,7 +17,9 @@
                  osmose_lease_next_result: tasks/s and the ratio to the raw
                  stream (targets: >= 30% of it and >= 250k tasks/s)
       (d) lease  osmose_lease_acquire + osmose_lease_release among all the
-                 peers (targets: acquire p50 <= 1 ms, p99 <= 3 ms)
+                 peers, back to back or --pause apart (targets: acquire
+                 p50 <= 1 ms, p99 <= 3 ms), with the daemons' CPU and log
+                 entries per acquisition and the daemon's share alone
 
     (e), the speed-up of contrib/osmose-matmul on 1, 2 and 4 leases, is
     bench/bench_matmul.sh, which bench_lease.sh runs on the same mesh.
