@@ -7,12 +7,13 @@
 #                        (c) pipelined null tasks, (d) lease acquisition;
 #                        peer 1 is the client's daemon
 #   bench/bench_matmul.sh  (e) matrix product on 1, 2, 4 leases (MATMUL=0 skips)
-# and stops every daemon. About a minute on 2 cores.
+# and stops every daemon. About a minute and a half on 2 cores.
 # Run from a build tree (after make):
 #     sh ../bench/bench_lease.sh
 #     sh ../bench/bench_lease.sh 16 --rounds 5 --count 50000
 # Programs default to the build tree's; override with OSMOSED, OSMOSE,
-# OSMOSE_WORKER, BENCH_LEASE. Daemon logs are printed if the benchmark fails.
+# OSMOSE_WORKER, BENCH_LEASE, OSMOSE_MATMUL. Daemon logs are printed if the
+# benchmark fails.
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
 : "${OSMOSED:=src/osmosed}" "${OSMOSE:=src/osmose}" "${OSMOSE_WORKER:=$PWD/src/osmose-worker}"
 : "${BENCH_LEASE:=bench/bench_lease}" "${PLUGINS:=plugins/.libs}"

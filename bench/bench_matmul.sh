@@ -15,9 +15,9 @@
 #     sh ../bench/bench_matmul.sh 2048 512
 # bench/bench_lease.sh runs it on its own mesh, with BENCH_MATMUL_PEERS
 # naming that mesh's peers file (the first line's endpoint is the local
-# daemon). MATMUL overrides the program, RUNS the number of runs.
+# daemon). OSMOSE_MATMUL overrides the program, RUNS the number of runs.
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
-: "${MATMUL:=contrib/osmose-matmul}"
+: "${OSMOSE_MATMUL:=contrib/osmose-matmul}"
 n=${1:-${MATMUL_N:-2048}}
 tile=${2:-${MATMUL_TILE:-512}}
 runs=${RUNS:-3}
@@ -25,11 +25,11 @@ if [ -z "${BENCH_MATMUL_PEERS:-}" ]; then
     # No mesh yet: let bench_lease.sh start one and call us back
     BENCH_LEASE_MATMUL_ONLY=1 MATMUL_N=$n MATMUL_TILE=$tile exec sh "$top_srcdir/bench/bench_lease.sh" 16
 fi
-[ -x "$MATMUL" ] || { echo "bench_matmul.sh: no $MATMUL (run from a build tree, after make)" >&2; exit 2; }
+[ -x "$OSMOSE_MATMUL" ] || { echo "bench_matmul.sh: no $OSMOSE_MATMUL (run from a build tree, after make)" >&2; exit 2; }
 endpoint=$(sed -n '1s/ .*//p' "$BENCH_MATMUL_PEERS")
 cores=$(getconf _NPROCESSORS_ONLN)
 tasks=$(( (n / tile) * (n / tile) * (n / tile) ))
-echo "(e) $MATMUL --size $n --tile $tile: $tasks matrix.multiply tasks, median of $runs runs;" \
+echo "(e) $OSMOSE_MATMUL --size $n --tile $tile: $tasks matrix.multiply tasks, median of $runs runs;" \
      "$cores cores here, load average $(cut -d' ' -f1 /proc/loadavg)"
 # The program's own CPU (user + system), where /usr/bin/time is there to say
 timer=""
@@ -42,9 +42,9 @@ for workers in 1 2 4; do
     run=0
     while [ "$run" -lt "$runs" ]; do
         # Bounded: a run that takes over 120 s is a failure
-        out=$(timeout 120 $timer "$MATMUL" -e "$endpoint" --size "$n" --tile "$tile" \
+        out=$(timeout 120 $timer "$OSMOSE_MATMUL" -e "$endpoint" --size "$n" --tile "$tile" \
                   --workers "$workers" --no-check --json) \
-            || { echo "bench_matmul.sh: $MATMUL --workers $workers failed: $out" >&2; exit 1; }
+            || { echo "bench_matmul.sh: $OSMOSE_MATMUL --workers $workers failed: $out" >&2; exit 1; }
         [ -n "$timer" ] && cpus="$cpus $(tail -1 "$cpufile" | awk -F+ '{ print $1 + $2 }')"
         seconds=$(echo "$out" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
         [ -n "$seconds" ] || { echo "bench_matmul.sh: no seconds in: $out" >&2; exit 1; }
