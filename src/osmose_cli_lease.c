@@ -361,14 +361,47 @@ OSMOSE_CLI_REQUEST_HELP
 "                           gpus, npus, memory_mb, ttl_ms, rtt_us, score_us\n"
 "  -h, --help               show this help\n"
 "\n"
-"Exit status: 0 the lease was held and released, 1 the lease failed while\n"
-"held, 2 usage error, 3 osmosed not reachable, 6 no peer leased in time.\n";
+"A lease that ends while held (its provider died, or the daemon re-placed it\n"
+"on a much nearer peer) is bid for again and the new lease printed.\n"
+"\n"
+"Exit status: 0 the lease was held and released, 1 it ended while held and\n"
+"no new lease came, 2 usage error, 3 osmosed not reachable, 6 no peer leased\n"
+"in time.\n";
 
-//  Hold LEASE until the deadline or a signal; false when it failed meanwhile
+//  Whether the daemon still holds LEASE, held from a peer or on this
+//  device. The library hears that a lease ended only while tasks are in
+//  flight, and a hold has none: the daemon may have re-placed the lease
+//  (a much nearer provider has room), or lost it with its provider.
+//  True when in doubt: a busy daemon does not end a hold.
 static bool
-s_hold (osmose_lease_t *lease, s_options_t *options)
+s_daemon_holds (osmose_t *client, osmose_lease_t *lease)
 {
-    int64_t deadline = options->hold_s >= 0? zclock_mono () + options->hold_s * 1000: INT64_MAX;
+    json_t *mine = s_lease_json (lease);
+    const char *id = json_string_value (json_object_get (mine, "lease"));
+    char *text = NULL;
+    json_t *view = id && osmose_leases_json (client, &text) == 0? json_loads (text, 0, NULL): NULL;
+    osmose_free (text);
+    bool holds = !view;
+    const char *lists [] = { "held", "local" };
+    for (size_t list = 0; view && list < 2; list++) {
+        size_t index;
+        json_t *entry;
+        json_array_foreach (json_object_get (view, lists [list]), index, entry) {
+            const char *lease_id = json_string_value (json_object_get (entry, "lease"));
+            holds |= lease_id && streq (lease_id, id);
+        }
+    }
+    json_decref (view);
+    json_decref (mine);
+    return holds;
+}
+
+//  Hold LEASE until DEADLINE or a signal; false when it ended meanwhile,
+//  with the reason in OPTIONS
+static bool
+s_hold (osmose_t *client, osmose_lease_t *lease, int64_t deadline, s_options_t *options)
+{
+    int64_t next_check = zclock_mono () + 1000;
     while (!s_signal && !options->failed) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
@@ -385,10 +418,30 @@ s_hold (osmose_lease_t *lease, s_options_t *options)
             }
             return false;
         }
+        if (zclock_mono () >= next_check) {
+            if (!s_daemon_holds (client, lease)) {
+                snprintf (options->reason, sizeof (options->reason),
+                          "the daemon no longer holds it (re-placed, revoked or expired)");
+                return false;
+            }
+            next_check = zclock_mono () + 1000;
+        }
         struct timespec pause = { 0, (long) (left < S_SLICE_MS? left: S_SLICE_MS) * 1000000L };
         nanosleep (&pause, NULL);       //  a signal cuts it short
     }
     return !options->failed;
+}
+
+static void
+s_show_lease (osmose_cli_t *cli, osmose_lease_t *lease, int64_t hold_s)
+{
+    json_t *json = s_lease_json (lease);
+    if (cli->json)
+        osmose_cli_print_json (cli, json? json: json_null ());
+    else
+        s_print_lease (lease, json, hold_s);
+    fflush (stdout);
+    json_decref (json);
 }
 
 int
@@ -408,26 +461,28 @@ osmose_cli_lease (osmose_cli_t *cli, int argc, char *argv [])
     rc = s_acquire (cli, "lease", &options, &client, &lease);
     if (rc)
         return rc;
-    json_t *json = s_lease_json (lease);
-    if (cli->json) {
-        osmose_cli_print_json (cli, json? json: json_null ());
-        fflush (stdout);
-    }
-    else
-        s_print_lease (lease, json, options.hold_s);
-    json_decref (json);
-
+    s_show_lease (cli, lease, options.hold_s);
     int64_t started = zclock_mono ();
-    bool held = s_hold (lease, &options);
-    char provider [64];
-    snprintf (provider, sizeof (provider), "%s", osmose_lease_provider (lease));
+    int64_t deadline = options.hold_s >= 0? started + options.hold_s * 1000: INT64_MAX;
+    //  A lease that ends while held is bid for again, as a program's lease
+    //  would move: the hold is of workers, not of one provider
+    while (!s_hold (client, lease, deadline, &options)) {
+        fprintf (stderr, "osmose lease: the lease on %s ended after %.1f s: %s; bidding again\n",
+                 osmose_lease_provider (lease), (zclock_mono () - started) / 1000.0,
+                 options.reason);
+        osmose_lease_release (&lease);
+        options.failed = false;
+        *options.reason = '\0';
+        rc = osmose_lease_acquire (client, &options.request, options.timeout_ms, &lease);
+        if (rc) {
+            osmose_disconnect (&client);
+            s_acquire_failed ("lease", rc, &options);
+            return OSMOSE_EXIT_FAILURE;
+        }
+        s_show_lease (cli, lease, options.hold_s);
+    }
     osmose_lease_release (&lease);
     osmose_disconnect (&client);
-    if (!held) {
-        fprintf (stderr, "osmose lease: the lease on %s ended after %.1f s: %s\n", provider,
-                 (zclock_mono () - started) / 1000.0, options.reason);
-        return OSMOSE_EXIT_FAILURE;
-    }
     if (!cli->json)
         printf ("released after %.1f s%s\n", (zclock_mono () - started) / 1000.0,
                 s_signal == SIGINT? " (SIGINT)": s_signal == SIGTERM? " (SIGTERM)": "");
@@ -707,22 +762,26 @@ osmose_cli_run (osmose_cli_t *cli, int argc, char *argv [])
 //  --------------------------------------------------------------------------
 //  osmose leases
 
+//  One row per lease of LIST; PEER_KEY names the other end (NULL: this
+//  device, a local lease)
 static void
 s_print_leases (json_t *list, const char *role, const char *peer_key)
 {
     size_t index;
     json_t *lease;
     json_array_foreach (list, index, lease) {
-        const char *name = json_string_value (json_object_get (lease, "name"));
-        char peer [64];
-        snprintf (peer, sizeof (peer), "%s%s%s%s", s_string (lease, peer_key),
-                  name && *name? " (": "", name && *name? name: "", name && *name? ")": "");
-        printf ("%-8s %-32.32s %-26.26s %4" JSON_INTEGER_FORMAT " %4" JSON_INTEGER_FORMAT
-                " %4" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
-                " %8" JSON_INTEGER_FORMAT "\n", role, s_string (lease, "lease"), peer,
-                s_int (lease, "cpus"), s_int (lease, "gpus"), s_int (lease, "npus"),
-                s_int (lease, "memory_mb"), s_int (lease, "ttl_left_ms"),
-                s_int (lease, "renewals"));
+        char pid [24] = "-";
+        if (json_integer_value (json_object_get (lease, "pid")) > 0)
+            snprintf (pid, sizeof (pid), "%" JSON_INTEGER_FORMAT, s_int (lease, "pid"));
+        printf ("%-8s %-32.32s %-16.16s %7s %4" JSON_INTEGER_FORMAT " %4" JSON_INTEGER_FORMAT
+                " %4" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT, role, s_string (lease, "lease"),
+                peer_key? s_string (lease, peer_key): "this device", pid, s_int (lease, "cpus"),
+                s_int (lease, "gpus"), s_int (lease, "npus"), s_int (lease, "memory_mb"));
+        if (json_object_get (lease, "ttl_left_ms"))
+            printf (" %8" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT "\n",
+                    s_int (lease, "ttl_left_ms"), s_int (lease, "renewals"));
+        else
+            printf (" %8s %8s\n", "-", "-");
     }
 }
 
@@ -741,14 +800,14 @@ osmose_cli_leases (osmose_cli_t *cli, int argc, char *argv [])
         else
         if (opt == 'h') {
             printf ("Usage: osmose leases [--json]\n"
-                    "List the leases this peer holds (as a client: the provider is\n"
-                    "another peer or this one) and has granted (as a provider: the\n"
-                    "client is a peer using its resources), with what each lease\n"
-                    "covers, the time left before it expires without renewal, and\n"
-                    "how often it was renewed; then what this peer has free to lease.\n"
+                    "List the leases this peer holds for its programs (held: from\n"
+                    "another peer; local: on this device) and has granted to other\n"
+                    "peers (granted), with the program holding each (PID), what it\n"
+                    "covers, the time left before it expires without renewal, and how\n"
+                    "often it was renewed; then what this peer has free to lease.\n"
                     "\n"
-                    "  -j, --json   one JSON object: {\"held\": [...], \"granted\": [...],\n"
-                    "               \"free\": {...}}\n"
+                    "  -j, --json   one JSON object: {\"held\": [...], \"local\": [...],\n"
+                    "               \"granted\": [...], \"free\": {...}, ...}\n"
                     "  -h, --help   show this help\n");
             return OSMOSE_EXIT_OK;
         }
@@ -776,9 +835,10 @@ osmose_cli_leases (osmose_cli_t *cli, int argc, char *argv [])
     if (cli->json)
         osmose_cli_print_json (cli, json);
     else {
-        printf ("%-8s %-32s %-26s %4s %4s %4s %8s %8s %8s\n", "ROLE", "LEASE", "PEER",
-                "CPUS", "GPUS", "NPUS", "MEM-MB", "TTL-MS", "RENEWALS");
+        printf ("%-8s %-32s %-16s %7s %4s %4s %4s %8s %8s %8s\n", "ROLE", "LEASE", "PEER",
+                "PID", "CPUS", "GPUS", "NPUS", "MEM-MB", "TTL-MS", "RENEWALS");
         s_print_leases (json_object_get (json, "held"), "held", "provider");
+        s_print_leases (json_object_get (json, "local"), "local", NULL);
         s_print_leases (json_object_get (json, "granted"), "granted", "client");
         json_t *free_ = json_object_get (json, "free");
         if (json_is_object (free_))
