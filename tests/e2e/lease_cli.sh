@@ -12,6 +12,8 @@
 #   - a lone peer falls back to itself under retry-local, and fails with
 #     exit 6 under --failure fail;
 #   - contrib/osmose-matmul multiplies on two leases and checks the result;
+#   - when the provider of a held lease is killed, "lease" says so, bids
+#     again and prints the new lease; SIGTERM then releases it;
 #   - with no daemon, every verb says one line and exits 3.
 . "$top_srcdir/tests/lib/mesh.sh"
 command -v jq >/dev/null || { echo "jq not installed"; exit 77; }
@@ -58,9 +60,12 @@ near_ranked () {
     osm 1 --json peers --near >"$out" || return 1
     r2=$(rank_of "$id2"); r3=$(rank_of "$id3")
     [ "$r2" != null ] && [ "$r3" != null ] && [ "$r2" -lt "$r3" ] \
-        && jq -e --arg id "$id2" 'any(.[]; .id == $id and .qualifies == true)' "$out" >/dev/null
+        && jq -e --arg id "$id2" --arg id3 "$id3" 'any(.[]; .id == $id and .qualifies == true)
+            and all(.[]; (.id != $id and .id != $id3) or (.rtt_us | type) == "number" and .rtt_us >= 0)' \
+            "$out" >/dev/null
 }
-mesh_wait_for 15 near_ranked || { cat "$out"; fail "peers --near does not rank peer2 (hq/f1/r1) before peer3 (hq/f2/r7), qualifying"; }
+#   (once both round-trip times are measured: bidding ranks by them)
+mesh_wait_for 15 near_ranked || { cat "$out"; fail "peers --near does not rank peer2 (hq/f1/r1) before peer3 (hq/f2/r7), qualifying, with measured RTTs"; }
 jq -e --arg id "$id2" --arg id3 "$id3" \
     '(.[] | select(.id == $id) | .hops) < (.[] | select(.id == $id3) | .hops)' "$out" >/dev/null \
     || { cat "$out"; fail "peer2 is not fewer hops away than peer3"; }
@@ -117,8 +122,8 @@ grep -q '^ROLE' "$out" || { cat "$out"; fail "leases: no header"; }
 hold_pid=$!
 has_lease () { jq -e '.lease | length > 0' "$MESH_DIR/hold" >/dev/null 2>&1; }
 mesh_wait_for 15 has_lease || { cat "$MESH_DIR/hold.err"; fail "lease --hold printed no lease"; }
-lease=$(jq -r .lease "$MESH_DIR/hold")
-holder=$(jq -r .provider "$MESH_DIR/hold")
+lease=$(jq -r .lease "$MESH_DIR/hold" | head -n 1)
+holder=$(jq -r .provider "$MESH_DIR/hold" | head -n 1)
 case $holder in
     "$id2") p=2 ;; "$id3") p=3 ;; "$id1") p=1 ;; *) fail "lease names provider '$holder'" ;;
 esac
@@ -150,6 +155,24 @@ if [ -x "$matmul" ]; then
         >/dev/null || { cat "$out"; fail "osmose-matmul: wrong result or tasks lost"; }
     echo "osmose-matmul: $(jq -c '{seconds, workers: [.workers[] | {provider, tasks}]}' "$out")"
 fi
+
+#   --- the provider of a held lease dies: lease says so and bids again
+"$OSMOSE" -e "$(mesh_api 1)" --json lease --hold 60 >"$MESH_DIR/hold" 2>"$MESH_DIR/hold.err" &
+hold_pid=$!
+mesh_wait_for 15 has_lease || { cat "$MESH_DIR/hold.err"; fail "lease --hold printed no lease"; }
+first=$(jq -r .provider "$MESH_DIR/hold")
+case $first in
+    "$id2") victim=2 ;; "$id3") victim=3 ;; *) fail "lease --hold leased $first, not a peer" ;;
+esac
+mesh_stop "$victim" KILL
+moved () { [ "$(jq -r .provider "$MESH_DIR/hold" | sort -u | wc -l)" -ge 2 ]; }
+mesh_wait_for 20 moved || { cat "$MESH_DIR/hold" "$MESH_DIR/hold.err"; fail "lease --hold did not bid again when peer$victim died"; }
+grep -q 'ended after .*bidding again' "$MESH_DIR/hold.err" \
+    || fail "lease --hold did not say why it bid again: $(cat "$MESH_DIR/hold.err")"
+kill -TERM "$hold_pid"
+rc=0; wait "$hold_pid" || rc=$?
+[ $rc -eq 0 ] || { cat "$MESH_DIR/hold.err"; fail "lease --hold ended by SIGTERM exited $rc"; }
+echo "provider peer$victim killed: $(cat "$MESH_DIR/hold.err"); now on $(jq -r .name "$MESH_DIR/hold" | tail -n 1)"
 
 #   --- a lone peer: retry-local falls back to itself, fail fails
 mesh_start 4 -s node/location=annex/f1/r1
