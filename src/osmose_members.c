@@ -533,6 +533,22 @@ s_apply (osmose_members_t *self, const members_record_t *record)
     }
 }
 
+//  Do we probe a member others suspect, to confirm it independently?
+//  Lifeguard has everyone do so, which over connections is a storm: a
+//  probe of a member outside our links opens a CurveZMQ connection, and
+//  the suspect, already slow perhaps, must accept and answer every one
+//  (a hundred of them at 128 peers). Its neighbours confirm (it is in our
+//  view), and a few others by lot, about as many as the indirect probes
+static bool
+s_confirms (osmose_members_t *self, members_entry_t *member)
+{
+    if (members_view_has (self, member))
+        return true;
+    uint64_t wanted = (uint64_t) self->params.indirect_probes + 1;
+    uint64_t alive = (uint64_t) osmose_members_alive (self);
+    return alive <= 4 * wanted || members_random (self) % alive < wanted;
+}
+
 void
 members_suspect (osmose_members_t *self, members_entry_t *member,
                  uint32_t incarnation, const uint8_t *suspecter)
@@ -550,7 +566,8 @@ members_suspect (osmose_members_t *self, members_entry_t *member,
     if (memcmp (suspecter, self->me->idb, MEMBERS_IDB) == 0)
         members_send (self, member->id, MEMBERS_MSG_GOSSIP, 0, NULL);
     else
-    if (member->probe_phase == MEMBERS_PROBE_NONE && !self->leaving)
+    if (member->probe_phase == MEMBERS_PROBE_NONE && !self->leaving
+    &&  s_confirms (self, member))
         member->probe_now = true;
 }
 

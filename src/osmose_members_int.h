@@ -102,6 +102,8 @@ struct _osmose_members_t {
     size_t relay_next;
     members_entry_t **rotation;      //  probe order, reshuffled each round
     size_t rotation_size, rotation_capacity, rotation_pos;
+    uint64_t probes_started;    //  every fourth probe walks the rotation
+    size_t view_pos;            //  next view member to probe
     members_entry_t *near [MEMBERS_VIEW_MAX], *random [MEMBERS_VIEW_MAX];
     size_t near_size, random_size;
     int64_t rtt_default;        //  assumed RTT of members not yet measured
@@ -133,6 +135,8 @@ void members_handle (osmose_members_t *self, const char *from,
 //  osmose_members_view.c
 void members_rotation_insert (osmose_members_t *self, members_entry_t *member);
 members_entry_t *members_rotation_next (osmose_members_t *self);
+members_entry_t *members_probe_next (osmose_members_t *self);
+bool members_view_has (osmose_members_t *self, const members_entry_t *member);
 void members_view_update (osmose_members_t *self);
 void members_view_forget (osmose_members_t *self, members_entry_t *member);
 

@@ -559,7 +559,7 @@ osmose_members_tick (osmose_members_t *self, int64_t now_us)
             self->view_next = now_us + (full? 1000000: 100000);
         }
         if (now_us >= self->probe_next) {
-            members_entry_t *target = members_rotation_next (self);
+            members_entry_t *target = members_probe_next (self);
             if (target)
                 s_probe_start (self, target);
             self->probe_next = now_us + self->params.probe_interval_ms
@@ -569,7 +569,11 @@ osmose_members_tick (osmose_members_t *self, int64_t now_us)
             s_tick_sync (self);
     }
     if (now_us >= self->gossip_next) {
-        self->gossip_next = now_us + self->params.gossip_interval_ms * INT64_C (1000);
+        //  A starved peer pushes less often (its probes are slowed the
+        //  same way): under load, news rides the probes it sends anyway,
+        //  instead of a push every interval feeding the load
+        self->gossip_next = now_us + self->params.gossip_interval_ms * INT64_C (1000)
+                          * (self->health + 1);
         s_gossip (self);
     }
     return osmose_members_deadline (self);

@@ -85,6 +85,39 @@ members_rotation_next (osmose_members_t *self)
     return NULL;
 }
 
+bool
+members_view_has (osmose_members_t *self, const members_entry_t *member)
+{
+    for (size_t i = 0; i < self->near_size; i++)
+        if (self->near [i] == member)
+            return true;
+    for (size_t i = 0; i < self->random_size; i++)
+        if (self->random [i] == member)
+            return true;
+    return false;
+}
+
+//  Whom to probe next. Three probes in four go to the active view, in
+//  turn: the daemon keeps links to it, so they cost no connection, while
+//  a probe of anyone else opens a CurveZMQ connection (and its ACK one
+//  back) and evicts another; with a hundred members that churn is what
+//  loses probes under load. The fourth walks the rotation of all members,
+//  so each is still probed by someone about once per interval.
+members_entry_t *
+members_probe_next (osmose_members_t *self)
+{
+    size_t view_size = self->near_size + self->random_size;
+    if (view_size > 0 && self->probes_started++ % 4 != 3)
+        for (size_t tries = 0; tries < view_size; tries++) {
+            size_t at = self->view_pos++ % view_size;
+            members_entry_t *member = at < self->near_size? self->near [at]
+                                    : self->random [at - self->near_size];
+            if (s_live (member) && member->probe_phase == MEMBERS_PROBE_NONE)
+                return member;
+        }
+    return members_rotation_next (self);
+}
+
 //  Next non-empty component of a location path, or false at the end
 static bool
 s_component (const char **path, const char **start, size_t *size)
