@@ -307,10 +307,13 @@ s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
     //  A provider that vanishes shows up as a dead connection
     zsock_set_heartbeat_ivl (self->socket, 1000);
     zsock_set_heartbeat_timeout (self->socket, 3000);
-    //  Told when the connection drops, to migrate at once
+    //  Told when the connection drops, to migrate at once. The name must be
+    //  new in the process: libzmq may still hold a closed lease's monitor
+    static _Atomic uint64_t s_monitors = 0;
     char monitor [64];
-    snprintf (monitor, sizeof (monitor), "inproc://osmose-lease-%p-%u", (void *) self,
-              ++self->connections);
+    snprintf (monitor, sizeof (monitor), "inproc://osmose-lease-%d-%" PRIu64, (int) getpid (),
+              (uint64_t) ++s_monitors);
+    self->connections++;
     self->monitor = zsock_new (ZMQ_PAIR);
     if (!self->monitor
     ||  zmq_socket_monitor (zsock_resolve (self->socket), monitor, ZMQ_EVENT_DISCONNECTED)

@@ -157,7 +157,9 @@ s_fallback (osmose_leasing_t *self, leasing_acquire_t *acquire, int status)
     leasing_answer_error (self, acquire, status == OSMOSE_ETIMEDOUT? OSMOSE_ETIMEDOUT: OSMOSE_ENOPEER,
                     acquire->failure == OSMOSE_RETRY_LOCAL?
                     "no peer can serve the request, not even this device (its policy caps?)":
-                    "no peer can serve the request within its latency bound");
+                    acquire->market.latency_bound_us?
+                    "no peer with room answered within the request's latency bound":
+                    "no peer with room answered (all busy, at their caps, or refusing)");
     return false;
 }
 
@@ -403,6 +405,17 @@ s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
         return;
     if (event->count > 0)
         return;                 //  ACQUIRED answered it already
+    //  Everyone asked refused: often only because bids of other requests
+    //  (a program moving several leases at once) hold their capacity for a
+    //  moment. Ask again shortly, twice at most, before falling back
+    int64_t now = leasing_wall_us ();
+    if (acquire->rounds < LEASING_REBIDS && acquire->failure != OSMOSE_FAIL
+    &&  now + 50000 < acquire->deadline_us) {
+        acquire->rounds++;
+        acquire->request = 0;
+        acquire->retry_us = now + 5000 + (int64_t) randombytes_uniform (10000) * acquire->rounds;
+        return;
+    }
     if (!s_fallback (self, acquire, event->status))
         s_acquire_done (self, acquire);
 }

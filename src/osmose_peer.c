@@ -22,6 +22,7 @@
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
 #define S_ADVERT_MS 30000           //  fast resource figures, at most this often
+#define S_DUTIES_MS 5               //  under a stream of tasks, duties this often
 
 typedef struct {
     zsock_t *pipe;              //  to the front end
@@ -39,6 +40,7 @@ typedef struct {
     int locator_fd;                 //  its pipe, polled (zpoller takes int *)
     bool advert_due;                //  send the advert now (we moved)
     bool feed_dirty;                //  appended since the last commit
+    int64_t last_publish;           //  zclock_mono of the last signed head
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
     zpoller_t *poller;
@@ -212,10 +214,23 @@ s_gossip_news (void *arg, osmose_feed_t *feed, uint64_t first, uint64_t count,
 }
 
 //  Commit our feed when due: signs a head and pushes it to the view
+//  Milliseconds until our entries' head may be published: at once after a
+//  quiet spell, else log/publish_ms after the last one, so a burst (leases
+//  granted back to back) shares one signature and one check per replica
+static int64_t
+s_publish_wait (s_peer_t *self)
+{
+    int64_t wait = self->last_publish + osmose_config_int (self->config, "log/publish_ms")
+                 - zclock_mono ();
+    return wait > 0? wait: 0;
+}
+
 static void
 s_commit (s_peer_t *self)
 {
     if (!self->feed_dirty && osmose_feed_commit_due (self->feed) != 0)
+        return;
+    if (self->feed_dirty && s_publish_wait (self) > 0)
         return;
     int rc = osmose_feed_commit (self->feed, false);
     if (rc)
@@ -223,6 +238,7 @@ s_commit (s_peer_t *self)
     else
     if (self->feed_dirty) {
         self->feed_dirty = false;
+        self->last_publish = zclock_mono ();
         osmose_gossip_local (self->gossip);
         s_gossip_flush (self);
     }
@@ -743,6 +759,7 @@ s_peer_actor (zsock_t *pipe, void *args)
                osmose_mesh_endpoint (self->mesh),
                osmose_config_str (self->config, "api/endpoint"),
                osmose_trust_size (self->trust));
+    int64_t next_duties = 0;
     while (!self->terminated) {
         int64_t wait = self->next_housekeeping - zclock_mono ();
         int mesh_wait = osmose_mesh_timeout (self->mesh);
@@ -751,7 +768,8 @@ s_peer_actor (zsock_t *pipe, void *args)
         int64_t lease_wait = osmose_leasing_timeout (self->leasing);
         if (lease_wait < wait)
             wait = lease_wait;
-        int64_t commit_wait = self->feed_dirty? 0: osmose_feed_commit_due (self->feed);
+        int64_t commit_wait = self->feed_dirty? s_publish_wait (self)
+                                              : osmose_feed_commit_due (self->feed);
         if (commit_wait >= 0 && commit_wait < wait)
             wait = commit_wait;
         void *which = zpoller_wait (self->poller, (int) (wait < 0? 0: wait));
@@ -767,14 +785,21 @@ s_peer_actor (zsock_t *pipe, void *args)
         if (self->discovery && which == osmose_discovery_socket (self->discovery))
             s_handle_discovery (self);
         else
-        if (which && osmose_leasing_handle (self->leasing, which))
-            ;
+        if (which && osmose_leasing_handle (self->leasing, which)) {
+            //  Tasks come in thousands a second: the periodic duties run
+            //  when due, or every few milliseconds, not on every batch
+            int64_t now = zclock_mono ();
+            if (now < next_duties && osmose_mesh_timeout (self->mesh) > 0
+            &&  osmose_leasing_timeout (self->leasing) > 0)
+                continue;
+        }
         else
         if (self->locator && which == &self->locator_fd)
             s_check_locator (self);
         else
         if (zpoller_terminated (self->poller))
             break;
+        next_duties = zclock_mono () + S_DUTIES_MS;
         osmose_mesh_tick (self->mesh);
         osmose_leasing_tick (self->leasing);
         s_commit (self);
