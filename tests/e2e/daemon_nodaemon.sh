@@ -15,6 +15,11 @@ check () {
 }
 check "$OSMOSE" -e "$endpoint" -t 300 status
 check "$OSMOSE" -e "$endpoint" -t 300 --json peers
+for verb in leases tasks "move hq/f1" "policy show" "run echo.echo" "lease --hold 0" \
+            "peers --near" "trust list" feeds "event x"; do
+    # shellcheck disable=SC2086
+    check "$OSMOSE" -e "$endpoint" -t 300 $verb
+done
 check "$OSMOSE_TOP" -e "$endpoint" -b -n 1
 OSMOSE_ENDPOINT=$endpoint check "$OSMOSE" -t 300 status
 echo "daemon_nodaemon: OK"
