@@ -315,10 +315,11 @@ s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
               (uint64_t) ++s_monitors);
     self->connections++;
     self->monitor = zsock_new (ZMQ_PAIR);
-    if (!self->monitor
-    ||  zmq_socket_monitor (zsock_resolve (self->socket), monitor, ZMQ_EVENT_DISCONNECTED)
-    ||  zsock_connect (self->monitor, "%s", monitor) < 0)
+    if (!self->monitor)
         return OSMOSE_ENOMEM;
+    if (zmq_socket_monitor (zsock_resolve (self->socket), monitor, ZMQ_EVENT_DISCONNECTED)
+    ||  zsock_connect (self->monitor, "%s", monitor) < 0)
+        return osmose_errno_code (zmq_errno ());
     if (zsock_connect (self->socket, "%s", endpoint) < 0)
         return OSMOSE_EINVAL;
     osmose_work_write_open (&self->batch, token, token_size,
