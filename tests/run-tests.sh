@@ -25,15 +25,22 @@ wanted () {
 run_one () {
     name=$1; shift
     wanted "$name" || return 0
+    limit=$timeout_s
+    #   A script may ask for more: a line "#   timeout: SECONDS" (the
+    #   package build runs the whole suite inside one test)
+    if [ -f "$2" ]; then
+        own=$(sed -n 's/^#   timeout: \([0-9][0-9]*\)$/\1/p' "$2" | head -n 1)
+        [ -n "$own" ] && [ "$own" -gt "$limit" ] && limit=$own
+    fi
     start=$(date +%s.%N)
-    timeout -k 10 "$timeout_s" "$@" >"$logdir/$name.log" 2>&1
+    timeout -k 10 "$limit" "$@" >"$logdir/$name.log" 2>&1
     rc=$?
     took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
     case $rc in
         0)  passed=$((passed + 1)); printf 'PASS  %-32s %6ss\n' "$name" "$took" ;;
         77) skipped=$((skipped + 1)); printf 'SKIP  %-32s (%s)\n' "$name" "$(tail -n 1 "$logdir/$name.log")" ;;
         *)  failed=$((failed + 1)); failures="$failures $name"
-            [ $rc -eq 124 ] && echo "(killed after ${timeout_s}s)" >>"$logdir/$name.log"
+            [ $rc -eq 124 ] && echo "(killed after ${limit}s)" >>"$logdir/$name.log"
             printf 'FAIL  %-32s exit %d, log: %s\n' "$name" "$rc" "$logdir/$name.log"
             tail -n 20 "$logdir/$name.log" | sed 's/^/    | /' ;;
     esac

@@ -4,6 +4,7 @@
 #   Skips (77) without dpkg-buildpackage, and when OSMOSE_NO_DEB_TEST=1: the
 #   package build runs "make check" itself (dh_auto_test), and distcheck
 #   sets it too, so the packages are never built from inside a build.
+#   timeout: 1200
 . "$top_srcdir/tests/lib/daemon.sh"
 [ "${OSMOSE_NO_DEB_TEST:-0}" = 1 ] && skip "OSMOSE_NO_DEB_TEST=1 (inside a package build or distcheck)"
 need dpkg-buildpackage dpkg-deb dh make

@@ -47,7 +47,7 @@ expect "--json " _osmose osmose peers --js
 expect "--check-config " _osmosed osmosed --chec
 expect_has node/location= _osmosed osmosed -s node/
 expect_has mesh/bind= _osmosed osmosed -s mesh/
-expect "node/location= " _osmosed osmosed --set node/lo
+expect "node/location= node/location_source= " _osmosed osmosed --set node/lo
 expect "load location log " _osmose_top osmose-top -s l
 expect "--no-color " _osmose_top osmose-top --no-c
 expect "--iterations " _osmose_top osmose-top -b --it
