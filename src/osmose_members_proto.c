@@ -569,11 +569,7 @@ osmose_members_tick (osmose_members_t *self, int64_t now_us)
             s_tick_sync (self);
     }
     if (now_us >= self->gossip_next) {
-        //  A starved peer pushes less often (its probes are slowed the
-        //  same way): under load, news rides the probes it sends anyway,
-        //  instead of a push every interval feeding the load
-        self->gossip_next = now_us + self->params.gossip_interval_ms * INT64_C (1000)
-                          * (self->health + 1);
+        self->gossip_next = now_us + self->params.gossip_interval_ms * INT64_C (1000);
         s_gossip (self);
     }
     return osmose_members_deadline (self);
