@@ -74,7 +74,7 @@ static const s_setting_t s_schema [] = {
       "When appends reach the disk: every append, grouped, or never" },
     { "log/fsync_interval_ms", S_INT, "10", 0, 60000, NULL,
       "Largest delay of a group commit" },
-    { "log/publish_ms", S_INT, "20", 0, 10000, NULL,
+    { "log/publish_ms", S_INT, "100", 0, 10000, NULL,
       "New entries after a quiet spell are signed and pushed at once; in a burst,"
       " at most one signed head this often" },
     { "resources/cpus", S_INT, "-1", -1, 65536, NULL,
