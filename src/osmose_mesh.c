@@ -73,6 +73,11 @@ s_on_change (void *arg, const char *id, int old_state, int new_state)
     osmose_mesh_t *self = (osmose_mesh_t *) arg;
     if (self->change_fn && old_state != new_state)
         self->change_fn (self->change_arg, id, old_state, new_state);
+    //  A new incarnation of a live member (an advert) is routine: at debug
+    //  level, or every advert writes a line on every peer
+    if (old_state && old_state == new_state)
+        zsys_debug ("osmose: member %s: new record (%s)", id, osmose_member_state_name (new_state));
+    else
     if (old_state)
         zsys_info ("osmose: member %s: %s -> %s", id, osmose_member_state_name (old_state),
                    osmose_member_state_name (new_state));

@@ -83,6 +83,14 @@ done
 for pid in $pids; do wait "$pid" || fail "a client failed: $(cat "$MESH_DIR"/tasks*.out)"; done
 for c in 1 2 3; do grep -q "^ok 3000 " "$MESH_DIR/tasks$c.out" || fail "client $c: $(cat "$MESH_DIR/tasks$c.out")"; done
 echo "3 clients x 3000 tasks: all correct"
+#   osmose tasks on the providers accounts for every one of them
+done_total=0
+for i in 2 3 4 5; do
+    n=$(mesh_osmose "$i" --json tasks | jq '.tasks.completed') || fail "osmose tasks on peer$i"
+    done_total=$((done_total + n))
+done
+[ "$done_total" -ge 9000 ] || fail "osmose tasks counts $done_total tasks done, want >= 9000"
+mesh_osmose 2 tasks | grep -q "^Tasks run here for others" || fail "osmose tasks text"
 
 #   An untrusted plugin is not loaded: a clear error, the provider lives on
 out=$("$PROBE" "$(mesh_api 1)" run hash.blake2b abc fail 2>&1) && fail "untrusted plugin ran: $out"
