@@ -20,6 +20,7 @@
 #define LEASING_HOLDER_CHECK_US   500000      //  how often holders' processes are checked
 #define LEASING_RETRY_US          100000      //  RETRY_REMOTE: bid again after this
 #define LEASING_MAX_TIMEOUT_MS    600000
+#define LEASING_REBIDS      2           //  rounds after a round everyone refused
 
 //  An acquisition waiting for the market
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     int strategy;                   //  OSMOSE_EAGER_REMOTE, OSMOSE_LOCAL_FIRST
     int failure;                    //  OSMOSE_RETRY_LOCAL...
     bool local_tried;
+    int rounds;                     //  bids made again after all refused
     uint8_t session_key [32];
     int64_t pid;
     int64_t start_time;
