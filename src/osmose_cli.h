@@ -37,6 +37,12 @@ int
     osmose_cli_call (osmose_cli_t *cli, const char *command, json_t *arguments,
                      json_t **reply_p);
 
+//  Parse the options every read-only view takes, --json and --help (which
+//  prints HELP). Returns 0 to go on, -1 when help was shown (exit 0), or
+//  OSMOSE_EXIT_USAGE.
+int
+    osmose_cli_view_options (osmose_cli_t *cli, int argc, char *argv [], const char *help);
+
 //  Map an osmose error code to an exit code.
 int
     osmose_cli_exit_code (int code);

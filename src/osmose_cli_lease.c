@@ -788,43 +788,24 @@ s_print_leases (json_t *list, const char *role, const char *peer_key)
 int
 osmose_cli_leases (osmose_cli_t *cli, int argc, char *argv [])
 {
-    static const struct option options [] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    int opt;
-    while ((opt = getopt_long (argc, argv, "jh", options, NULL)) != -1) {
-        if (opt == 'j')
-            cli->json = true;
-        else
-        if (opt == 'h') {
-            printf ("Usage: osmose leases [--json]\n"
-                    "List the leases this peer holds for its programs (held: from\n"
-                    "another peer; local: on this device) and has granted to other\n"
-                    "peers (granted), with the program holding each (PID), what it\n"
-                    "covers, the time left before it expires without renewal, and how\n"
-                    "often it was renewed; then what this peer has free to lease.\n"
-                    "\n"
-                    "  -j, --json   one JSON object: {\"held\": [...], \"local\": [...],\n"
-                    "               \"granted\": [...], \"free\": {...}, ...}\n"
-                    "  -h, --help   show this help\n");
-            return OSMOSE_EXIT_OK;
-        }
-        else {
-            fprintf (stderr, "Try 'osmose leases --help' for more information.\n");
-            return OSMOSE_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf (stderr, "osmose leases: unexpected argument '%s'\n", argv [optind]);
-        return OSMOSE_EXIT_USAGE;
-    }
+    int rc = osmose_cli_view_options (cli, argc, argv,
+        "Usage: osmose leases [--json]\n"
+        "List the leases this peer holds for its programs (held: from\n"
+        "another peer; local: on this device) and has granted to other\n"
+        "peers (granted), with the program holding each (PID), what it\n"
+        "covers, the time left before it expires without renewal, and how\n"
+        "often it was renewed; then what this peer has free to lease.\n"
+        "\n"
+        "  -j, --json   one JSON object: {\"held\": [...], \"local\": [...],\n"
+        "               \"granted\": [...], \"free\": {...}, ...}\n"
+        "  -h, --help   show this help\n");
+    if (rc)
+        return rc < 0? OSMOSE_EXIT_OK: rc;
     osmose_t *client = osmose_cli_connect (cli);
     if (!client)
         return OSMOSE_EXIT_DAEMON;
     char *text = NULL;
-    int rc = osmose_leases_json (client, &text);
+    rc = osmose_leases_json (client, &text);
     osmose_disconnect (&client);
     json_t *json = rc == 0? json_loads (text, 0, NULL): NULL;
     osmose_free (text);

@@ -4,9 +4,8 @@
 #include "osmose_cli.h"
 #include <getopt.h>
 
-//  Parse the options every read-only view takes: --json and --help
-static int
-s_view_options (osmose_cli_t *cli, int argc, char *argv [], const char *help)
+int
+osmose_cli_view_options (osmose_cli_t *cli, int argc, char *argv [], const char *help)
 {
     static const struct option options [] = {
         { "json", no_argument, NULL, 'j' },
@@ -35,7 +34,7 @@ s_view_options (osmose_cli_t *cli, int argc, char *argv [], const char *help)
 int
 osmose_cli_status (osmose_cli_t *cli, int argc, char *argv [])
 {
-    int rc = s_view_options (cli, argc, argv,
+    int rc = osmose_cli_view_options (cli, argc, argv,
         "Usage: osmose status [--json]\n"
         "Show this peer: id, name, location, version, uptime and allocator.\n");
     if (rc)
@@ -217,7 +216,7 @@ osmose_cli_peers (osmose_cli_t *cli, int argc, char *argv [])
 int
 osmose_cli_feeds (osmose_cli_t *cli, int argc, char *argv [])
 {
-    int rc = s_view_options (cli, argc, argv,
+    int rc = osmose_cli_view_options (cli, argc, argv,
         "Usage: osmose feeds [--json]\n"
         "List every feed (signed log) this peer holds, its own and the replicas\n"
         "of the other peers' feeds: writer id, entries, and the signed root.\n"

@@ -56,10 +56,8 @@ struct osmose_lease_t {
     zcert_t *session;               //  this connection's CURVE key pair
     zsock_t *socket;                //  DEALER to the provider's work endpoint
     zsock_t *monitor;               //  its disconnect events
-    unsigned connections;           //  work connections opened so far
     osmose_request_t request;       //  what we asked for, to ask again
     osmose_inflight_t *inflight;    //  tasks without a result yet
-    uint32_t migrations;
     osmose_failure_fn *on_failure;
     void *failure_arg;
     osmose_work_writer_t batch;     //  tasks not sent yet
@@ -313,7 +311,6 @@ s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
     char monitor [64];
     snprintf (monitor, sizeof (monitor), "inproc://osmose-lease-%d-%" PRIu64, (int) getpid (),
               (uint64_t) ++s_monitors);
-    self->connections++;
     self->monitor = zsock_new (ZMQ_PAIR);
     if (!self->monitor)
         return OSMOSE_ENOMEM;
@@ -724,7 +721,6 @@ s_migrate (osmose_lease_t *self, const char *why, bool exclude)
     json_object_del (reply, "delegation");
     json_decref (self->info);
     self->info = reply;
-    self->migrations++;
     rc = osmose_inflight_each (self->inflight, s_resend, self);
     if (rc == 0)
         rc = osmose_lease_flush (self);

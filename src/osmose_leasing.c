@@ -5,14 +5,6 @@
 #include "osmose_prelude.h"
 #include "osmose_leasing_int.h"
 
-int64_t
-leasing_wall_us (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
-
 static void
 s_acquire_destroy (leasing_acquire_t **self_p)
 {
@@ -125,7 +117,7 @@ s_bid (osmose_leasing_t *self, leasing_acquire_t *acquire)
     }
     count = kept;
     int rc = osmose_market_acquire (self->market, &acquire->market, candidates, count,
-                                    leasing_wall_us (), &acquire->request);
+                                    osmose_token_now_us (), &acquire->request);
     free (candidates);
     return rc;
 }
@@ -143,7 +135,7 @@ leasing_answer_error (osmose_leasing_t *self, leasing_acquire_t *acquire, int co
 static bool
 s_fallback (osmose_leasing_t *self, leasing_acquire_t *acquire, int status)
 {
-    int64_t now = leasing_wall_us ();
+    int64_t now = osmose_token_now_us ();
     if (acquire->failure == OSMOSE_RETRY_LOCAL && !acquire->local_tried) {
         acquire->local_tried = true;
         if (leasing_local_lease (self, acquire) == 0)
@@ -240,7 +232,7 @@ s_api_acquire (void *arg, json_t *request, json_t **reply)
                       " its lease ends only when released", acquire->pid);
         acquire->pid = 0;
     }
-    acquire->deadline_us = leasing_wall_us () + timeout * 1000;
+    acquire->deadline_us = osmose_token_now_us () + timeout * 1000;
     if (!rc && acquire->strategy == OSMOSE_LOCAL_FIRST && leasing_local_room (self, acquire)) {
         if (!(acquire->reply = osmose_api_defer (self->api)))
             rc = OSMOSE_ENOMEM;
@@ -351,7 +343,7 @@ leasing_answer_lease (osmose_leasing_t *self, leasing_acquire_t *acquire, leasin
     holder->memory_mb = grant->memory_mb;
     holder->latency_bound_us = acquire->market.latency_bound_us;
     snprintf (holder->provider, sizeof (holder->provider), "%s", provider->id);
-    holder->placed_us = leasing_wall_us ();
+    holder->placed_us = osmose_token_now_us ();
     zhashx_update (self->holders, lease, holder);
     osmose_api_answer (self->api, &acquire->reply, 0, body);
     json_decref (body);
@@ -390,7 +382,7 @@ s_acquired (osmose_leasing_t *self, const osmose_market_event_t *event)
     ||  leasing_answer_lease (self, acquire, provider, event->lease_id, event->peer_key,
                         event->token, event->token_size, &grant, event->ttl_us, false)) {
         //  Nobody waits for it (or we cannot reach it): give it back
-        if (osmose_market_release (self->market, event->lease_id, leasing_wall_us ()) != 0)
+        if (osmose_market_release (self->market, event->lease_id, osmose_token_now_us ()) != 0)
             zsys_debug ("leasing: lease already gone");
     }
     if (acquire)
@@ -408,7 +400,7 @@ s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
     //  Everyone asked refused: often only because bids of other requests
     //  (a program moving several leases at once) hold their capacity for a
     //  moment. Ask again shortly, twice at most, before falling back
-    int64_t now = leasing_wall_us ();
+    int64_t now = osmose_token_now_us ();
     if (acquire->rounds < LEASING_REBIDS && acquire->failure != OSMOSE_FAIL
     &&  now + 50000 < acquire->deadline_us) {
         acquire->rounds++;
@@ -525,7 +517,7 @@ leasing_give_back (osmose_leasing_t *self, const char *lease, const uint8_t *lea
         return 0;
     }
     zhashx_delete (self->holders, lease);
-    int rc = osmose_market_release (self->market, lease_id, leasing_wall_us ());
+    int rc = osmose_market_release (self->market, lease_id, osmose_token_now_us ());
     leasing_drain (self);
     return rc;
 }
@@ -537,7 +529,7 @@ s_on_market_message (void *arg, const char *from, const uint8_t *body, size_t si
     const osmose_trust_entry_t *sender = osmose_trust_lookup (self->trust, from);
     if (!sender)
         return;                 //  the transport only admits trusted keys
-    if (osmose_market_receive (self->market, sender->key, body, size, leasing_wall_us ()) != 0)
+    if (osmose_market_receive (self->market, sender->key, body, size, osmose_token_now_us ()) != 0)
         zsys_debug ("leasing: malformed market message from %s", from);
     leasing_drain (self);
 }
@@ -548,7 +540,7 @@ s_on_member_change (void *arg, const char *id, int old_state, int new_state)
     osmose_leasing_t *self = (osmose_leasing_t *) arg;
     //  Its leases are lost; the market queues what to say, drained later
     if (new_state == OSMOSE_MEMBER_DEAD || new_state == OSMOSE_MEMBER_LEFT)
-        osmose_market_peer_down (self->market, id, leasing_wall_us ());
+        osmose_market_peer_down (self->market, id, osmose_token_now_us ());
 }
 
 //  LEASE_RELEASE {lease}
@@ -580,7 +572,7 @@ s_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_key)
     if (holder && holder->local)
         return memcmp (client_key, osmose_identity_public (self->identity), OSMOSE_KEY_SIZE)?
                OSMOSE_ENOLEASE: 0;
-    return osmose_market_lease_valid (self->market, lease_id, client_key, leasing_wall_us ());
+    return osmose_market_lease_valid (self->market, lease_id, client_key, osmose_token_now_us ());
 }
 
 osmose_leasing_t *
@@ -662,7 +654,7 @@ osmose_leasing_destroy (osmose_leasing_t **self_p)
         osmose_leasing_t *self = *self_p;
         if (self->market) {
             //  Hand everything back, so nobody waits for a TTL to notice
-            int64_t now = leasing_wall_us ();
+            int64_t now = osmose_token_now_us ();
             osmose_market_lease_info_t info [64];
             size_t held;
             while ((held = osmose_market_leases (self->market, OSMOSE_MARKET_HELD, info, 64, now))) {
@@ -707,7 +699,7 @@ static void
 s_withdraw (osmose_leasing_t *self, osmose_market_reason_t reason, const char *why,
             json_t *detail)
 {
-    int revoked = osmose_market_withdraw (self->market, reason, leasing_wall_us ());
+    int revoked = osmose_market_withdraw (self->market, reason, osmose_token_now_us ());
     zsys_notice ("leasing: %s: handing back %d lease(s)", why, revoked);
     json_t *entry = json_pack ("{s:s, s:s, s:i}", "event", "withdraw",
                                "reason", osmose_market_reason_name (reason), "leases", revoked);
@@ -789,7 +781,7 @@ int64_t
 osmose_leasing_timeout (osmose_leasing_t *self)
 {
     assert (self);
-    int64_t now = leasing_wall_us ();
+    int64_t now = osmose_token_now_us ();
     int64_t due = osmose_market_deadline (self->market);
     if (self->next_holder_check < due && zhashx_size (self->holders))
         due = self->next_holder_check;
@@ -868,7 +860,7 @@ void
 osmose_leasing_tick (osmose_leasing_t *self)
 {
     assert (self);
-    int64_t now = leasing_wall_us ();
+    int64_t now = osmose_token_now_us ();
     if (osmose_market_deadline (self->market) <= now)
         osmose_market_tick (self->market, now);
     s_check_acquires (self, now);

@@ -97,9 +97,6 @@ struct _osmose_leasing_t {
     size_t samples;
 };
 
-//  Wall clock in microseconds: the market's and the tokens' clock
-int64_t
-    leasing_wall_us (void);
 //  Fill self->members with candidates: alive members advertising a work
 //  endpoint (WITH_SELF: us too; ONLY_SELF: us alone; ALL_STATES: every
 //  member, for views). Returns how many.

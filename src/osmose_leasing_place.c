@@ -50,7 +50,7 @@ leasing_local_lease (osmose_leasing_t *self, leasing_acquire_t *acquire)
     token.gpus = acquire->market.gpus;
     token.npus = acquire->market.npus;
     token.memory_mb = acquire->market.memory_mb;
-    token.issued_us = leasing_wall_us ();
+    token.issued_us = osmose_token_now_us ();
     //  Valid as long as the program lives: the holder watch ends it
     token.expiry_us = token.issued_us + INT64_C (86400000000) * 365;
     osmose_token_sign (&token, self->identity);
@@ -136,5 +136,5 @@ osmose_leasing_moved (osmose_leasing_t *self, const osmose_resources_t *resource
 {
     assert (self && resources);
     osmose_leasing_set_resources (self, resources);
-    leasing_replace (self, leasing_wall_us ());
+    leasing_replace (self, osmose_token_now_us ());
 }

@@ -8,7 +8,7 @@ int
 leasing_api_leases (void *arg, json_t *request, json_t **reply)
 {
     osmose_leasing_t *self = (osmose_leasing_t *) arg;
-    *reply = osmose_market_json (self->market, leasing_wall_us ());
+    *reply = osmose_market_json (self->market, osmose_token_now_us ());
     if (*reply) {
         json_object_set_new (*reply, "work", osmose_work_json (self->work));
         json_t *local = json_array ();
@@ -158,7 +158,7 @@ json_t *
 osmose_leasing_status_json (osmose_leasing_t *self)
 {
     assert (self);
-    int64_t now = leasing_wall_us ();
+    int64_t now = osmose_token_now_us ();
     osmose_exec_stats_t stats = { 0 };
     if (self->exec)
         osmose_exec_stats (self->exec, &stats);

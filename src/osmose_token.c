@@ -122,6 +122,14 @@ osmose_token_check (const uint8_t *data, size_t size,
 //  --------------------------------------------------------------------------
 //  Self-test
 
+int64_t
+osmose_token_now_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
 void
 osmose_token_test (bool verbose)
 {

@@ -80,6 +80,11 @@ int OSMOSE_CHECK
                         const uint8_t *provider_key, const uint8_t *client_key,
                         int64_t now_us, osmose_token_t *token);
 
+//  The clock tokens are issued and checked by: wall clock, microseconds
+//  (the market's clock too, so expiries mean the same on both sides).
+int64_t
+    osmose_token_now_us (void);
+
 void
     osmose_token_test (bool verbose);
 

@@ -64,14 +64,6 @@ s_session_destroy (s_session_t **self_p)
     }
 }
 
-static int64_t
-s_wall_us (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
-
 //  Replace a wildcard host in ENDPOINT with HINT's host
 static void
 s_advertised (osmose_work_t *self, const char *bound, const char *advertise,
@@ -285,7 +277,7 @@ s_open (osmose_work_t *self, s_session_t *session, zframe_t *frame,
     osmose_token_t token;
     int rc = osmose_token_check (msg->token, msg->token_size,
                                  osmose_identity_public (self->identity), NULL,
-                                 s_wall_us (), &token);
+                                 osmose_token_now_us (), &token);
     const char *reason = rc == OSMOSE_ENOLEASE? "lease token expired"
                        : rc? "lease token not issued by this provider": NULL;
     if (!rc && (!user || strlen (user) != 40 || !zmq_z85_decode (authenticated, user)
@@ -623,7 +615,7 @@ osmose_work_test (bool verbose)
     randombytes_buf (token.lease_id, sizeof (token.lease_id));
     memcpy (token.client_key, osmose_identity_public (client), OSMOSE_KEY_SIZE);
     token.cpus = 1;
-    token.issued_us = s_wall_us ();
+    token.issued_us = osmose_token_now_us ();
     token.expiry_us = token.issued_us + 10000000;
     osmose_token_sign (&token, provider);
     uint8_t encoded [OSMOSE_TOKEN_SIZE];
