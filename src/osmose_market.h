@@ -21,9 +21,12 @@
     candidate answered, or at the bid timeout, whichever comes first. The
     bid timeout is max(2 x largest RTT asked, bid_timeout_min_us) capped at
     bid_timeout_max_us; candidates without RTT count as bid_timeout_min_us.
-    At the bid timeout the best bids in hand win; with none in hand yet the
-    client waits on, up to bid_timeout_max_us from the start, and awards
-    the first bid that comes (a busy mesh is slow, not empty).
+    At the bid timeout the best bids in hand win, unless a silent
+    candidate scores D us better than them: then the client waits D us
+    more (once, within bid_timeout_max_us from the start), since a score
+    is latency every task pays. With no bid in hand yet the client waits
+    on, up to bid_timeout_max_us from the start, and awards the first bid
+    that comes (a busy mesh is slow, not empty).
     The wait for LEASE after AWARD is longer, bid_timeout_max_us: the
     other bids are already rejected, so giving up early would only lose a
     lease a busy provider is about to send (membership's peer_down ends

@@ -599,6 +599,46 @@ s_first_bid_wait (osmose_market_t *self, osmose_market_pending_t *pending)
     return false;
 }
 
+//  At the bid timeout, a silent candidate whose score beats the bids in
+//  hand by D us is worth D us more of waiting (up to bid_timeout_max_us
+//  from the start): a score is what each task pays in latency, so a slow
+//  answer from the room we are in beats a quick one from the next room.
+//  Once per request. True when the request waits on.
+static bool
+s_nearer_silent_wait (osmose_market_t *self, osmose_market_pending_t *pending)
+{
+    int64_t last = pending->started_us + self->settings.bid_timeout_max_us;
+    if (pending->waited_nearer || self->now_us >= last)
+        return false;
+    int64_t nearest_silent = INT64_MAX;
+    int64_t scores [OSMOSE_MARKET_MAX_ASKED];
+    size_t bids = 0;
+    for (size_t at = 0; at < pending->asked_count; at++) {
+        osmose_market_asked_t *asked = &pending->asked [at];
+        if (asked->state == S_PENDING && asked->score < nearest_silent)
+            nearest_silent = asked->score;
+        if (asked->state == S_BID)
+            scores [bids++] = asked->score;
+    }
+    if (bids == 0 || nearest_silent == INT64_MAX)
+        return false;
+    //  The worst bid that would win now: the wanted-th best in hand
+    size_t wanted = (size_t) pending->spec.count < bids? (size_t) pending->spec.count: bids;
+    for (size_t at = 0; at < wanted; at++)
+        for (size_t other = at + 1; other < bids; other++)
+            if (scores [other] < scores [at]) {
+                int64_t swap = scores [at];
+                scores [at] = scores [other];
+                scores [other] = swap;
+            }
+    int64_t gain = scores [wanted - 1] - nearest_silent;
+    if (gain <= 0)
+        return false;
+    pending->waited_nearer = true;
+    pending->deadline_us = self->now_us + gain < last? self->now_us + gain: last;
+    return true;
+}
+
 void
 osmose_market_client_tick (osmose_market_t *self)
 {
@@ -610,7 +650,8 @@ osmose_market_client_tick (osmose_market_t *self)
             continue;
         }
         bool finished;
-        if (pending->phase == S_BIDDING && s_first_bid_wait (self, pending)) {
+        if (pending->phase == S_BIDDING
+        &&  (s_first_bid_wait (self, pending) || s_nearer_silent_wait (self, pending))) {
             index++;
             continue;
         }

@@ -48,6 +48,7 @@ typedef struct {
     int64_t deadline_us;
     int64_t started_us;
     bool waiting_first;             //  past the bid timeout, with no bid yet
+    bool waited_nearer;             //  the bid timeout was stretched once
     int64_t awarded_us;             //  when AWARDs went out
     bool timed_out;                 //  someone stayed silent
     int obtained;

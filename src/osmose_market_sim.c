@@ -133,6 +133,13 @@ osmose_market_sim_set_delay (osmose_market_sim_t *self, int64_t delay_us)
             self->delay [from][to] = delay_us;
 }
 
+void
+osmose_market_sim_set_link_delay (osmose_market_sim_t *self, int from, int to, int64_t delay_us)
+{
+    assert (from >= 0 && from < self->peers && to >= 0 && to < self->peers);
+    self->delay [from][to] = delay_us;
+}
+
 int64_t
 osmose_market_sim_delay (osmose_market_sim_t *self, int from, int to)
 {

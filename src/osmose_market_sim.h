@@ -49,6 +49,10 @@ int64_t
 //  Set every one-way delay to DELAY_US (uniform mesh)
 void
     osmose_market_sim_set_delay (osmose_market_sim_t *self, int64_t delay_us);
+//  Set the one-way delay from FROM to TO only (a slow peer)
+void
+    osmose_market_sim_set_link_delay (osmose_market_sim_t *self, int from, int to,
+                                      int64_t delay_us);
 int64_t
     osmose_market_sim_delay (osmose_market_sim_t *self, int from, int to);
 //  The peer's resources: change them, then call _apply

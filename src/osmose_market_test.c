@@ -387,6 +387,31 @@ s_test_requests (void)
     assert (events [done].at_us - start == 100 + 6000 + 2 * 6000);
     osmose_market_sim_destroy (&slow);
 
+    //  The desk next door answers after the bid timeout: a bid from the
+    //  next room is in hand, but the nearer one is worth the wait its
+    //  better score buys (here 6 ms instead of 5)...
+    osmose_market_sim_t *near = osmose_market_sim_new (4, NULL, 4, 50, 100);
+    osmose_market_request_t any_of_three = s_one_cpu;
+    any_of_three.extra = 2;
+    assert (osmose_market_sim_acquire (near, 0, &any_of_three, &slow_id) == 0);
+    osmose_market_sim_set_link_delay (near, 1, 0, 6000);
+    done = osmose_market_sim_run_request (near, 0, slow_id, osmose_market_sim_now (near) + S_SECOND);
+    assert (done >= 0 && s_event (near, done)->status == 0);
+    assert (s_last_provider (near, 0) == 1);
+    osmose_market_sim_destroy (&near);
+    //  ... but not any wait: 30 ms is more than a hop is worth
+    near = osmose_market_sim_new (4, NULL, 4, 50, 100);
+    assert (osmose_market_sim_acquire (near, 0, &any_of_three, &slow_id) == 0);
+    start = osmose_market_sim_now (near);
+    osmose_market_sim_set_link_delay (near, 1, 0, 30000);
+    done = osmose_market_sim_run_request (near, 0, slow_id, start + S_SECOND);
+    assert (done >= 0 && s_event (near, done)->status == 0);
+    int other = s_last_provider (near, 0);
+    assert (other == 2 || other == 3);
+    osmose_market_sim_events (near, &events);
+    assert (events [done].at_us - start < 20000);
+    osmose_market_sim_destroy (&near);
+
     //  The provider vanishes between its bid and our award: ETIMEDOUT after
     //  the award wait, and its reservation lapses by itself
     osmose_market_request_t only_one = s_one_cpu;

@@ -6,7 +6,8 @@
 #                           LEASE_COMMON (osmosed settings every peer uses:
 #                           the plugins, one worker, one CPU to lend)
 #   lease_all_see_all       every peer sees all N alive, with resources
-#   fail MESSAGE            print it and each peer's last log lines, exit 1
+#   fail MESSAGE            print it, each peer's last log lines and it
+#                           again, exit 1
 PROBE="$top_builddir/tests/lease_probe"
 
 fail () {
@@ -15,6 +16,8 @@ fail () {
     while [ "$i" -le "${MESH_SIZE:-0}" ]; do
         echo "--- peer$i"; tail -n 12 "$MESH_DIR/peer$i/log"; i=$((i + 1))
     done
+    #   Again last: the runner shows only the tail of a failed test's log
+    echo "FAIL: $*"
     exit 1
 }
 
