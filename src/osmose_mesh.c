@@ -31,6 +31,9 @@ struct _osmose_mesh_t {
     void *change_arg;
 };
 
+static void
+    s_handle (osmose_mesh_t *self, void *socket);
+
 static int64_t
 s_now (void)
 {
@@ -140,6 +143,26 @@ s_link (osmose_mesh_t *self, const char *id, const char *endpoint, const uint8_t
     return rc;
 }
 
+//  Send to a trusted peer: over a link we have, else back over its link to
+//  us (no connection opened for an answer), else over a link we open
+static int
+s_send (osmose_mesh_t *self, const char *id, const char *endpoint, const uint8_t *key,
+        osmose_msg_type_t type, const void *body, size_t size)
+{
+    if (!osmose_transport_linked (self->transport, id)
+    &&  osmose_transport_reachable (self->transport, id)) {
+        const osmose_trust_entry_t *trusted = osmose_trust_lookup (self->trust, id);
+        if (!trusted)
+            return OSMOSE_EUNTRUSTED;
+        int rc = osmose_transport_send (self->transport, id, type, body, size);
+        if (rc != OSMOSE_ENOTFOUND)
+            return rc;
+        //  Its link has gone since: open ours
+    }
+    int rc = s_link (self, id, endpoint, key);
+    return rc? rc: osmose_transport_send (self->transport, id, type, body, size);
+}
+
 //  Send everything the engine queued
 static void
 s_flush (osmose_mesh_t *self)
@@ -157,9 +180,8 @@ s_flush (osmose_mesh_t *self)
         }
         //  A full queue drops the message (the transport counts it); the
         //  protocol tolerates loss, so there is nothing else to do
-        if (*endpoint && s_link (self, out.to, endpoint, key) == 0
-        &&  osmose_transport_send (self->transport, out.to, OSMOSE_MSG_MEMBERS,
-                                   out.data, out.size) != 0)
+        if (*endpoint && s_send (self, out.to, endpoint, key, OSMOSE_MSG_MEMBERS,
+                                 out.data, out.size) != 0)
             zsys_debug ("osmose: message to %s dropped", out.to);
         free (out.data);
     }
@@ -300,16 +322,41 @@ osmose_mesh_inbox (osmose_mesh_t *self)
     return osmose_transport_inbox (self->transport);
 }
 
+int
+osmose_mesh_poll_on (osmose_mesh_t *self, zpoller_t *poller)
+{
+    assert (self);
+    return osmose_transport_poll_on (self->transport, poller);
+}
+
+bool
+osmose_mesh_handle_socket (osmose_mesh_t *self, void *socket)
+{
+    assert (self);
+    if (!socket || !osmose_transport_owns (self->transport, socket))
+        return false;
+    s_handle (self, socket);
+    return true;
+}
+
 void
 osmose_mesh_handle (osmose_mesh_t *self)
 {
     assert (self);
+    s_handle (self, osmose_transport_inbox (self->transport));
+}
+
+//  One message from SOCKET (the inbox or a link), to the engine or the
+//  handler of its type
+static void
+s_handle (osmose_mesh_t *self, void *socket)
+{
     char from [OSMOSE_ID_SIZE + 1];
     osmose_msg_type_t type;
     zframe_t *frame = NULL;
     const uint8_t *body;
     size_t size;
-    if (osmose_transport_recv (self->transport, from, &type, &frame, &body, &size))
+    if (osmose_transport_recv_on (self->transport, socket, from, &type, &frame, &body, &size))
         return;                 //  malformed: counted by the transport
     int64_t now = s_now ();
     (void) osmose_members_evidence_up (self->members, from, now);
@@ -374,8 +421,7 @@ osmose_mesh_send (osmose_mesh_t *self, const char *id, osmose_msg_type_t type,
     osmose_member_t member;
     if (!id || osmose_members_lookup (self->members, id, &member) != 0)
         return OSMOSE_ENOTFOUND;
-    int rc = s_link (self, id, member.endpoint, member.public_key);
-    return rc? rc: osmose_transport_send (self->transport, id, type, body, size);
+    return s_send (self, id, member.endpoint, member.public_key, type, body, size);
 }
 
 int

@@ -57,6 +57,16 @@ zsock_t *
 void
     osmose_mesh_handle (osmose_mesh_t *self);
 
+//  Poll our links' sockets on POLLER too: peers answer over the link we
+//  opened to them instead of opening one back. NULL stops it (call that
+//  before destroying the poller). After it,
+//  osmose_mesh_handle_socket takes what zpoller_wait returned: true when
+//  the socket was the mesh's (and one message was handled).
+int OSMOSE_CHECK
+    osmose_mesh_poll_on (osmose_mesh_t *self, zpoller_t *poller);
+bool
+    osmose_mesh_handle_socket (osmose_mesh_t *self, void *socket);
+
 //  Milliseconds until osmose_mesh_tick wants to run (0: now).
 int
     osmose_mesh_timeout (osmose_mesh_t *self);

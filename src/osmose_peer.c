@@ -446,6 +446,9 @@ s_peer_destroy (s_peer_t **self_p)
         s_peer_t *self = *self_p;
         osmose_leasing_destroy (&self->leasing);
         osmose_locator_destroy (&self->locator);
+        //  Detaching cannot fail: only adding to a poller allocates
+        if (self->mesh && self->poller && osmose_mesh_poll_on (self->mesh, NULL))
+            zsys_warning ("osmose: cannot detach the links from the poller");
         zpoller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
         osmose_discovery_destroy (&self->discovery);
@@ -626,7 +629,8 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         zpoller_add (self->poller, osmose_discovery_socket (self->discovery));
     if (self->poller && self->locator && (self->locator_fd = osmose_locator_fd (self->locator)) >= 0)
         zpoller_add (self->poller, &self->locator_fd);
-    if (!self->poller || osmose_leasing_poll_on (self->leasing, self->poller)) {
+    if (!self->poller || osmose_leasing_poll_on (self->leasing, self->poller)
+    ||  osmose_mesh_poll_on (self->mesh, self->poller)) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
         return NULL;
@@ -781,6 +785,9 @@ s_peer_actor (zsock_t *pipe, void *args)
         else
         if (which == osmose_mesh_inbox (self->mesh))
             osmose_mesh_handle (self->mesh);
+        else
+        if (which && osmose_mesh_handle_socket (self->mesh, which))
+            ;
         else
         if (self->discovery && which == osmose_discovery_socket (self->discovery))
             s_handle_discovery (self);

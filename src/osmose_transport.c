@@ -13,7 +13,16 @@ typedef struct {
     zsock_t *socket;                //  DEALER to the peer's inbox
     zsock_t *monitor;               //  PAIR: the socket's disconnect events
     char *endpoint;
+    zpoller_t *poller;              //  where socket is polled for replies, or NULL
 } s_link_t;
+
+//  The way back to a peer whose own link reached our inbox: its routing
+//  id there, as libzmq assigned it (never one the peer chose, or a peer
+//  could claim another's way back)
+typedef struct {
+    uint8_t routing [256];
+    size_t size;
+} s_route_t;
 
 struct _osmose_transport_t {
     osmose_identity_t *identity;    //  borrowed
@@ -23,6 +32,8 @@ struct _osmose_transport_t {
     char endpoint [256];
     size_t max_frame;
     zhashx_t *links;                //  peer id -> s_link_t
+    zhashx_t *routes;               //  peer id -> s_route_t (incoming links)
+    zpoller_t *poller;              //  polls the links' sockets, or NULL
     osmose_transport_stats_t stats;
 };
 
@@ -30,6 +41,8 @@ static void
 s_link_destroy (s_link_t **self_p)
 {
     if (*self_p) {
+        if ((*self_p)->poller && (*self_p)->socket)
+            zpoller_remove ((*self_p)->poller, (*self_p)->socket);
         //  Stop the monitor before closing either socket
         if ((*self_p)->socket)
             zmq_socket_monitor (zsock_resolve ((*self_p)->socket), NULL, 0);
@@ -57,12 +70,14 @@ osmose_transport_new (osmose_identity_t *identity, const char *endpoint,
     self->zap = osmose_zap_acquire ();
     self->inbox = zsock_new (ZMQ_ROUTER);
     self->links = zhashx_new ();
-    if (!self->cert || !self->zap || !self->inbox || !self->links) {
+    self->routes = zhashx_new ();
+    if (!self->cert || !self->zap || !self->inbox || !self->links || !self->routes) {
         snprintf (error, error_size, "cannot set up the transport (out of memory?)");
         osmose_transport_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->links, (zhashx_destructor_fn *) s_link_destroy);
+    zhashx_set_destructor (self->routes, (zhashx_destructor_fn *) zstr_free);
     //  libzmq cuts a connection that sends more than this; between the
     //  frame limit and this we drop and count, so the limit is visible
     zsock_set_maxmsgsize (self->inbox, (int64_t) max_frame * 2 + OSMOSE_MSG_HEADER);
@@ -70,6 +85,9 @@ osmose_transport_new (osmose_identity_t *identity, const char *endpoint,
     zsock_set_curve_server (self->inbox, 1);
     zcert_apply (self->cert, self->inbox);
     zsock_set_router_handover (self->inbox, 1);
+    //  A reply to a peer whose link has gone fails, so we open our own
+    zsock_set_router_mandatory (self->inbox, 1);
+    zsock_set_sndtimeo (self->inbox, 0);
     zsock_set_rcvhwm (self->inbox, 100000);
     int port = zsock_bind (self->inbox, "%s", endpoint);
     if (port < 0) {
@@ -91,6 +109,7 @@ osmose_transport_destroy (osmose_transport_t **self_p)
     if (*self_p) {
         osmose_transport_t *self = *self_p;
         zhashx_destroy (&self->links);
+        zhashx_destroy (&self->routes);
         zsock_destroy (&self->inbox);
         if (self->zap) {
             osmose_zap_drop (self->zap, osmose_identity_id (self->identity));
@@ -166,6 +185,7 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     zsock_set_heartbeat_timeout (link->socket, S_HEARTBEAT_TIMEOUT);
     zsock_set_reconnect_ivl (link->socket, 100);
     zsock_set_reconnect_ivl_max (link->socket, 2000);
+    zsock_set_rcvhwm (link->socket, S_SEND_HWM);
     //  Disconnects are evidence for the failure detector: a crash that
     //  resets TCP is seen at once, silence within the heartbeat timeout
     char monitor [64];
@@ -177,16 +197,51 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
         s_link_destroy (&link);
         return OSMOSE_EINVAL;
     }
+    //  The peer may answer over this link, not opening one of its own
+    if (self->poller && zpoller_add (self->poller, link->socket) == 0)
+        link->poller = self->poller;
     zhashx_insert (self->links, id, link);
     return 0;
+}
+
+int
+osmose_transport_poll_on (osmose_transport_t *self, zpoller_t *poller)
+{
+    assert (self && (!poller || !self->poller));
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links)) {
+        if (link->poller)
+            zpoller_remove (link->poller, link->socket);
+        link->poller = NULL;
+        if (poller && zpoller_add (poller, link->socket))
+            return OSMOSE_ENOMEM;
+        link->poller = poller;
+    }
+    self->poller = poller;
+    return 0;
+}
+
+bool
+osmose_transport_owns (osmose_transport_t *self, void *socket)
+{
+    assert (self);
+    if (socket == self->inbox)
+        return true;
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links))
+        if (link->socket == socket)
+            return true;
+    return false;
 }
 
 void
 osmose_transport_disconnect (osmose_transport_t *self, const char *id)
 {
     assert (self);
-    if (id)
+    if (id) {
         zhashx_delete (self->links, id);
+        zhashx_delete (self->routes, id);
+    }
 }
 
 bool
@@ -194,6 +249,13 @@ osmose_transport_linked (osmose_transport_t *self, const char *id)
 {
     assert (self);
     return id && zhashx_lookup (self->links, id) != NULL;
+}
+
+bool
+osmose_transport_reachable (osmose_transport_t *self, const char *id)
+{
+    assert (self);
+    return id && (zhashx_lookup (self->links, id) || zhashx_lookup (self->routes, id));
 }
 
 size_t
@@ -231,13 +293,35 @@ osmose_transport_send (osmose_transport_t *self, const char *id,
 {
     assert (self);
     s_link_t *link = id? (s_link_t *) zhashx_lookup (self->links, id): NULL;
-    if (!link)
+    s_route_t *route = id && !link? (s_route_t *) zhashx_lookup (self->routes, id): NULL;
+    if (!link && !route)
         return OSMOSE_ENOTFOUND;
     zframe_t *frame = NULL;
     int rc = osmose_msg_encode (type, body, size, &frame);
     if (rc)
         return rc;
     size_t bytes = zframe_size (frame);
+    if (route) {
+        //  Back over the peer's own link to our inbox
+        if (zmq_send (zsock_resolve (self->inbox), route->routing, route->size,
+                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            int error = zmq_errno ();
+            zframe_destroy (&frame);
+            if (error == EHOSTUNREACH) {
+                zhashx_delete (self->routes, id);
+                return OSMOSE_ENOTFOUND;
+            }
+            self->stats.send_dropped++;
+            return OSMOSE_EBUSY;
+        }
+        //  Once the routing id is queued the message part always follows
+        if (zframe_send (&frame, self->inbox, 0) != 0) {
+            zframe_destroy (&frame);
+            self->stats.send_dropped++;
+            return OSMOSE_EBUSY;
+        }
+    }
+    else
     if (zframe_send (&frame, link->socket, ZFRAME_DONTWAIT) != 0) {
         zframe_destroy (&frame);
         self->stats.send_dropped++;
@@ -249,13 +333,49 @@ osmose_transport_send (osmose_transport_t *self, const char *id,
     return 0;
 }
 
-int
-osmose_transport_recv (osmose_transport_t *self, char *from,
-                       osmose_msg_type_t *type_p, zframe_t **frame_p,
-                       const uint8_t **body_p, size_t *size_p)
+//  Remember how to answer FROM over its own link: ROUTING, its id here
+static void
+s_learn_route (osmose_transport_t *self, const char *from, zframe_t *routing)
 {
-    assert (self && from && type_p && frame_p && body_p && size_p);
-    *frame_p = NULL;
+    size_t size = zframe_size (routing);
+    s_route_t *route = (s_route_t *) zhashx_lookup (self->routes, from);
+    if (size == 0 || size > sizeof (route->routing))
+        return;
+    if (route && route->size == size && memcmp (route->routing, zframe_data (routing), size) == 0)
+        return;                 //  the usual case: nothing changed
+    if (!route) {
+        route = (s_route_t *) malloc (sizeof (s_route_t));
+        if (!route || zhashx_insert (self->routes, from, route)) {
+            free (route);
+            return;             //  no way back: we open a link when we answer
+        }
+    }
+    memcpy (route->routing, zframe_data (routing), size);
+    route->size = size;
+}
+
+//  Check and decode FRAME from FROM; on success hand it to the caller
+static int
+s_accept (osmose_transport_t *self, const char *from, zframe_t **frame,
+          osmose_msg_type_t *type_p, zframe_t **frame_p, const uint8_t **body_p,
+          size_t *size_p)
+{
+    self->stats.bytes_received += zframe_size (*frame);
+    int rc = osmose_msg_decode (zframe_data (*frame), zframe_size (*frame), self->max_frame,
+                                type_p, body_p, size_p);
+    if (rc == 0) {
+        *frame_p = *frame;
+        *frame = NULL;
+        self->stats.received++;
+    }
+    return rc;
+}
+
+//  One message from the inbox: [routing id][frame] from an admitted peer
+static int
+s_recv_inbox (osmose_transport_t *self, char *from, osmose_msg_type_t *type_p,
+              zframe_t **frame_p, const uint8_t **body_p, size_t *size_p)
+{
     zmsg_t *msg = zmsg_recv (self->inbox);
     if (!msg)
         return OSMOSE_ECANCELED;
@@ -266,14 +386,10 @@ osmose_transport_recv (osmose_transport_t *self, char *from,
     const char *user = frame? zframe_meta (frame, "User-Id"): NULL;
     if (routing && frame && zmsg_size (msg) == 0 && user
     &&  strlen (user) == OSMOSE_ID_SIZE) {
-        self->stats.bytes_received += zframe_size (frame);
-        rc = osmose_msg_decode (zframe_data (frame), zframe_size (frame),
-                                self->max_frame, type_p, body_p, size_p);
+        rc = s_accept (self, user, &frame, type_p, frame_p, body_p, size_p);
         if (rc == 0) {
             memcpy (from, user, OSMOSE_ID_SIZE + 1);
-            *frame_p = frame;
-            frame = NULL;
-            self->stats.received++;
+            s_learn_route (self, from, routing);
         }
     }
     if (rc)
@@ -282,6 +398,57 @@ osmose_transport_recv (osmose_transport_t *self, char *from,
     zframe_destroy (&frame);
     zmsg_destroy (&msg);
     return rc;
+}
+
+//  One message a peer sent back over our link to it: the link's server
+//  key proved who is at the other end
+static int
+s_recv_link (osmose_transport_t *self, void *socket, char *from, osmose_msg_type_t *type_p,
+             zframe_t **frame_p, const uint8_t **body_p, size_t *size_p)
+{
+    const char *id = NULL;
+    s_link_t *link;
+    for (link = (s_link_t *) zhashx_first (self->links); link && !id;
+         link = (s_link_t *) zhashx_next (self->links))
+        if (link->socket == socket)
+            id = (const char *) zhashx_cursor (self->links);
+    if (!id)
+        return OSMOSE_ENOTFOUND;
+    zmsg_t *msg = zsock_events (socket) & ZMQ_POLLIN? zmsg_recv (socket): NULL;
+    if (!msg)
+        return OSMOSE_ECANCELED;
+    zframe_t *frame = zmsg_pop (msg);
+    int rc = OSMOSE_EPROTO;
+    if (frame && zmsg_size (msg) == 0 && strlen (id) == OSMOSE_ID_SIZE) {
+        rc = s_accept (self, id, &frame, type_p, frame_p, body_p, size_p);
+        if (rc == 0)
+            memcpy (from, id, OSMOSE_ID_SIZE + 1);
+    }
+    if (rc)
+        self->stats.malformed++;
+    zframe_destroy (&frame);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+int
+osmose_transport_recv (osmose_transport_t *self, char *from,
+                       osmose_msg_type_t *type_p, zframe_t **frame_p,
+                       const uint8_t **body_p, size_t *size_p)
+{
+    return osmose_transport_recv_on (self, self->inbox, from, type_p, frame_p, body_p, size_p);
+}
+
+int
+osmose_transport_recv_on (osmose_transport_t *self, void *socket, char *from,
+                          osmose_msg_type_t *type_p, zframe_t **frame_p,
+                          const uint8_t **body_p, size_t *size_p)
+{
+    assert (self && socket && from && type_p && frame_p && body_p && size_p);
+    *frame_p = NULL;
+    if (socket == self->inbox)
+        return s_recv_inbox (self, from, type_p, frame_p, body_p, size_p);
+    return s_recv_link (self, socket, from, type_p, frame_p, body_p, size_p);
 }
 
 void
@@ -335,6 +502,23 @@ osmose_transport_test (bool verbose)
     assert (type == OSMOSE_MSG_MEMBERS && size == 4 && memcmp (body, "ping", 4) == 0);
     zframe_destroy (&frame);
 
+    //  Bob answers over Alice's link without one of his own; Alice polls
+    //  her links and knows the answer is Bob's by the key her link checked
+    assert (!osmose_transport_linked (b, osmose_identity_id (alice)));
+    assert (osmose_transport_reachable (b, osmose_identity_id (alice)));
+    zpoller_t *links = zpoller_new (osmose_transport_inbox (a), NULL);
+    assert (osmose_transport_poll_on (a, links) == 0);
+    assert (osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "pong", 4) == 0);
+    void *which = zpoller_wait (links, 3000);
+    assert (which && which != osmose_transport_inbox (a) && osmose_transport_owns (a, which));
+    assert (!osmose_transport_owns (a, poller));
+    assert (osmose_transport_recv_on (a, which, from, &type, &frame, &body, &size) == 0);
+    assert (streq (from, osmose_identity_id (bob)));
+    assert (type == OSMOSE_MSG_MEMBERS && size == 4 && memcmp (body, "pong", 4) == 0);
+    zframe_destroy (&frame);
+    assert (osmose_transport_recv_on (a, poller, from, &type, &frame, &body, &size)
+            == OSMOSE_ENOTFOUND);
+
     //  An oversized frame is dropped and counted, and the link survives
     uint8_t *big = (uint8_t *) calloc (1, 6000);
     assert (osmose_transport_send (a, osmose_identity_id (bob), OSMOSE_MSG_FEED, big, 6000) == 0);
@@ -378,6 +562,20 @@ osmose_transport_test (bool verbose)
     osmose_transport_disconnect (a, "fake-bob");
     assert (!osmose_transport_linked (a, "fake-bob"));
 
+    //  Once Alice closes her link, Bob has no way back: he must open his own
+    osmose_transport_disconnect (a, osmose_identity_id (bob));
+    deadline = zclock_mono () + 3000;
+    int rc = 0;
+    while (rc == 0 && zclock_mono () < deadline) {
+        rc = osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "x", 1);
+        if (rc == 0)
+            zclock_sleep (20);
+    }
+    assert (rc == OSMOSE_ENOTFOUND);
+    assert (!osmose_transport_reachable (b, osmose_identity_id (alice)));
+
+    assert (osmose_transport_poll_on (a, NULL) == 0);
+    zpoller_destroy (&links);
     zpoller_destroy (&poller);
     osmose_transport_destroy (&m);
     osmose_transport_destroy (&b);

@@ -1,8 +1,11 @@
 /*  osmose_transport.h: encrypted, authenticated peer links.
 
     One inbox per peer (a CurveZMQ ROUTER that admits only trusted keys,
-    through osmose_zap) and one outgoing DEALER per peer we talk to. Every
-    message is one osmose_msg frame. The sender of a received message is
+    through osmose_zap) and one outgoing DEALER per peer we talk to. Links
+    are two-way: a peer that reached our inbox is answered over its own
+    link, so a reply opens no connection (what keeps the number of
+    connections bounded in a big mesh). Every message is one osmose_msg
+    frame. The sender of a received message is
     the peer id ZAP attached to the connection, never an id the payload
     claims. Outgoing links carry ZMTP heartbeats, so a dead peer shows up
     as a disconnect to feed the failure detector.
@@ -51,6 +54,22 @@ void
 bool
     osmose_transport_linked (osmose_transport_t *self, const char *id);
 
+//  True when ID can be sent to: over our link, or back over its link to
+//  our inbox (learnt from what it sent; forgotten when a send finds the
+//  link gone).
+bool
+    osmose_transport_reachable (osmose_transport_t *self, const char *id);
+
+//  Poll the links' sockets on POLLER too (added and removed as links come
+//  and go), where peers' answers arrive. NULL stops it (before the poller
+//  is destroyed).
+int OSMOSE_CHECK
+    osmose_transport_poll_on (osmose_transport_t *self, zpoller_t *poller);
+
+//  True when SOCKET (from zpoller_wait) is the inbox or one of the links.
+bool
+    osmose_transport_owns (osmose_transport_t *self, void *socket);
+
 //  Number of open outgoing links.
 size_t
     osmose_transport_links (osmose_transport_t *self);
@@ -61,8 +80,9 @@ size_t
     osmose_transport_dropped_links (osmose_transport_t *self,
                                     char (*ids) [OSMOSE_ID_SIZE + 1], size_t max);
 
-//  Send a message of TYPE to ID over its link, without blocking. Returns
-//  0, OSMOSE_ENOTFOUND (no link), OSMOSE_EBUSY (queue full: dropped).
+//  Send a message of TYPE to ID over its link (else back over ID's link to
+//  us), without blocking. Returns 0, OSMOSE_ENOTFOUND (no way to ID),
+//  OSMOSE_EBUSY (queue full: dropped).
 int OSMOSE_CHECK
     osmose_transport_send (osmose_transport_t *self, const char *id,
                            osmose_msg_type_t type, const void *body, size_t size);
@@ -75,6 +95,13 @@ int OSMOSE_CHECK
     osmose_transport_recv (osmose_transport_t *self, char *from,
                            osmose_msg_type_t *type_p, zframe_t **frame_p,
                            const uint8_t **body_p, size_t *size_p);
+
+//  The same from SOCKET: the inbox or a link's socket (an answer coming
+//  back over our link). OSMOSE_ENOTFOUND when SOCKET is neither.
+int OSMOSE_CHECK
+    osmose_transport_recv_on (osmose_transport_t *self, void *socket, char *from,
+                              osmose_msg_type_t *type_p, zframe_t **frame_p,
+                              const uint8_t **body_p, size_t *size_p);
 
 //  Counters: messages sent, received, dropped as malformed, dropped on
 //  send (queue full), and handshakes refused since the last call.
