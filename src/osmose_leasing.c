@@ -60,15 +60,8 @@ leasing_members (osmose_leasing_t *self, bool with_self, bool only_self, bool al
                       osmose_work_endpoint (self->work));
         }
         else {
-            //  The advert is the member's own word: parse it, never trust it
-            json_error_t error;
-            json_t *advert = member.app_size?
-                json_loadb ((const char *) member.app, member.app_size, 0, &error): NULL;
-            const char *work = json_string_value (json_object_get (advert, "work"));
-            bool ok = advert && work && osmose_resources_from_json (advert, &resources) == 0;
-            if (ok)
-                snprintf (entry->work, sizeof (entry->work), "%s", work);
-            json_decref (advert);
+            bool ok = osmose_mesh_member_resources (&member, &resources, entry->work,
+                                                    sizeof (entry->work)) == 0;
             if (!ok && !all_states)
                 continue;
             if (!ok)

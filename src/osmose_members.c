@@ -186,6 +186,7 @@ s_member_add (osmose_members_t *self, const members_record_t *record)
     member->tx_sent = MEMBERS_TX_DONE;
     member->added_at = self->now;
     member->last_heard = -1;
+    member->pulse_at = -1;
     member->tiebreak = (uint32_t) members_random (self);
     if (s_member_set_info (member, record)) {
         s_member_free (&member);
@@ -404,6 +405,19 @@ osmose_members_set_app (osmose_members_t *self, const uint8_t *app,
     self->now = now_us;
     self->me->incarnation++;
     return s_self_announce (self);
+}
+
+int
+osmose_members_set_pulse (osmose_members_t *self, const uint8_t *pulse, size_t size,
+                          int64_t now_us)
+{
+    if (size > OSMOSE_MEMBERS_PULSE_MAX || (size && !pulse))
+        return OSMOSE_ETOOBIG;
+    if (size)
+        memcpy (self->me->pulse, pulse, size);
+    self->me->pulse_size = size;
+    self->me->pulse_at = now_us;
+    return 0;
 }
 
 int
@@ -645,8 +659,13 @@ osmose_members_receive (osmose_members_t *self, const char *from,
         self->tell_sender = false;
         members_send_self (self, from);
     }
-    if (sender)
+    if (sender) {
         sender->last_heard = now_us;
+        //  Only its own word: a pulse is never relayed
+        memcpy (sender->pulse, header.pulse, header.pulse_size);
+        sender->pulse_size = header.pulse_size;
+        sender->pulse_at = header.pulse_size? now_us: -1;
+    }
     members_handle (self, from, sender, &header);
     return 0;
 }
@@ -684,6 +703,9 @@ s_member_view (members_entry_t *member, osmose_member_t *view)
     view->last_heard_us = member->last_heard;
     view->state_since_us = member->state_since;
     view->is_self = member->is_self;
+    view->pulse = member->pulse_size? member->pulse: NULL;
+    view->pulse_size = member->pulse_size;
+    view->pulse_us = member->pulse_at;
 }
 
 int

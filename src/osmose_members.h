@@ -7,7 +7,9 @@
     suspicion times out. The suspicion timeout shrinks as independent peers
     confirm it; the local health multiplier stretches our own timeouts when
     we are the slow one (CPU load), so a busy peer does not accuse others.
-    Updates ride piggybacked on every message (each sent about
+    Each message also carries the sender's pulse, its fast figures (load),
+    heard only from the member itself. Updates ride piggybacked on every
+    message (each sent about
     3 * log2(n + 1) times) and are pushed to the active view while any are
     pending; a periodic push-pull with a random member (a table hash first,
     the full table only when the hashes differ) is the anti-entropy backstop.
@@ -46,6 +48,7 @@
 
 #define OSMOSE_MEMBERS_TEXT_MAX 255     //  endpoint, name, location
 #define OSMOSE_MEMBERS_APP_MAX 1024     //  opaque app blob per member
+#define OSMOSE_MEMBERS_PULSE_MAX 32     //  opaque fast figures per member
 
 typedef struct _osmose_members_t osmose_members_t;
 
@@ -129,6 +132,11 @@ typedef struct {
     int64_t last_heard_us;              //  last message from it; -1 never
     int64_t state_since_us;             //  when it entered its state
     bool is_self;
+    //  Its pulse: what it last said of its fast figures, itself, in a
+    //  message to us (our own: what we set). NULL when pulse_size is 0
+    const uint8_t *pulse;
+    size_t pulse_size;
+    int64_t pulse_us;                   //  when heard; -1 never
 } osmose_member_t;
 
 //  One message to send. DATA is heap memory the caller owns (free()).
@@ -225,6 +233,14 @@ int
 int OSMOSE_CHECK
     osmose_members_set_app (osmose_members_t *self, const uint8_t *app,
                             size_t size, int64_t now_us);
+
+//  Replace our pulse (fast figures such as load; at most
+//  OSMOSE_MEMBERS_PULSE_MAX bytes): it rides every message we send from
+//  now on, told only to those we talk to, and raises no incarnation, so
+//  it costs no signature and no dissemination. 0 or OSMOSE_ETOOBIG.
+int OSMOSE_CHECK
+    osmose_members_set_pulse (osmose_members_t *self, const uint8_t *pulse, size_t size,
+                              int64_t now_us);
 
 //  We moved: replace our location path, raise our incarnation and
 //  disseminate it (the view follows, nearest first). 0 or OSMOSE_EINVAL.

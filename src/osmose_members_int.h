@@ -42,6 +42,9 @@ typedef struct {
     size_t app_size;
     int64_t rtt_us;             //  EWMA, -1 unknown
     int64_t last_heard;
+    uint8_t pulse [OSMOSE_MEMBERS_PULSE_MAX];   //  its own word on its fast figures
+    size_t pulse_size;
+    int64_t pulse_at;           //  when heard, -1 never
     uint32_t tiebreak;          //  random order among equals in the view
     //  Suspicion (Lifeguard): who suspects it, and until when
     int64_t suspect_start, suspect_deadline;

@@ -99,6 +99,9 @@ members_msg_header (members_reader_t *reader, members_msg_header_t *header)
         default:
             return OSMOSE_EPROTO;
     }
+    if (!s_get_u8 (reader, &header->pulse_size) || header->pulse_size > OSMOSE_MEMBERS_PULSE_MAX
+    ||  !s_get (reader, header->pulse, header->pulse_size))
+        return OSMOSE_EPROTO;
     if (!s_get_u16 (reader, &header->count))
         return OSMOSE_EPROTO;
     //  Each record takes at least 13 bytes: refuse impossible counts early
@@ -206,6 +209,8 @@ members_msg_write_header (members_writer_t *writer, const members_msg_header_t *
     else
     if (header->type == MEMBERS_MSG_SYNC_FULL)
         s_put_u8 (writer, header->flags);
+    s_put_u8 (writer, header->pulse_size);
+    s_put (writer, header->pulse, header->pulse_size);
     s_put_u16 (writer, header->count);
 }
 
@@ -218,7 +223,7 @@ members_msg_count_offset (const members_msg_header_t *header)
     else
     if (header->type == MEMBERS_MSG_SYNC_FULL)
         offset += 1;
-    return offset;
+    return offset + 1 + header->pulse_size;
 }
 
 void

@@ -1,8 +1,10 @@
 /*  osmose_members_msg.h: the wire format of the membership protocol.
-    Private to osmose_members. Version 1, big-endian, explicit lengths:
+    Private to osmose_members. Version 2, big-endian, explicit lengths:
 
-    message = version:u8 type:u8 seq:u32 [extra] count:u16 record*
+    message = version:u8 type:u8 seq:u32 [extra] pulse:u8+bytes count:u16 record*
       extra: PING_REQ target:id8; SYNC_HASH hash:u64; SYNC_FULL flags:u8
+      pulse: the sender's fast figures now (opaque, at most 32 bytes);
+      the transport authenticates the sender, so it needs no signature
     record  = kind:u8 (state | 0x80 when info follows) id:8 incarnation:u32
               [suspecter:id8 when SUSPECT] [info]
     info    = incarnation:u32 key:32 endpoint:u8+text name:u8+text
@@ -17,7 +19,7 @@
 
 #include "osmose_members.h"
 
-#define MEMBERS_MSG_VERSION 1
+#define MEMBERS_MSG_VERSION 2
 #define MEMBERS_IDB 8                 //  binary id bytes
 #define MEMBERS_INFO_MAX (4 + OSMOSE_KEY_SIZE + 3 * (1 + OSMOSE_MEMBERS_TEXT_MAX) \
                     + 2 + OSMOSE_MEMBERS_APP_MAX + OSMOSE_SIG_SIZE)
@@ -43,6 +45,8 @@ typedef struct {
     uint8_t target [MEMBERS_IDB];     //  PING_REQ
     uint64_t hash;              //  SYNC_HASH
     uint8_t flags;              //  SYNC_FULL
+    uint8_t pulse_size;         //  the sender's pulse
+    uint8_t pulse [OSMOSE_MEMBERS_PULSE_MAX];
     uint16_t count;             //  records that follow
 } members_msg_header_t;
 

@@ -13,13 +13,19 @@ typedef struct {
     bool has_self;              //  our own record is in already
 } s_builder_t;
 
+//  Every message carries our pulse: the receiver hears our fast figures
+//  straight from us, with no record to sign and relay
 static bool
-s_builder_init (s_builder_t *builder, uint8_t type, uint32_t seq, size_t capacity,
-                size_t budget)
+s_builder_init (osmose_members_t *self, s_builder_t *builder, uint8_t type, uint32_t seq,
+                size_t capacity, size_t budget)
 {
     memset (builder, 0, sizeof (*builder));
     builder->header.type = type;
     builder->header.seq = seq;
+    builder->header.pulse_size = (uint8_t) self->me->pulse_size;
+    memcpy (builder->header.pulse, self->me->pulse, self->me->pulse_size);
+    capacity += 1 + self->me->pulse_size;
+    budget += 1 + self->me->pulse_size;
     builder->budget = budget;
     builder->writer.data = (uint8_t *) malloc (capacity);
     builder->writer.size = capacity;
@@ -166,7 +172,7 @@ members_send (osmose_members_t *self, const char *to, uint8_t type,
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
-    if (!s_builder_init (&builder, type, seq, budget + MEMBERS_RECORD_MAX + 32, budget))
+    if (!s_builder_init (self, &builder, type, seq, budget + MEMBERS_RECORD_MAX + 32, budget))
         return;
     if (target)
         memcpy (builder.header.target, target, MEMBERS_IDB);
@@ -185,7 +191,7 @@ s_send_table (osmose_members_t *self, const char *to, uint8_t flags)
     for (size_t i = 0; i < self->size; i++)
         capacity += 1 + 2 * MEMBERS_IDB + 4 + self->members [i]->info_wire_size;
     s_builder_t builder;
-    if (!s_builder_init (&builder, MEMBERS_MSG_SYNC_FULL, 0, capacity, capacity))
+    if (!s_builder_init (self, &builder, MEMBERS_MSG_SYNC_FULL, 0, capacity, capacity))
         return;
     builder.header.flags = flags;
     s_builder_reserve (&builder);
@@ -204,7 +210,7 @@ s_send_self (osmose_members_t *self, const char *to, uint8_t type)
 {
     s_builder_t builder;
     size_t budget = (size_t) self->params.max_message_bytes;
-    if (!s_builder_init (&builder, type, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
+    if (!s_builder_init (self, &builder, type, 0, budget + MEMBERS_RECORD_MAX + 32, budget))
         return;
     s_builder_reserve (&builder);
     builder.has_self = s_builder_add (&builder, self->me, true, true);

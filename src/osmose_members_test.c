@@ -79,6 +79,19 @@ s_test_basics (bool verbose)
     rc = osmose_members_lookup (sim->engines [1], a_id, &member);
     assert (rc == 0 && member.app_size == 6 && memcmp (member.app, "advert", 6) == 0);
     assert (member.incarnation > incarnation);
+    //  A pulse reaches those we talk to, with no new incarnation
+    incarnation = member.incarnation;
+    uint8_t too_big [OSMOSE_MEMBERS_PULSE_MAX + 1] = { 0 };
+    assert (osmose_members_set_pulse (sim->engines [0], too_big, sizeof (too_big), sim->now)
+            == OSMOSE_ETOOBIG);
+    assert (member.pulse_size == 0 && member.pulse_us == -1);
+    assert (osmose_members_set_pulse (sim->engines [0], (const uint8_t *) "load7", 5, sim->now) == 0);
+    osmose_members_sim_run (sim, sim->now + 2500000);
+    rc = osmose_members_lookup (sim->engines [1], a_id, &member);
+    assert (rc == 0 && member.pulse_size == 5 && memcmp (member.pulse, "load7", 5) == 0);
+    assert (member.pulse_us > 0 && member.incarnation == incarnation);
+    rc = osmose_members_lookup (sim->engines [0], a_id, &member);
+    assert (rc == 0 && member.is_self && member.pulse_size == 5);
     const char *view [8];
     assert (osmose_members_active_view (sim->engines [1], view, 8) == 1);
     assert (streq (view [0], a_id));

@@ -458,6 +458,41 @@ osmose_mesh_view (osmose_mesh_t *self, const char **ids, size_t max)
     return osmose_members_active_view (self->members, ids, max);
 }
 
+int
+osmose_mesh_set_load (osmose_mesh_t *self, const osmose_resources_load_t *load)
+{
+    assert (self && load);
+    uint8_t pulse [OSMOSE_RESOURCES_PULSE_SIZE];
+    osmose_resources_pulse (load, pulse);
+    return osmose_members_set_pulse (self->members, pulse, sizeof (pulse), s_now ());
+}
+
+int
+osmose_mesh_member_resources (const osmose_member_t *member, osmose_resources_t *resources,
+                              char *work, size_t work_size)
+{
+    assert (member && resources);
+    //  The advert is the member's own word: parse it, never trust it
+    json_error_t error;
+    json_t *advert = member->app_size?
+        json_loadb ((const char *) member->app, member->app_size, 0, &error): NULL;
+    const char *endpoint = json_string_value (json_object_get (advert, "work"));
+    int rc = advert && osmose_resources_from_json (advert, resources) == 0? 0: OSMOSE_EPROTO;
+    if (rc == 0 && work)
+        rc = endpoint && strlen (endpoint) < work_size? 0: OSMOSE_EPROTO;
+    if (rc == 0 && work)
+        snprintf (work, work_size, "%s", endpoint);
+    json_decref (advert);
+    if (rc)
+        return rc;
+    //  Its pulse is newer than the figures it signed
+    osmose_resources_load_t heard;
+    if (member->pulse_size
+    &&  osmose_resources_pulse_read (member->pulse, member->pulse_size, &heard) == 0)
+        resources->load = heard;
+    return 0;
+}
+
 //  One member as the PEERS contract shows it
 static json_t *
 s_member_json (osmose_mesh_t *self, osmose_member_t *member)
@@ -479,12 +514,8 @@ s_member_json (osmose_mesh_t *self, osmose_member_t *member)
     json_object_set_new (entry, "rtt_us", rtt >= 0? json_integer (rtt): json_null ());
     json_object_set_new (entry, "score_us", json_integer (
         osmose_proximity_score (rtt >= 0? rtt: 0, hops, self->hop_weight_us)));
-    //  The advert is the member's own word: parse it, never trust it
     osmose_resources_t resources;
-    json_error_t error;
-    json_t *advert = member->app_size?
-        json_loadb ((const char *) member->app, member->app_size, 0, &error): NULL;
-    if (advert && osmose_resources_from_json (advert, &resources) == 0) {
+    if (osmose_mesh_member_resources (member, &resources, NULL, 0) == 0) {
         osmose_resources_capacity_t *capacity = &resources.capacity;
         json_object_set_new (entry, "resources", json_pack (
             "{s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:s}",
@@ -500,7 +531,6 @@ s_member_json (osmose_mesh_t *self, osmose_member_t *member)
             resources.load.battery_percent >= 0?
                 json_integer (resources.load.battery_percent): json_null ());
     }
-    json_decref (advert);
     return entry;
 }
 

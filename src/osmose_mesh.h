@@ -15,6 +15,8 @@
 #include "osmose_identity.h"
 #include "osmose_trust.h"
 #include "osmose_transport.h"
+#include "osmose_members.h"
+#include "osmose_resources.h"
 
 typedef struct _osmose_mesh_t osmose_mesh_t;
 
@@ -84,6 +86,19 @@ int OSMOSE_CHECK
 int OSMOSE_CHECK
     osmose_mesh_send (osmose_mesh_t *self, const char *id, osmose_msg_type_t type,
                       const void *body, size_t size);
+
+//  Our fast figures now: they ride every membership message (the pulse),
+//  so the members we talk to hear them without a new signed record.
+int OSMOSE_CHECK
+    osmose_mesh_set_load (osmose_mesh_t *self, const osmose_resources_load_t *load);
+
+//  What MEMBER advertises (its signed advert, parsed, never trusted),
+//  with the fast figures of its pulse when it told us one; and its work
+//  endpoint into WORK when WORK is not NULL. 0, or OSMOSE_EPROTO when the
+//  advert (or the endpoint asked for) is missing or malformed.
+int OSMOSE_CHECK
+    osmose_mesh_member_resources (const osmose_member_t *member, osmose_resources_t *resources,
+                                  char *work, size_t work_size);
 
 //  Replace what we advertise about ourselves (a JSON object, e.g. our
 //  resources); disseminated with our membership record.

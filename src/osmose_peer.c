@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
-#define S_ADVERT_MS 30000           //  fast resource figures, at most this often
+#define S_ADVERT_MS 1000            //  fast resource figures into our pulse
 #define S_DUTIES_MS 5               //  under a stream of tasks, duties this often
 
 typedef struct {
@@ -678,21 +678,19 @@ s_advertise (s_peer_t *self)
     if (osmose_resources_probe_load (&fresh, getenv (OSMOSE_RESOURCES_SYSROOT_ENV),
                                      self->config) != 0)
         return;
-    bool first = self->next_advert == 0 || self->advert_due;
+    //  The fast figures ride our membership messages as they are; a signed
+    //  record, which every member relays a few times, is only for news
+    //  (the first one, a move, new caps)
+    if (osmose_mesh_set_load (self->mesh, &fresh.load) != 0)
+        zsys_warning ("osmose: cannot set our pulse");
+    bool record = self->next_advert == 0 || self->advert_due;
     self->advert_due = false;
-    //  Every advert is a signed record that every member relays a few
-    //  times, so only news travels: a load that moved by a whole CPU or a
-    //  quarter, a tenth of memory, five points of battery
-    int load_delta = abs (fresh.load.load1 - self->resources.load.load1);
-    bool changed = first
-        || (load_delta >= 100 && load_delta * 4 >= self->resources.load.load1)
-        || llabs (fresh.load.memory_free_mb - self->resources.load.memory_free_mb)
-           > self->resources.capacity.memory_total_mb / 10
-        || abs (fresh.load.battery_percent - self->resources.load.battery_percent) >= 5;
-    if (!changed)
+    if (memcmp (&fresh.load, &self->resources.load, sizeof (fresh.load)) != 0 || record) {
+        self->resources = fresh;
+        osmose_leasing_set_resources (self->leasing, &self->resources);
+    }
+    if (!record)
         return;
-    self->resources = fresh;
-    osmose_leasing_set_resources (self->leasing, &self->resources);
     json_t *advert = osmose_resources_json (&self->resources);
     if (advert) {
         json_object_del (advert, "battery_low");

@@ -150,6 +150,17 @@ int OSMOSE_CHECK
 int OSMOSE_CHECK
     osmose_resources_from_json (json_t *json, osmose_resources_t *self);
 
+//  The fast figures as a pulse: 10 bytes that ride every membership
+//  message (version:u8 load1:u32 memory_free_mb:u32 battery:i8, big-endian;
+//  memory above 2^32-1 MB is told as that). Reading refuses another size,
+//  version or out-of-range figure with OSMOSE_EPROTO.
+#define OSMOSE_RESOURCES_PULSE_SIZE 10
+void
+    osmose_resources_pulse (const osmose_resources_load_t *load, uint8_t *pulse);
+int OSMOSE_CHECK
+    osmose_resources_pulse_read (const uint8_t *pulse, size_t size,
+                                 osmose_resources_load_t *load);
+
 //  Names for power sources and GPU vendors ("wall", "battery", "unknown";
 //  "nvidia", "amd", "intel", "other"), and back (-1 when unknown).
 const char *

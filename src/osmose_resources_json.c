@@ -243,6 +243,39 @@ s_parse_capacity (const char *text)
 }
 
 void
+osmose_resources_pulse (const osmose_resources_load_t *load, uint8_t *pulse)
+{
+    uint32_t load1 = load->load1 < 0? 0: (uint32_t) load->load1;
+    uint32_t memory = load->memory_free_mb < 0? 0:
+        load->memory_free_mb > UINT32_MAX? UINT32_MAX: (uint32_t) load->memory_free_mb;
+    pulse [0] = 1;
+    for (int byte = 0; byte < 4; byte++) {
+        pulse [1 + byte] = (uint8_t) (load1 >> (24 - 8 * byte));
+        pulse [5 + byte] = (uint8_t) (memory >> (24 - 8 * byte));
+    }
+    pulse [9] = (uint8_t) (int8_t) load->battery_percent;
+}
+
+int
+osmose_resources_pulse_read (const uint8_t *pulse, size_t size, osmose_resources_load_t *load)
+{
+    if (!pulse || size != OSMOSE_RESOURCES_PULSE_SIZE || pulse [0] != 1)
+        return OSMOSE_EPROTO;
+    uint32_t load1 = 0, memory = 0;
+    for (int byte = 0; byte < 4; byte++) {
+        load1 = (load1 << 8) | pulse [1 + byte];
+        memory = (memory << 8) | pulse [5 + byte];
+    }
+    int battery = (int8_t) pulse [9];
+    if (load1 > OSMOSE_RESOURCES_MAX_LOAD || battery < -1 || battery > 100)
+        return OSMOSE_EPROTO;
+    load->load1 = (int) load1;
+    load->memory_free_mb = memory;
+    load->battery_percent = battery;
+    return 0;
+}
+
+void
 osmose_resources_json_test (bool verbose)
 {
     printf (" * osmose_resources_json: ");
@@ -284,6 +317,27 @@ osmose_resources_json_test (bool verbose)
     assert (streq (json_string_value (json_object_get (json_object_get (json, "capacity"), "power")),
                    "battery"));
     json_decref (json);
+
+    //  The pulse carries the same fast figures; damage is refused
+    uint8_t pulse [OSMOSE_RESOURCES_PULSE_SIZE];
+    osmose_resources_pulse (&res.load, pulse);
+    osmose_resources_load_t heard;
+    assert (osmose_resources_pulse_read (pulse, sizeof (pulse), &heard) == 0);
+    assert (heard.load1 == 157 && heard.memory_free_mb == 12345 && heard.battery_percent == 15);
+    assert (osmose_resources_pulse_read (pulse, sizeof (pulse) - 1, &heard) == OSMOSE_EPROTO);
+    osmose_resources_load_t huge = { OSMOSE_RESOURCES_MAX_LOAD, INT64_C (1) << 40, -1 };
+    osmose_resources_pulse (&huge, pulse);
+    assert (osmose_resources_pulse_read (pulse, sizeof (pulse), &heard) == 0);
+    assert (heard.load1 == OSMOSE_RESOURCES_MAX_LOAD && heard.memory_free_mb == UINT32_MAX
+            && heard.battery_percent == -1);
+    pulse [9] = 101;
+    assert (osmose_resources_pulse_read (pulse, sizeof (pulse), &heard) == OSMOSE_EPROTO);
+    pulse [9] = 0;
+    pulse [1] = 0xFF;
+    assert (osmose_resources_pulse_read (pulse, sizeof (pulse), &heard) == OSMOSE_EPROTO);
+    pulse [1] = 0;
+    pulse [0] = 2;
+    assert (osmose_resources_pulse_read (pulse, sizeof (pulse), &heard) == OSMOSE_EPROTO);
 
     //  Mutations of a valid advert: each must be refused
     json_t *valid = json_loads (text, 0, NULL);
