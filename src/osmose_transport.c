@@ -13,7 +13,8 @@ typedef struct {
     zsock_t *socket;                //  DEALER to the peer's inbox
     zsock_t *monitor;               //  PAIR: the socket's disconnect events
     char *endpoint;
-    zpoller_t *poller;              //  where socket is polled for replies, or NULL
+    zpoller_t *poller;              //  where socket and monitor are polled, or NULL
+    bool dropped;                   //  the monitor said so since the last look
 } s_link_t;
 
 //  The way back to a peer whose own link reached our inbox: its routing
@@ -43,6 +44,8 @@ s_link_destroy (s_link_t **self_p)
     if (*self_p) {
         if ((*self_p)->poller && (*self_p)->socket)
             zpoller_remove ((*self_p)->poller, (*self_p)->socket);
+        if ((*self_p)->poller && (*self_p)->monitor)
+            zpoller_remove ((*self_p)->poller, (*self_p)->monitor);
         //  Stop the monitor before closing either socket
         if ((*self_p)->socket)
             zmq_socket_monitor (zsock_resolve ((*self_p)->socket), NULL, 0);
@@ -52,6 +55,39 @@ s_link_destroy (s_link_t **self_p)
         free (*self_p);
         *self_p = NULL;
     }
+}
+
+//  Move LINK's socket and monitor to POLLER (NULL: to none)
+static int
+s_link_poll_on (s_link_t *link, zpoller_t *poller)
+{
+    if (link->poller) {
+        zpoller_remove (link->poller, link->socket);
+        if (link->monitor)
+            zpoller_remove (link->poller, link->monitor);
+    }
+    link->poller = NULL;
+    if (poller && (zpoller_add (poller, link->socket)
+               ||  (link->monitor && zpoller_add (poller, link->monitor)))) {
+        zpoller_remove (poller, link->socket);
+        return OSMOSE_ENOMEM;
+    }
+    link->poller = poller;
+    return 0;
+}
+
+//  Drain LINK's monitor; true when it saw a disconnect
+static bool
+s_link_drain (s_link_t *link)
+{
+    bool dropped = false;
+    //  Each event is two frames: event number and value, then address
+    while (link->monitor && zsock_events (link->monitor) & ZMQ_POLLIN) {
+        zmsg_t *event = zmsg_recv (link->monitor);
+        zmsg_destroy (&event);
+        dropped = true;
+    }
+    return dropped;
 }
 
 osmose_transport_t *
@@ -160,12 +196,16 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
                           const char *endpoint, const uint8_t *key)
 {
     assert (self);
-    char z85 [41];
-    if (!id || !endpoint || osmose_identity_curve_z85 (key, z85))
+    if (!id || !endpoint || !key)
         return OSMOSE_EINVAL;
+    //  Called before every send: an open link costs a lookup, not the key
+    //  conversion (a point check worth a scalar multiplication)
     s_link_t *link = (s_link_t *) zhashx_lookup (self->links, id);
     if (link && streq (link->endpoint, endpoint))
         return 0;
+    char z85 [41];
+    if (osmose_identity_curve_z85 (key, z85))
+        return OSMOSE_EINVAL;
     if (link)
         zhashx_delete (self->links, id);
     link = (s_link_t *) zmalloc (sizeof (s_link_t));
@@ -198,8 +238,10 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
         return OSMOSE_EINVAL;
     }
     //  The peer may answer over this link, not opening one of its own
-    if (self->poller && zpoller_add (self->poller, link->socket) == 0)
-        link->poller = self->poller;
+    if (self->poller && s_link_poll_on (link, self->poller)) {
+        s_link_destroy (&link);
+        return OSMOSE_ENOMEM;
+    }
     zhashx_insert (self->links, id, link);
     return 0;
 }
@@ -209,14 +251,9 @@ osmose_transport_poll_on (osmose_transport_t *self, zpoller_t *poller)
 {
     assert (self && (!poller || !self->poller));
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
-         link = (s_link_t *) zhashx_next (self->links)) {
-        if (link->poller)
-            zpoller_remove (link->poller, link->socket);
-        link->poller = NULL;
-        if (poller && zpoller_add (poller, link->socket))
+         link = (s_link_t *) zhashx_next (self->links))
+        if (s_link_poll_on (link, poller))
             return OSMOSE_ENOMEM;
-        link->poller = poller;
-    }
     self->poller = poller;
     return 0;
 }
@@ -229,7 +266,7 @@ osmose_transport_owns (osmose_transport_t *self, void *socket)
         return true;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links))
-        if (link->socket == socket)
+        if (link->socket == socket || (link->monitor && link->monitor == socket))
             return true;
     return false;
 }
@@ -273,13 +310,10 @@ osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID
     size_t count = 0;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links)) {
-        bool dropped = false;
-        //  Each event is two frames: event number and value, then address
-        while (link->monitor && zsock_events (link->monitor) & ZMQ_POLLIN) {
-            zmsg_t *event = zmsg_recv (link->monitor);
-            zmsg_destroy (&event);
-            dropped = true;
-        }
+        //  Polled links were drained as their events came: no system call
+        //  per link here, on every tick
+        bool dropped = link->dropped || (!link->poller && s_link_drain (link));
+        link->dropped = false;
         if (dropped && count < max)
             snprintf (ids [count++], OSMOSE_ID_SIZE + 1, "%s",
                       (const char *) zhashx_cursor (self->links));
@@ -408,10 +442,19 @@ s_recv_link (osmose_transport_t *self, void *socket, char *from, osmose_msg_type
 {
     const char *id = NULL;
     s_link_t *link;
-    for (link = (s_link_t *) zhashx_first (self->links); link && !id;
-         link = (s_link_t *) zhashx_next (self->links))
-        if (link->socket == socket)
+    for (link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links)) {
+        if (link->monitor && link->monitor == socket) {
+            //  A disconnect, no message: osmose_transport_dropped_links
+            //  reports it
+            link->dropped |= s_link_drain (link);
+            return OSMOSE_ECANCELED;
+        }
+        if (link->socket == socket) {
             id = (const char *) zhashx_cursor (self->links);
+            break;
+        }
+    }
     if (!id)
         return OSMOSE_ENOTFOUND;
     zmsg_t *msg = zsock_events (socket) & ZMQ_POLLIN? zmsg_recv (socket): NULL;

@@ -60,8 +60,8 @@ bool
 bool
     osmose_transport_reachable (osmose_transport_t *self, const char *id);
 
-//  Poll the links' sockets on POLLER too (added and removed as links come
-//  and go), where peers' answers arrive. NULL stops it (before the poller
+//  Poll the links' sockets and monitors on POLLER too (added and removed
+//  as links come and go), where peers' answers and disconnects arrive. NULL stops it (before the poller
 //  is destroyed).
 int OSMOSE_CHECK
     osmose_transport_poll_on (osmose_transport_t *self, zpoller_t *poller);
@@ -97,7 +97,9 @@ int OSMOSE_CHECK
                            const uint8_t **body_p, size_t *size_p);
 
 //  The same from SOCKET: the inbox or a link's socket (an answer coming
-//  back over our link). OSMOSE_ENOTFOUND when SOCKET is neither.
+//  back over our link), or a link's monitor (OSMOSE_ECANCELED: no
+//  message, but osmose_transport_dropped_links will name the link).
+//  OSMOSE_ENOTFOUND when SOCKET is none of these.
 int OSMOSE_CHECK
     osmose_transport_recv_on (osmose_transport_t *self, void *socket, char *from,
                               osmose_msg_type_t *type_p, zframe_t **frame_p,
