@@ -3,6 +3,11 @@
 # loopback, joined through one seed, and run bench/bench_mesh on them.
 # Usage from a build tree: top_srcdir=SRC OSMOSED=src/osmosed OSMOSE=src/osmose \
 #     sh SRC/bench/bench_mesh.sh 32
+# The peers' state lies under $TMPDIR (default /tmp). All peers share that
+# one file system here, unlike devices in a building: on an ext4 /tmp that
+# the test suite churns, creating the 31 replicas of a join burst costs
+# each peer seconds of inode searching, so TMPDIR=/dev/shm measures the
+# mesh rather than this machine's disk (the closing notes give both).
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
 : "${OSMOSED:=src/osmosed}" "${OSMOSE:=src/osmose}"
 export OSMOSED OSMOSE

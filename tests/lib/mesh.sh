@@ -13,7 +13,7 @@
 : "${OSMOSED:?OSMOSED must point at the osmosed binary}"
 : "${OSMOSE:?OSMOSE must point at the osmose binary}"
 
-MESH_DIR=$(mktemp -d /tmp/osmose-mesh-XXXXXX)
+MESH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/osmose-mesh-XXXXXX")
 MESH_PIDS=""
 # Ports from a range derived from our pid, so parallel tests do not collide,
 # and below the kernel's ephemeral range (32768-60999), where outgoing
