@@ -8,13 +8,13 @@
 //  once anyway); every heartbeat wakes two processes, so not too often
 #define S_HEARTBEAT_IVL 1000        //  ms
 #define S_HEARTBEAT_TIMEOUT 3000
+#define S_MONITOR_CHECK_US 20000    //  disconnects are looked for this often
 
 typedef struct {
     zsock_t *socket;                //  DEALER to the peer's inbox
     zsock_t *monitor;               //  PAIR: the socket's disconnect events
     char *endpoint;
-    zpoller_t *poller;              //  where socket and monitor are polled, or NULL
-    bool dropped;                   //  the monitor said so since the last look
+    zpoller_t *poller;              //  where socket is polled, or NULL
 } s_link_t;
 
 //  The way back to a peer whose own link reached our inbox: its routing
@@ -35,6 +35,7 @@ struct _osmose_transport_t {
     zhashx_t *links;                //  peer id -> s_link_t
     zhashx_t *routes;               //  peer id -> s_route_t (incoming links)
     zpoller_t *poller;              //  polls the links' sockets, or NULL
+    int64_t monitors_due;           //  when to look at the links' monitors
     osmose_transport_stats_t stats;
 };
 
@@ -44,8 +45,6 @@ s_link_destroy (s_link_t **self_p)
     if (*self_p) {
         if ((*self_p)->poller && (*self_p)->socket)
             zpoller_remove ((*self_p)->poller, (*self_p)->socket);
-        if ((*self_p)->poller && (*self_p)->monitor)
-            zpoller_remove ((*self_p)->poller, (*self_p)->monitor);
         //  Stop the monitor before closing either socket
         if ((*self_p)->socket)
             zmq_socket_monitor (zsock_resolve ((*self_p)->socket), NULL, 0);
@@ -57,21 +56,17 @@ s_link_destroy (s_link_t **self_p)
     }
 }
 
-//  Move LINK's socket and monitor to POLLER (NULL: to none)
+//  Move LINK's socket to POLLER (NULL: to none). Not its monitor: every
+//  socket in the poller costs two system calls on each wakeup, tasks'
+//  included, and disconnects can wait a few milliseconds
 static int
 s_link_poll_on (s_link_t *link, zpoller_t *poller)
 {
-    if (link->poller) {
+    if (link->poller)
         zpoller_remove (link->poller, link->socket);
-        if (link->monitor)
-            zpoller_remove (link->poller, link->monitor);
-    }
     link->poller = NULL;
-    if (poller && (zpoller_add (poller, link->socket)
-               ||  (link->monitor && zpoller_add (poller, link->monitor)))) {
-        zpoller_remove (poller, link->socket);
+    if (poller && zpoller_add (poller, link->socket))
         return OSMOSE_ENOMEM;
-    }
     link->poller = poller;
     return 0;
 }
@@ -266,7 +261,7 @@ osmose_transport_owns (osmose_transport_t *self, void *socket)
         return true;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links))
-        if (link->socket == socket || (link->monitor && link->monitor == socket))
+        if (link->socket == socket)
             return true;
     return false;
 }
@@ -307,14 +302,15 @@ osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID
                                 size_t max)
 {
     assert (self);
+    //  A system call per link: not on every tick of a busy loop
+    int64_t now = zclock_usecs ();
+    if (now < self->monitors_due)
+        return 0;
+    self->monitors_due = now + S_MONITOR_CHECK_US;
     size_t count = 0;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links)) {
-        //  Polled links were drained as their events came: no system call
-        //  per link here, on every tick
-        bool dropped = link->dropped || (!link->poller && s_link_drain (link));
-        link->dropped = false;
-        if (dropped && count < max)
+        if (s_link_drain (link) && count < max)
             snprintf (ids [count++], OSMOSE_ID_SIZE + 1, "%s",
                       (const char *) zhashx_cursor (self->links));
     }
@@ -444,12 +440,6 @@ s_recv_link (osmose_transport_t *self, void *socket, char *from, osmose_msg_type
     s_link_t *link;
     for (link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links)) {
-        if (link->monitor && link->monitor == socket) {
-            //  A disconnect, no message: osmose_transport_dropped_links
-            //  reports it
-            link->dropped |= s_link_drain (link);
-            return OSMOSE_ECANCELED;
-        }
         if (link->socket == socket) {
             id = (const char *) zhashx_cursor (self->links);
             break;
