@@ -230,6 +230,15 @@ s_test_fuzz (bool verbose)
     osmose_members_stats (engine, &stats);
     uint64_t malformed = stats.malformed;
     uint64_t refused = 0;
+    //  A pulse longer than its limit, or longer than the message, is refused
+    uint8_t ping [6 + 1 + OSMOSE_MEMBERS_PULSE_MAX + 1 + 2] = {
+        MEMBERS_MSG_VERSION, MEMBERS_MSG_PING, 0, 0, 0, 1, OSMOSE_MEMBERS_PULSE_MAX + 1 };
+    assert (osmose_members_receive (engine, from, ping, sizeof (ping), sim->now) == OSMOSE_EPROTO);
+    ping [6] = OSMOSE_MEMBERS_PULSE_MAX;
+    assert (osmose_members_receive (engine, from, ping, 6 + 1 + 4, sim->now) == OSMOSE_EPROTO);
+    //  ... and one that fits is taken (count 0 after it)
+    assert (osmose_members_receive (engine, from, ping, sizeof (ping) - 1, sim->now) == 0);
+    refused += 2;
     uint8_t garbage [300];
     for (int i = 0; i < 3000; i++) {
         size_t size = (size_t) (osmose_members_sim_rand (sim) % sizeof (garbage));
