@@ -41,7 +41,6 @@ typedef struct {
     bool advert_due;                //  send the advert now (we moved)
     bool feed_dirty;                //  appended since the last commit
     int64_t last_publish;           //  zclock_mono of the last signed head
-    int64_t publish_ms;             //  log/publish_ms (asked on every loop)
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
     zpoller_t *poller;
@@ -214,17 +213,18 @@ s_gossip_news (void *arg, osmose_feed_t *feed, uint64_t first, uint64_t count,
     }
 }
 
+//  Commit our feed when due: signs a head and pushes it to the view
 //  Milliseconds until our entries' head may be published: at once after a
 //  quiet spell, else log/publish_ms after the last one, so a burst (leases
 //  granted back to back) shares one signature and one check per replica
 static int64_t
 s_publish_wait (s_peer_t *self)
 {
-    int64_t wait = self->last_publish + self->publish_ms - zclock_mono ();
+    int64_t wait = self->last_publish + osmose_config_int (self->config, "log/publish_ms")
+                 - zclock_mono ();
     return wait > 0? wait: 0;
 }
 
-//  Commit our feed when due: signs a head and pushes it to the view
 static void
 s_commit (s_peer_t *self)
 {
@@ -515,7 +515,6 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
     }
     self->pipe = pipe;
     self->config = config;
-    self->publish_ms = osmose_config_int (config, "log/publish_ms");
     self->started = zclock_time ();
     const char *name = osmose_config_str (config, "node/name");
     if (*name)
@@ -686,10 +685,7 @@ s_advertise (s_peer_t *self)
         zsys_warning ("osmose: cannot set our pulse");
     bool record = self->next_advert == 0 || self->advert_due;
     self->advert_due = false;
-    osmose_resources_load_t *had = &self->resources.load;
-    if (record || fresh.load.load1 != had->load1
-    ||  fresh.load.memory_free_mb != had->memory_free_mb
-    ||  fresh.load.battery_percent != had->battery_percent) {
+    if (memcmp (&fresh.load, &self->resources.load, sizeof (fresh.load)) != 0 || record) {
         self->resources = fresh;
         osmose_leasing_set_resources (self->leasing, &self->resources);
     }
@@ -785,10 +781,15 @@ s_peer_actor (zsock_t *pipe, void *args)
         if (which == osmose_api_socket (self->api))
             osmose_api_handle (self->api);
         else
+        if (which == osmose_mesh_inbox (self->mesh))
+            osmose_mesh_handle (self->mesh);
+        else
+        if (which && osmose_mesh_handle_socket (self->mesh, which))
+            ;
+        else
         if (self->discovery && which == osmose_discovery_socket (self->discovery))
             s_handle_discovery (self);
         else
-        //  Tasks first: the mesh looks through its links to own a socket
         if (which && osmose_leasing_handle (self->leasing, which)) {
             //  Tasks come in thousands a second: the periodic duties run
             //  when due, or every few milliseconds, not on every batch
@@ -797,9 +798,6 @@ s_peer_actor (zsock_t *pipe, void *args)
             &&  osmose_leasing_timeout (self->leasing) > 0)
                 continue;
         }
-        else
-        if (which && osmose_mesh_handle_socket (self->mesh, which))
-            ;                   //  the inbox, or an answer over one of our links
         else
         if (self->locator && which == &self->locator_fd)
             s_check_locator (self);
