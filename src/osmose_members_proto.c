@@ -637,23 +637,13 @@ osmose_members_next_out (osmose_members_t *self, osmose_members_out_t *out)
     return true;
 }
 
-//  The member transport evidence is about (never ourselves), or NULL
-static members_entry_t *
-s_evidence_about (osmose_members_t *self, const char *id, int64_t now_us)
-{
-    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
-    if (!member || member->is_self)
-        return NULL;
-    self->now = now_us;
-    return member;
-}
-
 int
 osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t now_us)
 {
-    members_entry_t *member = s_evidence_about (self, id, now_us);
-    if (!member)
+    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
+    if (!member || member->is_self)
         return OSMOSE_ENOTFOUND;
+    self->now = now_us;
     if ((member->state == OSMOSE_MEMBER_ALIVE || member->state == OSMOSE_MEMBER_SUSPECT)
     &&  member->probe_phase == MEMBERS_PROBE_NONE)
         member->probe_now = true;
@@ -661,31 +651,12 @@ osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t no
 }
 
 int
-osmose_members_evidence_refused (osmose_members_t *self, const char *id, int64_t now_us)
-{
-    members_entry_t *member = s_evidence_about (self, id, now_us);
-    if (!member)
-        return OSMOSE_ENOTFOUND;
-    //  Nobody listens at its endpoint: a process gone, not a slow one, so
-    //  no probe is worth its timeout. Suspicion still gives it the time to
-    //  refute (it may be restarting), and others confirm as they see it.
-    //  Our own health is not at stake: the system answered at once
-    member->probe_phase = MEMBERS_PROBE_NONE;
-    member->probe_now = false;
-    if (member->state == OSMOSE_MEMBER_ALIVE)
-        members_suspect (self, member, member->incarnation, self->me->idb);
-    else
-    if (member->state == OSMOSE_MEMBER_SUSPECT)
-        members_confirm (self, member, self->me->idb);
-    return 0;
-}
-
-int
 osmose_members_evidence_up (osmose_members_t *self, const char *id, int64_t now_us)
 {
-    members_entry_t *member = s_evidence_about (self, id, now_us);
-    if (!member)
+    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
+    if (!member || member->is_self)
         return OSMOSE_ENOTFOUND;
+    self->now = now_us;
     member->last_heard = now_us;
     return 0;
 }

@@ -71,26 +71,18 @@ s_link_poll_on (s_link_t *link, zpoller_t *poller)
     return 0;
 }
 
-#define S_DROPPED 1                 //  the connection went down
-#define S_REFUSED 2                 //  and connecting again was refused
-
-//  Drain LINK's monitor; returns S_DROPPED and S_REFUSED as it saw them
-static int
+//  Drain LINK's monitor; true when it saw a disconnect
+static bool
 s_link_drain (s_link_t *link)
 {
-    int seen = 0;
-    //  Each event is two frames: event number (u16) and value (u32), then
-    //  the address
+    bool dropped = false;
+    //  Each event is two frames: event number and value, then address
     while (link->monitor && zsock_events (link->monitor) & ZMQ_POLLIN) {
         zmsg_t *event = zmsg_recv (link->monitor);
-        zframe_t *first = event? zmsg_first (event): NULL;
-        uint16_t number = 0;
-        if (first && zframe_size (first) >= 2)
-            memcpy (&number, zframe_data (first), 2);
-        seen |= number == ZMQ_EVENT_CONNECT_RETRIED? S_DROPPED | S_REFUSED: S_DROPPED;
         zmsg_destroy (&event);
+        dropped = true;
     }
-    return seen;
+    return dropped;
 }
 
 osmose_transport_t *
@@ -234,7 +226,7 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     char monitor [64];
     snprintf (monitor, sizeof (monitor), "inproc://osmose-link-%p", (void *) link);
     if (zmq_socket_monitor (zsock_resolve (link->socket), monitor,
-                            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED) == 0)
+                            ZMQ_EVENT_DISCONNECTED) == 0)
         link->monitor = zsock_new_pair (monitor);
     if (zsock_connect (link->socket, "%s", endpoint) != 0) {
         s_link_destroy (&link);
@@ -307,7 +299,7 @@ osmose_transport_links (osmose_transport_t *self)
 
 size_t
 osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID_SIZE + 1],
-                                bool *refused, size_t max)
+                                size_t max)
 {
     assert (self);
     //  A system call per link: not on every tick of a busy loop
@@ -318,13 +310,9 @@ osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID
     size_t count = 0;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links)) {
-        int seen = s_link_drain (link);
-        if (seen && count < max) {
-            if (refused)
-                refused [count] = (seen & S_REFUSED) != 0;
+        if (s_link_drain (link) && count < max)
             snprintf (ids [count++], OSMOSE_ID_SIZE + 1, "%s",
                       (const char *) zhashx_cursor (self->links));
-        }
     }
     return count;
 }
