@@ -206,13 +206,26 @@ s_kept_destroy (s_kept_t **kept_p)
     }
 }
 
+//  Close the work connection and its monitor. The monitor is stopped
+//  first: libzmq's I/O thread sends its events with a blocking send, so a
+//  disconnect reported after our PAIR is gone would hang that thread, and
+//  with it every socket of the program, the daemon's API included
+//  (libzmq issue 3575)
+static void
+s_disconnect (osmose_lease_t *self)
+{
+    if (self->socket && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->socket), NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->socket);
+}
+
 static void
 s_lease_destroy (osmose_lease_t **self_p)
 {
     osmose_lease_t *self = *self_p;
     if (self) {
-        zsock_destroy (&self->monitor);
-        zsock_destroy (&self->socket);
+        s_disconnect (self);
         osmose_inflight_destroy (&self->inflight);
         zcert_destroy (&self->session);
         zframe_destroy (&self->frame);
@@ -648,16 +661,21 @@ s_reacquire (osmose_lease_t *self, json_t *arguments, json_t **reply_p, char *wh
         }
         json_decref (late);
     }
+    const char *detail = json_string_value (json_object_get (reply, "error"));
+    snprintf (why, why_size, "%s%s", detail? detail: osmose_strerror (rc),
+              rc == OSMOSE_ETIMEDOUT? " (waiting for our daemon)": "");
     if (rc == 0) {
+        *self->closed_reason = 0;
         rc = s_connect (self, reply, S_OPEN_TIMEOUT_MS);
         if (rc) {
+            const char *endpoint = json_string_value (json_object_get (reply, "endpoint"));
+            snprintf (why, why_size, "%.300s (opening the lease at %.16s, %.200s)",
+                      *self->closed_reason? self->closed_reason: osmose_strerror (rc),
+                      self->provider, endpoint? endpoint: "no endpoint");
             s_release (self->mesh, self->lease_hex);
-            zsock_destroy (&self->monitor);
-            zsock_destroy (&self->socket);
+            s_disconnect (self);
         }
     }
-    const char *detail = json_string_value (json_object_get (reply, "error"));
-    snprintf (why, why_size, "%s", detail? detail: osmose_strerror (rc));
     if (rc)
         json_decref (reply);
     else
@@ -678,8 +696,7 @@ s_migrate (osmose_lease_t *self, const char *why, bool exclude)
     snprintf (old_lease, sizeof (old_lease), "%s", self->lease_hex);
     snprintf (old_provider, sizeof (old_provider), "%s", self->provider);
     s_release (self->mesh, old_lease);
-    zsock_destroy (&self->monitor);
-    zsock_destroy (&self->socket);
+    s_disconnect (self);
     zframe_destroy (&self->frame);
     osmose_work_writer_reset (&self->batch);
     json_t *arguments = s_acquire_arguments (&self->request, self->session, S_OPEN_TIMEOUT_MS);
@@ -705,6 +722,8 @@ s_migrate (osmose_lease_t *self, const char *why, bool exclude)
                   || rc == OSMOSE_EVERIFY || rc == OSMOSE_ENOLEASE;
         if (rc == 0 || !retry || zclock_mono () >= deadline || zsys_interrupted)
             break;
+        zsys_debug ("osmose: lease %s (%s) moving: no lease yet: %s; trying again",
+                    old_lease, why, detail);
         //  A provider that took our bid and then vanished: leave it out too
         if (*self->provider && !streq (self->provider, old_provider))
             json_array_append_new (excluded, json_string (self->provider));

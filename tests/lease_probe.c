@@ -157,8 +157,11 @@ s_spread (osmose_t *mesh, osmose_request_t *request, long count, int leases,
             while (submitted < count && osmose_lease_in_flight (lease [index]) < 200) {
                 uint64_t id;
                 int rc = osmose_lease_submit (lease [index], function, input, strlen (input), &id);
-                if (rc)
+                if (rc) {
+                    fprintf (stderr, "lease_probe: lease %d: %s\n", index,
+                             osmose_lease_last_error (lease [index]));
                     return s_fail ("submit", rc);
+                }
                 sent [index]++;
                 submitted++;
             }
@@ -182,8 +185,11 @@ s_spread (osmose_t *mesh, osmose_request_t *request, long count, int leases,
                 }
                 received++;
             }
-            if (rc != OSMOSE_ETIMEDOUT && rc != OSMOSE_ENOTFOUND)
+            if (rc != OSMOSE_ETIMEDOUT && rc != OSMOSE_ENOTFOUND) {
+                fprintf (stderr, "lease_probe: lease %d: %s\n", index,
+                         osmose_lease_last_error (lease [index]));
                 return s_fail ("next result", rc);
+            }
         }
     }
     printf ("ok %ld", received);

@@ -3,11 +3,17 @@
 #   Runs every class self-test (osmose_selftest -l) and every end-to-end
 #   script in tests/e2e/*.sh, each isolated with a time limit, and ends with
 #   one line "N passed, N failed, N skipped". Exit 0 only if none failed.
-#   Environment: TESTS="name ..." runs only those; TEST_TIMEOUT (seconds).
+#   Environment: TESTS="name ..." runs only those; TEST_TIMEOUT (seconds);
+#   TEST_REPEAT=N runs each test N times (name#1 ... name#N), each counted:
+#   a flake shows as one failure among the runs.
 #   An e2e script exits 0 to pass, 77 to skip, anything else to fail.
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-.}
 timeout_s=${TEST_TIMEOUT:-300}
+repeat=${TEST_REPEAT:-1}
+case $repeat in
+    ''|*[!0-9]*|0) echo "run-tests.sh: TEST_REPEAT must be a count above 0, not '$repeat'" >&2; exit 2 ;;
+esac
 logdir="$top_builddir/tests/logs"
 mkdir -p "$logdir"
 export top_builddir top_srcdir
@@ -23,8 +29,16 @@ wanted () {
     return 1
 }
 run_one () {
+    wanted "$1" || return 0
+    if [ "$repeat" -gt 1 ]; then
+        base=$1; shift
+        for round in $(seq 1 "$repeat"); do run_once "$base#$round" "$@"; done
+    else
+        run_once "$@"
+    fi
+}
+run_once () {
     name=$1; shift
-    wanted "$name" || return 0
     limit=$timeout_s
     #   A script may ask for more: a line "#   timeout: SECONDS" (the
     #   package build runs the whole suite inside one test)

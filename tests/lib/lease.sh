@@ -6,15 +6,38 @@
 #                           LEASE_COMMON (osmosed settings every peer uses:
 #                           the plugins, one worker, one CPU to lend)
 #   lease_all_see_all       every peer sees all N alive, with resources
-#   fail MESSAGE            print it, each peer's last log lines and it
-#                           again, exit 1
+#   market_figures          each running peer's market: counters, the
+#                           providers of its held leases, its granted ones
+#   fail MESSAGE            print it, each peer's last log lines and
+#                           market, and it again, exit 1
 PROBE="$top_builddir/tests/lease_probe"
+
+market_figures () {
+    i=1
+    while [ "$i" -le "${MESH_SIZE:-0}" ]; do
+        if [ -S "$MESH_DIR/peer$i/api.sock" ]; then
+            echo "peer$i $(mesh_osmose "$i" -t 1000 --json leases 2>&1 | jq -c '{counters,
+                held: [.held[]? | {provider, ttl_left_ms}],
+                granted: [.granted[]? | {client, ttl_left_ms}], free}' 2>&1)"
+        fi
+        i=$((i + 1))
+    done
+}
 
 fail () {
     echo "FAIL: $*"
     i=1
     while [ "$i" -le "${MESH_SIZE:-0}" ]; do
-        echo "--- peer$i"; tail -n 12 "$MESH_DIR/peer$i/log"; i=$((i + 1))
+        echo "--- peer$i"; tail -n ${LEASE_LOG_LINES:-12} "$MESH_DIR/peer$i/log"; i=$((i + 1))
+    done
+    echo "--- markets"
+    market_figures
+    echo "--- the last lease entries in each peer's log"
+    i=1
+    while [ "$i" -le "${MESH_SIZE:-0}" ]; do
+        "$OSMOSE" log -s "$MESH_DIR/peer$i/state/log" show 2>/dev/null \
+            | grep -E "LEASE|MIGRATE" | tail -n 8 | sed "s/^/peer$i /"
+        i=$((i + 1))
     done
     #   Again last: the runner shows only the tail of a failed test's log
     echo "FAIL: $*"
