@@ -221,6 +221,12 @@ int
 int
     osmose_members_evidence_up (osmose_members_t *self, const char *id,
                                 int64_t now_us);
+//  Stronger: reconnecting to ID was refused (nothing listens at its
+//  endpoint any more): suspect it now, without waiting for probes to time
+//  out. It can still refute. 0 or OSMOSE_ENOTFOUND.
+int
+    osmose_members_evidence_refused (osmose_members_t *self, const char *id,
+                                     int64_t now_us);
 
 //  Leave gracefully: announce LEFT to the active view and stop probing.
 //  Drain next_out before closing the sockets.

@@ -651,6 +651,27 @@ osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t no
 }
 
 int
+osmose_members_evidence_refused (osmose_members_t *self, const char *id, int64_t now_us)
+{
+    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
+    if (!member || member->is_self)
+        return OSMOSE_ENOTFOUND;
+    self->now = now_us;
+    //  Nobody listens at its endpoint: a process gone, not a slow one, so
+    //  no probe is worth its timeout. Suspicion still gives it the time to
+    //  refute (it may be restarting), and others confirm as they see it.
+    //  Our own health is not at stake: the system answered at once
+    member->probe_phase = MEMBERS_PROBE_NONE;
+    member->probe_now = false;
+    if (member->state == OSMOSE_MEMBER_ALIVE)
+        members_suspect (self, member, member->incarnation, self->me->idb);
+    else
+    if (member->state == OSMOSE_MEMBER_SUSPECT)
+        members_confirm (self, member, self->me->idb);
+    return 0;
+}
+
+int
 osmose_members_evidence_up (osmose_members_t *self, const char *id, int64_t now_us)
 {
     members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;

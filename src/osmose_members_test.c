@@ -92,6 +92,18 @@ s_test_basics (bool verbose)
     assert (member.pulse_us > 0 && member.incarnation == incarnation);
     rc = osmose_members_lookup (sim->engines [0], a_id, &member);
     assert (rc == 0 && member.is_self && member.pulse_size == 5);
+    //  A refused connection makes a live member suspect at once; being
+    //  alive, it refutes
+    assert (osmose_members_evidence_refused (sim->engines [1], "ffffffffffffffff", sim->now)
+            == OSMOSE_ENOTFOUND);
+    incarnation = member.incarnation;
+    assert (osmose_members_evidence_refused (sim->engines [1], a_id, sim->now) == 0);
+    rc = osmose_members_lookup (sim->engines [1], a_id, &member);
+    assert (rc == 0 && member.state == OSMOSE_MEMBER_SUSPECT);
+    osmose_members_sim_drain (sim, 1);
+    osmose_members_sim_run (sim, sim->now + 1000000);
+    rc = osmose_members_lookup (sim->engines [1], a_id, &member);
+    assert (rc == 0 && member.state == OSMOSE_MEMBER_ALIVE && member.incarnation > incarnation);
     const char *view [8];
     assert (osmose_members_active_view (sim->engines [1], view, 8) == 1);
     assert (streq (view [0], a_id));

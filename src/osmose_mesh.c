@@ -386,9 +386,14 @@ osmose_mesh_tick (osmose_mesh_t *self)
     assert (self);
     int64_t now = s_now ();
     char dropped [S_MAX_VIEW][OSMOSE_ID_SIZE + 1];
-    size_t count = osmose_transport_dropped_links (self->transport, dropped, S_MAX_VIEW);
+    bool refused [S_MAX_VIEW];
+    size_t count = osmose_transport_dropped_links (self->transport, dropped, refused,
+                                                   S_MAX_VIEW);
     for (size_t index = 0; index < count; index++)
-        (void) osmose_members_evidence_down (self->members, dropped [index], now);
+        if (refused [index])
+            (void) osmose_members_evidence_refused (self->members, dropped [index], now);
+        else
+            (void) osmose_members_evidence_down (self->members, dropped [index], now);
     if (now >= osmose_members_deadline (self->members))
         osmose_members_tick (self->members, now);
     if (now >= self->next_housekeeping) {

@@ -15,6 +15,7 @@ typedef struct {
     zsock_t *monitor;               //  PAIR: the socket's disconnect events
     char *endpoint;
     zpoller_t *poller;              //  where socket is polled, or NULL
+    int retries;                    //  reconnects scheduled since it was up
 } s_link_t;
 
 //  The way back to a peer whose own link reached our inbox: its routing
@@ -71,18 +72,39 @@ s_link_poll_on (s_link_t *link, zpoller_t *poller)
     return 0;
 }
 
-//  Drain LINK's monitor; true when it saw a disconnect
-static bool
+#define S_DROPPED 1                 //  the connection went down
+#define S_REFUSED 2                 //  and connecting again was refused
+
+//  Drain LINK's monitor; returns S_DROPPED and S_REFUSED as it saw them.
+//  libzmq schedules a reconnect (CONNECT_RETRIED) as soon as a connection
+//  drops, and again each time an attempt fails: the second one with no
+//  connection between says nothing listens there any more. Said once per
+//  outage: later refusals are the same news
+static int
 s_link_drain (s_link_t *link)
 {
-    bool dropped = false;
-    //  Each event is two frames: event number and value, then address
+    int seen = 0;
+    //  Each event is two frames: event number (u16) and value (u32), then
+    //  the address
     while (link->monitor && zsock_events (link->monitor) & ZMQ_POLLIN) {
         zmsg_t *event = zmsg_recv (link->monitor);
+        zframe_t *first = event? zmsg_first (event): NULL;
+        uint16_t number = 0;
+        if (first && zframe_size (first) >= 2)
+            memcpy (&number, zframe_data (first), 2);
+        if (number == ZMQ_EVENT_CONNECTED)
+            link->retries = 0;
+        else
+        if (number == ZMQ_EVENT_DISCONNECTED) {
+            seen |= S_DROPPED;
+            link->retries = 0;
+        }
+        else
+        if (number == ZMQ_EVENT_CONNECT_RETRIED && ++link->retries == 2)
+            seen |= S_DROPPED | S_REFUSED;
         zmsg_destroy (&event);
-        dropped = true;
     }
-    return dropped;
+    return seen;
 }
 
 osmose_transport_t *
@@ -226,7 +248,8 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     char monitor [64];
     snprintf (monitor, sizeof (monitor), "inproc://osmose-link-%p", (void *) link);
     if (zmq_socket_monitor (zsock_resolve (link->socket), monitor,
-                            ZMQ_EVENT_DISCONNECTED) == 0)
+                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
+                            | ZMQ_EVENT_CONNECT_RETRIED) == 0)
         link->monitor = zsock_new_pair (monitor);
     if (zsock_connect (link->socket, "%s", endpoint) != 0) {
         s_link_destroy (&link);
@@ -299,7 +322,7 @@ osmose_transport_links (osmose_transport_t *self)
 
 size_t
 osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID_SIZE + 1],
-                                size_t max)
+                                bool *refused, size_t max)
 {
     assert (self);
     //  A system call per link: not on every tick of a busy loop
@@ -310,9 +333,13 @@ osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID
     size_t count = 0;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links)) {
-        if (s_link_drain (link) && count < max)
+        int seen = s_link_drain (link);
+        if (seen && count < max) {
+            if (refused)
+                refused [count] = (seen & S_REFUSED) != 0;
             snprintf (ids [count++], OSMOSE_ID_SIZE + 1, "%s",
                       (const char *) zhashx_cursor (self->links));
+        }
     }
     return count;
 }
@@ -606,6 +633,38 @@ osmose_transport_test (bool verbose)
     }
     assert (rc == OSMOSE_ENOTFOUND);
     assert (!osmose_transport_reachable (b, osmose_identity_id (alice)));
+
+    //  A peer that goes away: its link drops, and once connecting again is
+    //  refused, the transport says so, once per outage
+    osmose_identity_t *gone_id = osmose_identity_new ();
+    osmose_transport_t *gone = osmose_transport_new (gone_id, "tcp://127.0.0.1:*", 4096,
+                                                     error, sizeof (error));
+    assert (gone && osmose_transport_allow (gone, osmose_identity_public (alice)) == 0);
+    assert (osmose_transport_connect (a, "gone", osmose_transport_endpoint (gone),
+                                      osmose_identity_public (gone_id)) == 0);
+    assert (osmose_transport_send (a, "gone", OSMOSE_MSG_MEMBERS, "hi", 2) == 0);
+    zpoller_t *gone_poller = zpoller_new (osmose_transport_inbox (gone), NULL);
+    assert (zpoller_wait (gone_poller, 3000) == osmose_transport_inbox (gone));
+    zpoller_destroy (&gone_poller);
+    char dropped [4][OSMOSE_ID_SIZE + 1];
+    bool refused [4];
+    zclock_sleep (30);
+    assert (osmose_transport_dropped_links (a, dropped, refused, 4) == 0);
+    osmose_transport_destroy (&gone);
+    osmose_identity_destroy (&gone_id);
+    size_t drops = 0, refusals_told = 0;
+    deadline = zclock_mono () + 1500;
+    while (zclock_mono () < deadline) {
+        size_t count = osmose_transport_dropped_links (a, dropped, refused, 4);
+        for (size_t index = 0; index < count; index++) {
+            assert (streq (dropped [index], "gone"));
+            drops++;
+            refusals_told += refused [index];
+        }
+        zclock_sleep (20);
+    }
+    assert (drops >= 1 && refusals_told == 1);
+    osmose_transport_disconnect (a, "gone");
 
     assert (osmose_transport_poll_on (a, NULL) == 0);
     zpoller_destroy (&links);

@@ -77,9 +77,12 @@ size_t
 //  Links whose connection dropped since the last call (the peer crashed,
 //  or its heartbeats stopped): up to MAX ids written to IDS. Looks at
 //  most every 20 ms (0 in between).
+//  REFUSED (may be NULL) says, for each, whether connecting again was
+//  refused as well: nothing listens at its endpoint any more.
 size_t
     osmose_transport_dropped_links (osmose_transport_t *self,
-                                    char (*ids) [OSMOSE_ID_SIZE + 1], size_t max);
+                                    char (*ids) [OSMOSE_ID_SIZE + 1], bool *refused,
+                                    size_t max);
 
 //  Send a message of TYPE to ID over its link (else back over ID's link to
 //  us), without blocking. Returns 0, OSMOSE_ENOTFOUND (no way to ID),
