@@ -391,12 +391,20 @@ s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
     if (event->count > 0)
         return;                 //  ACQUIRED answered it already
     //  Everyone asked refused: often only because bids of other requests
-    //  (a program moving several leases at once) hold their capacity for a
-    //  moment. Ask again shortly, twice at most, before falling back
+    //  (several programs, or one moving several leases, at once) hold
+    //  their capacity for a moment, or because the nearest few are all
+    //  full. Ask again shortly, twice at most, each time a few farther
+    //  candidates too, before the failure policy has its say: FAIL means
+    //  no fallback, not giving up while a peer farther off has room
     int64_t now = osmose_token_now_us ();
-    if (acquire->rounds < LEASING_REBIDS && acquire->failure != OSMOSE_FAIL
-    &&  now + 50000 < acquire->deadline_us) {
+    if (acquire->rounds < LEASING_REBIDS && now + 50000 < acquire->deadline_us) {
         acquire->rounds++;
+        if (acquire->market.extra < 0) {
+            osmose_market_settings_t settings;
+            osmose_market_settings (self->market, &settings);
+            acquire->market.extra = settings.extra;
+        }
+        acquire->market.extra += LEASING_WIDEN;
         acquire->request = 0;
         acquire->retry_us = now + 5000 + (int64_t) randombytes_uniform (10000) * acquire->rounds;
         return;

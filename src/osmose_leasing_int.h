@@ -21,6 +21,7 @@
 #define LEASING_RETRY_US          100000      //  RETRY_REMOTE: bid again after this
 #define LEASING_MAX_TIMEOUT_MS    600000
 #define LEASING_REBIDS      2           //  rounds after a round everyone refused
+#define LEASING_WIDEN       4           //  more candidates asked in each of them
 
 //  An acquisition waiting for the market
 typedef struct {
