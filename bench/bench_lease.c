@@ -19,7 +19,9 @@
       (d) lease  osmose_lease_acquire + osmose_lease_release among all the
                  peers, back to back or --pause apart (targets: acquire
                  p50 <= 1 ms, p99 <= 3 ms), with the daemons' CPU and log
-                 entries per acquisition and the daemon's share alone
+                 entries per acquisition and the daemon's share alone; its
+                 baseline: a new raw CURVE connection to the echo and its
+                 first round trip, which every acquisition includes
 
     (e), the speed-up of contrib/osmose-matmul on 1, 2 and 4 leases, is
     bench/bench_matmul.sh, which bench_lease.sh runs on the same mesh.
@@ -232,6 +234,31 @@ s_raw_round_trip (void *dealer, const s_options_t *options, double *p50, double 
             s_fail ("raw round trip", 0);
         if (index >= S_WARMUP)
             samples [done++] = (double) (s_now_ns () - start) / 1000.0;
+    }
+    *p50 = s_percentile (samples, done, 0.5);
+    *p99 = s_percentile (samples, done, 0.99);
+    free (samples);
+}
+
+//  What a new CURVE connection costs before its first answer, as a lease's
+//  OPEN pays it: a fresh client key, connect, handshake, one S_MESSAGE
+//  round trip; COUNT times (within --seconds), p50 and p99 in us
+static void
+s_raw_connect (void *context, s_echo_t *echo, size_t count, double seconds,
+               double *p50, double *p99)
+{
+    uint8_t message [S_MESSAGE] = { 0 }, in [256];
+    double *samples = (double *) malloc (count * sizeof (double));
+    size_t done = 0;
+    int64_t deadline = s_now_ns () + (int64_t) (seconds * 1e9);
+    for (size_t index = 0; index < count && s_now_ns () < deadline; index++) {
+        int64_t start = s_now_ns ();
+        void *dealer = s_dealer_new (context, echo);
+        if (zmq_send (dealer, message, sizeof (message), 0) != S_MESSAGE
+        ||  zmq_recv (dealer, in, sizeof (in), 0) != S_MESSAGE)
+            s_fail ("raw connection", 0);
+        samples [done++] = (double) (s_now_ns () - start) / 1000.0;
+        zmq_close (dealer);
     }
     *p50 = s_percentile (samples, done, 0.5);
     *p99 = s_percentile (samples, done, 0.99);
@@ -494,7 +521,8 @@ s_on_failure (osmose_lease_t *lease, int code, const char *reason, void *arg)
 
 //  ACQUISITIONS times acquire then release; prints the figures
 static void
-s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, size_t peer_count)
+s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, size_t peer_count,
+                void *context, s_echo_t *echo)
 {
     size_t count = options->acquisitions;
     double *acquire = (double *) malloc (count * sizeof (double));
@@ -571,6 +599,14 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, siz
             p50, p99, max, p50 <= 1000? "met": "NOT met", p99 <= 3000? "met": "NOT met");
     printf ("    release p50 %.0f us, p99 %.0f us\n", s_percentile (release, done, 0.5),
             s_percentile (release, done, 0.99));
+    //  The baseline: an acquisition ends with a new CURVE connection to the
+    //  provider (tasks go there directly), so it cannot beat one
+    double connect_p50, connect_p99;
+    s_raw_connect (context, echo, count < 200? count: 200, options->seconds,
+                   &connect_p50, &connect_p99);
+    printf ("    baseline, a new raw CURVE connection and its first round trip (fresh"
+            " client key, as OPEN makes one): p50 %.0f us, p99 %.0f us; acquire p50 is"
+            " %.2fx that\n", connect_p50, connect_p99, connect_p50 > 0? p50 / connect_p50: 0);
     if (tried)
         printf ("    CPU of the %zu daemons (all threads, not their workers), above their"
                 " %.0f ms/s at rest: %.2f ms per acquire + release; %.1f log entries per acquire + release (all feeds, as"
@@ -876,7 +912,7 @@ main (int argc, char *argv [])
                         lease_p99, lease_rate);
     osmose_lease_release (&lease);
     if (mesh && strchr (options.only, 'd'))
-        s_acquisitions (mesh, &options, peers, peer_count);
+        s_acquisitions (mesh, &options, peers, peer_count, context, &echo);
     osmose_disconnect (&mesh);
     fflush (stdout);
     zmq_close (dealer);

@@ -183,7 +183,9 @@ typedef enum {
 typedef enum {
     OSMOSE_RETRY_LOCAL = 0,     //  no peer leases: run on this device
     OSMOSE_RETRY_REMOTE = 1,    //  no peer leases now: keep bidding until the timeout
-    OSMOSE_FAIL = 2             //  no peer leases: fail with OSMOSE_ENOPEER at once
+    OSMOSE_FAIL = 2             //  no peer leases: fail with OSMOSE_ENOPEER, no fallback
+                                //  (after the bidding and its two quick re-bids, each
+                                //  asking farther peers too: tens of milliseconds)
 } osmose_failure_t;
 
 typedef struct osmose_lease_t osmose_lease_t;

@@ -11,6 +11,11 @@
     Frames to a busy worker are not sent at once: they are written in one
     sendmsg when its next results arrive, so a stream of small tasks costs a
     few system calls per batch, not per task.
+
+    Tasks wait in their group's FIFO (a lease's, or group 0). A worker
+    holding tasks holds them for one group only, and takes more of that
+    group's; an idle worker goes to the next group in turn (a ring of the
+    groups with tasks waiting) that holds fewer workers than its limit.
 */
 #include "osmose_prelude.h"
 #include "osmose_exec.h"
@@ -32,8 +37,10 @@
 #define S_TIMER_KEY         UINT64_MAX
 
 typedef struct s_task_t s_task_t;
+typedef struct s_group_t s_group_t;
 struct s_task_t {
     s_task_t *next;
+    s_group_t *group;
     uint64_t id;
     uint64_t seq;               //  our number, unique; 0 for a bare result
     int64_t submit_us;
@@ -59,8 +66,18 @@ typedef struct {
     size_t size;
 } s_fifo_t;
 
+struct s_group_t {
+    int64_t run_us;             //  moving average of its tasks' run time
+    uint32_t limit;             //  workers it may hold at once; 0: any
+    uint32_t workers;           //  workers holding its tasks now
+    s_fifo_t queue;             //  its tasks waiting for a worker
+    s_group_t *next;            //  in the ring, while in_ring
+    bool in_ring;
+};
+
 typedef struct {
     size_t index;
+    s_group_t *group;           //  whose tasks flight holds; NULL when empty
     pid_t pid;                  //  0 when there is no process
     int fd;                     //  our end of the socketpair, or -1
     osmose_wire_shm_t *shm;
@@ -91,7 +108,11 @@ struct _osmose_exec_t {
     s_worker_t *workers;
     size_t worker_count;
     int start_failures;         //  workers in a row that died before hello
-    s_fifo_t queue;             //  waiting for a worker
+    s_group_t **groups;         //  by number, made on first use
+    size_t group_slots;
+    s_group_t *ring;            //  groups with tasks waiting, next to serve first
+    s_group_t *ring_tail;
+    size_t queued;              //  tasks waiting, all groups
     s_fifo_t done;              //  results ready
     s_task_t *returned;         //  last result handed out, freed next call
     uint64_t next_seq;
@@ -157,6 +178,119 @@ s_fifo_clear (s_fifo_t *fifo)
 
 //  Give TASK's result to the caller with STATUS and REASON. Its checkpoint
 //  (the last one streamed) goes with it.
+//  The group numbered ID, made on first use; NULL when out of memory
+static s_group_t *
+s_group_require (osmose_exec_t *self, uint32_t id)
+{
+    if (id >= self->group_slots) {
+        size_t slots = self->group_slots? self->group_slots: 16;
+        while (slots <= id)
+            slots *= 2;
+        s_group_t **groups = (s_group_t **) realloc (self->groups, slots * sizeof (s_group_t *));
+        if (!groups)
+            return NULL;
+        memset (groups + self->group_slots, 0,
+                (slots - self->group_slots) * sizeof (s_group_t *));
+        self->groups = groups;
+        self->group_slots = slots;
+    }
+    if (!self->groups [id])
+        self->groups [id] = (s_group_t *) calloc (1, sizeof (s_group_t));
+    return self->groups [id];
+}
+
+//  Put GROUP at the back of the ring (it has tasks waiting)
+static void
+s_ring_add (osmose_exec_t *self, s_group_t *group)
+{
+    if (!group->in_ring) {
+        group->in_ring = true;
+        group->next = NULL;
+        if (self->ring_tail)
+            self->ring_tail->next = group;
+        else
+            self->ring = group;
+        self->ring_tail = group;
+    }
+}
+
+//  Queue TASK at the back of its group's queue
+static void
+s_queue (osmose_exec_t *self, s_task_t *task)
+{
+    s_fifo_push (&task->group->queue, task);
+    self->queued++;
+    s_ring_add (self, task->group);
+}
+
+//  Put TASKS (all of GROUP, in order) back at the front of its queue
+static void
+s_requeue (osmose_exec_t *self, s_group_t *group, s_fifo_t *tasks)
+{
+    if (!tasks->size)
+        return;
+    tasks->tail->next = group->queue.head;
+    group->queue.head = tasks->head;
+    if (!group->queue.tail)
+        group->queue.tail = tasks->tail;
+    group->queue.size += tasks->size;
+    self->queued += tasks->size;
+    s_ring_add (self, group);
+}
+
+static s_group_t *
+s_ring_pop (osmose_exec_t *self)
+{
+    s_group_t *group = self->ring;
+    if (group) {
+        self->ring = group->next;
+        if (!self->ring)
+            self->ring_tail = NULL;
+        group->in_ring = false;
+    }
+    return group;
+}
+
+//  The next group in turn with a task waiting that may take one more
+//  worker; it goes to the back of the ring. NULL when none may.
+static s_group_t *
+s_next_group (osmose_exec_t *self)
+{
+    s_group_t *last = self->ring_tail, *chosen = NULL;
+    while (self->ring && !chosen) {
+        s_group_t *group = s_ring_pop (self);
+        bool was_last = group == last;
+        if (group->queue.head) {
+            if (!group->limit || group->workers < group->limit)
+                chosen = group;
+            s_ring_add (self, group);   //  behind the others
+        }
+        if (was_last)
+            break;              //  all looked at once
+    }
+    return chosen;
+}
+
+//  Take the next waiting task of GROUP off its queue
+static s_task_t *
+s_unqueue (osmose_exec_t *self, s_group_t *group)
+{
+    s_task_t *task = s_fifo_pop (&group->queue);
+    if (task)
+        self->queued--;
+    return task;
+}
+
+//  WORKER's flight is empty: it holds no group any more
+static void
+s_worker_free (s_worker_t *worker)
+{
+    if (worker->group && !worker->flight.head) {
+        worker->group->workers--;
+        worker->group = NULL;
+    }
+}
+
 static void
 s_finish (osmose_exec_t *self, s_task_t *task, int status, const char *reason)
 {
@@ -282,13 +416,10 @@ s_worker_lost (osmose_exec_t *self, s_worker_t *worker, const char *reason, uint
     }
     worker->unsent = NULL;
     worker->unsent_offset = 0;
-    if (rest.size) {
-        rest.tail->next = self->queue.head;
-        self->queue.head = rest.head;
-        if (!self->queue.tail)
-            self->queue.tail = rest.tail;
-        self->queue.size += rest.size;
-    }
+    //  A flight holds one group's tasks only
+    if (rest.size)
+        s_requeue (self, rest.head->group, &rest);
+    s_worker_free (worker);
     if (!worker->ready) {
         self->start_failures++;
         zsys_error ("exec: worker %zu could not start: %s", worker->index, how);
@@ -343,33 +474,59 @@ s_flush (osmose_exec_t *self, s_worker_t *worker)
 }
 
 //  Tasks WORKER may hold: many while its tasks are short, for batching;
-//  two while they are long, so a long task does not hold up many others
+//  two while they are long, so a long task does not hold up many others.
+//  How long they are is known best from the group it holds (a lease sends
+//  tasks alike), else from what it ran last
 static size_t
 s_window (osmose_exec_t *self, s_worker_t *worker)
 {
-    return worker->run_us > 1000 && self->window > 2? 2: self->window;
+    int64_t run_us = worker->group? worker->group->run_us: worker->run_us;
+    return run_us > 1000 && self->window > 2? 2: self->window;
 }
 
 //  Hand queued tasks to the least loaded ready workers; send to idle
 //  workers, or to all when FLUSH_ALL (their results just came)
+//  The least loaded worker that can take a task now: IDLE, one that
+//  holds none (it may go to any group in turn); else one that holds a
+//  group with tasks waiting. NULL when none can.
+static s_worker_t *
+s_worker_with_room (osmose_exec_t *self, bool idle)
+{
+    s_worker_t *best = NULL;
+    for (size_t index = 0; index < self->worker_count; index++) {
+        s_worker_t *worker = &self->workers [index];
+        if (worker->fd < 0 || !worker->ready || worker->flight.size >= s_window (self, worker)
+        ||  (idle? worker->group != NULL: !worker->group || !worker->group->queue.head))
+            continue;
+        if (!best || worker->flight.size < best->flight.size)
+            best = worker;
+    }
+    return best;
+}
+
 static void
 s_dispatch (osmose_exec_t *self, bool flush_all)
 {
     int64_t now = 0;
-    while (self->queue.head) {
-        s_worker_t *best = NULL;
-        for (size_t index = 0; index < self->worker_count; index++) {
-            s_worker_t *worker = &self->workers [index];
-            if (worker->fd >= 0 && worker->ready && worker->flight.size < s_window (self, worker)
-            && (!best || worker->flight.size < best->flight.size))
-                best = worker;
+    while (self->queued) {
+        //  Idle workers first, each to the next group in turn under its
+        //  limit; then more for the groups workers already hold
+        s_worker_t *best = s_worker_with_room (self, true);
+        s_group_t *group = best? s_next_group (self): NULL;
+        if (!group) {
+            best = s_worker_with_room (self, false);
+            group = best? best->group: NULL;
         }
-        if (!best)
+        if (!group)
             break;
-        s_task_t *task = s_fifo_pop (&self->queue);
+        s_task_t *task = s_unqueue (self, group);
         if (task->cancelled) {
             s_task_destroy (&task);
             continue;
+        }
+        if (!best->group) {
+            best->group = group;
+            group->workers++;
         }
         if (!now)
             now = s_now_us ();
@@ -433,6 +590,7 @@ s_frame (osmose_exec_t *self, s_worker_t *worker, const osmose_wire_t *header,
     if (header->type != OSMOSE_WIRE_RESULT)
         return false;
     s_fifo_pop (&worker->flight);
+    s_worker_free (worker);
     if (task->cancelled) {
         s_task_destroy (&task);
         return true;
@@ -451,6 +609,7 @@ s_frame (osmose_exec_t *self, s_worker_t *worker, const osmose_wire_t *header,
     task->ckpt_size = header->ckpt_size;
     task->run_us = header->run_ns / 1000;
     worker->run_us += ((int64_t) task->run_us - worker->run_us) / 4;
+    task->group->run_us += ((int64_t) task->run_us - task->group->run_us) / 4;
     char reason [160] = "";
     if (header->flags & OSMOSE_WIRE_TIMED_OUT)
         self->stats.timeouts++;
@@ -556,10 +715,13 @@ s_tick (osmose_exec_t *self)
         if (due && (!next || due < next))
             next = due;
     }
-    if (self->start_failures >= S_MAX_START_FAILS && self->queue.head) {
-        s_task_t *task;
-        while ((task = s_fifo_pop (&self->queue)))
-            s_finish (self, task, OSMOSE_ETASK, "no worker process could start");
+    if (self->start_failures >= S_MAX_START_FAILS && self->queued) {
+        s_group_t *group;
+        while ((group = s_ring_pop (self))) {
+            s_task_t *task;
+            while ((task = s_unqueue (self, group)))
+                s_finish (self, task, OSMOSE_ETASK, "no worker process could start");
+        }
     }
     s_arm (self, next);
 }
@@ -653,7 +815,12 @@ osmose_exec_destroy (osmose_exec_t **self_p)
         free (worker->in);
     }
     free (self->workers);
-    s_fifo_clear (&self->queue);
+    for (size_t id = 0; id < self->group_slots; id++)
+        if (self->groups [id]) {
+            s_fifo_clear (&self->groups [id]->queue);
+            free (self->groups [id]);
+        }
+    free (self->groups);
     s_fifo_clear (&self->done);
     s_task_destroy (&self->returned);
     if (self->epoll_fd >= 0)
@@ -690,17 +857,44 @@ osmose_exec_handle (osmose_exec_t *self)
 }
 
 int
+osmose_exec_set_group (osmose_exec_t *self, uint32_t group, uint32_t max_workers)
+{
+    if (!self || group == 0 || group >= OSMOSE_EXEC_MAX_GROUPS)
+        return OSMOSE_EINVAL;
+    s_group_t *entry = s_group_require (self, group);
+    if (!entry)
+        return OSMOSE_ENOMEM;
+    entry->limit = max_workers;
+    s_dispatch (self, false);       //  a raised limit may take workers now
+    return 0;
+}
+
+int
 osmose_exec_submit (osmose_exec_t *self, uint64_t task_id, const char *function,
                     const void *input, size_t input_size,
                     const void *checkpoint, size_t checkpoint_size)
+{
+    return osmose_exec_submit_to (self, 0, task_id, function, input, input_size,
+                                  checkpoint, checkpoint_size);
+}
+
+int
+osmose_exec_submit_to (osmose_exec_t *self, uint32_t group, uint64_t task_id,
+                       const char *function, const void *input, size_t input_size,
+                       const void *checkpoint, size_t checkpoint_size)
 {
     if (!function || !zhashx_lookup (self->functions, function))
         return OSMOSE_ENOTFOUND;
     if (input_size > OSMOSE_WIRE_MAX_DATA || checkpoint_size > OSMOSE_WIRE_MAX_DATA
     || (input_size && !input))
         return input_size && !input? OSMOSE_EINVAL: OSMOSE_ETOOBIG;
-    if (self->queue.size >= self->max_queued)
+    if (group >= OSMOSE_EXEC_MAX_GROUPS)
+        return OSMOSE_EINVAL;
+    if (self->queued >= self->max_queued)
         return OSMOSE_EBUSY;
+    s_group_t *entry = s_group_require (self, group);
+    if (!entry)
+        return OSMOSE_ENOMEM;
     size_t name_size = strlen (function);
     if (!checkpoint)
         checkpoint_size = 0;
@@ -709,6 +903,7 @@ osmose_exec_submit (osmose_exec_t *self, uint64_t task_id, const char *function,
     if (!task)
         return OSMOSE_ENOMEM;
     memset (task, 0, sizeof (s_task_t));
+    task->group = entry;
     task->id = task_id;
     task->seq = self->next_seq++;
     task->submit_us = s_now_us ();
@@ -726,7 +921,7 @@ osmose_exec_submit (osmose_exec_t *self, uint64_t task_id, const char *function,
         place += name_size;
     if (checkpoint_size)
         memcpy (place + input_size, checkpoint, checkpoint_size);
-    s_fifo_push (&self->queue, task);
+    s_queue (self, task);
     self->stats.submitted++;
     s_dispatch (self, false);
     return 0;
@@ -825,9 +1020,10 @@ s_cancelled (osmose_exec_t *self, s_task_t *task)
 int
 osmose_exec_cancel (osmose_exec_t *self, uint64_t task_id)
 {
-    for (s_task_t *task = self->queue.head; task; task = task->next)
-        if (task->id == task_id && !task->cancelled)
-            return s_cancelled (self, task);
+    for (s_group_t *group = self->ring; group; group = group->next)
+        for (s_task_t *task = group->queue.head; task; task = task->next)
+            if (task->id == task_id && !task->cancelled)
+                return s_cancelled (self, task);
     for (size_t index = 0; index < self->worker_count; index++) {
         s_worker_t *worker = &self->workers [index];
         for (s_task_t *task = worker->flight.head; task; task = task->next)
@@ -869,7 +1065,7 @@ void
 osmose_exec_stats (osmose_exec_t *self, osmose_exec_stats_t *stats)
 {
     *stats = self->stats;
-    stats->queued = self->queue.size;
+    stats->queued = self->queued;
     stats->running = 0;
     stats->workers = 0;
     for (size_t index = 0; index < self->worker_count; index++) {

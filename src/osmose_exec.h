@@ -96,6 +96,24 @@ int OSMOSE_CHECK
                         const void *input, size_t input_size,
                         const void *checkpoint, size_t checkpoint_size);
 
+#define OSMOSE_EXEC_MAX_GROUPS 65536
+
+//  Groups share the workers: the tasks of GROUP (1 to OSMOSE_EXEC_MAX_GROUPS
+//  - 1) run on at most MAX_WORKERS workers at once (0: on any number), so a
+//  lease of N CPUs holds at most N workers however many tasks it sends.
+//  Groups with tasks waiting take idle workers in turn, so one that floods
+//  the queue does not hold up the others. Group 0 is every task submitted
+//  with osmose_exec_submit: no limit. Setting a group again changes its
+//  limit for the workers it takes next. 0 or OSMOSE_EINVAL, OSMOSE_ENOMEM.
+int OSMOSE_CHECK
+    osmose_exec_set_group (osmose_exec_t *self, uint32_t group, uint32_t max_workers);
+
+//  osmose_exec_submit for a task of GROUP (set or not; unset: no limit)
+int OSMOSE_CHECK
+    osmose_exec_submit_to (osmose_exec_t *self, uint32_t group, uint64_t task_id,
+                           const char *function, const void *input, size_t input_size,
+                           const void *checkpoint, size_t checkpoint_size);
+
 //  Do what is pending: read results, hand queued tasks to workers, kill
 //  tasks past their deadline, replace dead workers. Never blocks. Returns
 //  the number of results ready.

@@ -187,6 +187,49 @@ s_test_crash (osmose_exec_t *exec, s_got_t *got)
     s_got_reset (got, 500);
 }
 
+//  Groups on two workers: a group limited to one worker runs its tasks
+//  one at a time however many it sends, and a second group sent behind it
+//  gets the other worker in turn instead of waiting for the first to drain
+static void
+s_test_groups (osmose_exec_t *exec)
+{
+    assert (osmose_exec_set_group (exec, 0, 1) == OSMOSE_EINVAL);
+    assert (osmose_exec_set_group (exec, OSMOSE_EXEC_MAX_GROUPS, 1) == OSMOSE_EINVAL);
+    assert (osmose_exec_submit_to (exec, OSMOSE_EXEC_MAX_GROUPS, 1, "sleep.ms", "1", 1,
+                                   NULL, 0) == OSMOSE_EINVAL);
+    assert (osmose_exec_set_group (exec, 7, 1) == 0);
+    assert (osmose_exec_set_group (exec, 9, 1) == 0);
+    enum { FIRST = 6, SECOND = 2, MS = 40 };
+    int64_t start = zclock_mono ();
+    for (uint64_t id = 0; id < FIRST; id++)
+        assert (osmose_exec_submit_to (exec, 7, id, "sleep.ms", "40", 2, NULL, 0) == 0);
+    for (uint64_t id = FIRST; id < FIRST + SECOND; id++)
+        assert (osmose_exec_submit_to (exec, 9, id, "sleep.ms", "40", 2, NULL, 0) == 0);
+    //  Arrival order, and when the first group's last result came
+    int order [FIRST + SECOND];
+    int arrived = 0;
+    int64_t until = start + 20000, first_done = 0;
+    while (arrived < FIRST + SECOND && zclock_mono () < until) {
+        osmose_exec_wait (exec, 100);
+        osmose_exec_result_t result;
+        while (osmose_exec_next_result (exec, &result) == 1) {
+            assert (result.task_id < FIRST + SECOND && result.status == 0);
+            order [arrived++] = (int) result.task_id;
+            if (result.task_id < FIRST)
+                first_done = zclock_mono ();
+        }
+    }
+    assert (arrived == FIRST + SECOND);
+    //  One worker for the first group: its tasks took turns
+    assert (first_done - start >= FIRST * MS - 5);
+    //  The second group's tasks did not wait for the first group's
+    int last_of_second = 0;
+    for (int index = 0; index < arrived; index++)
+        if (order [index] >= FIRST)
+            last_of_second = index;
+    assert (last_of_second < arrived - 1 && order [arrived - 1] < FIRST);
+}
+
 //  Timeout and checkpoint/resume on one worker with a short deadline;
 //  cancel and memory on one with a long one. Bounds are loose: the machine
 //  may be busy.
@@ -344,6 +387,7 @@ osmose_exec_test (bool verbose)
     assert (osmose_exec_next_result (exec, &result) == 0);
     zpoller_destroy (&poller);
     s_test_many (exec, got);
+    s_test_groups (exec);
     s_test_crash (exec, got);
     //  The replacement comes up
     osmose_exec_stats_t stats;

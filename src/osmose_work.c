@@ -268,6 +268,14 @@ s_session_drop (osmose_work_t *self, s_session_t *session)
 
 //  OPEN: the token must be ours, the delegation the client's, the
 //  session key the one this connection authenticated with, the lease live
+//  The executor's group of SESSION's tasks: its slot, from 1 (0 is the
+//  executor's group without a limit)
+static uint32_t
+s_group (const s_session_t *session)
+{
+    return (uint32_t) session->slot + 1;
+}
+
 static void
 s_open (osmose_work_t *self, s_session_t *session, zframe_t *frame,
         const osmose_work_msg_t *msg)
@@ -301,6 +309,16 @@ s_open (osmose_work_t *self, s_session_t *session, zframe_t *frame,
     if (rc) {
         self->refused++;
         s_send_status (self, session->routing, OSMOSE_WORK_OPENED, rc, reason);
+        s_session_drop (self, session);
+        return;
+    }
+    //  The lease's CPUs are the workers its tasks may hold at once (one
+    //  for a lease of GPUs or memory only: its tasks run somewhere)
+    if (self->exec && osmose_exec_set_group (self->exec, s_group (session),
+                                             token.cpus > 0? (uint32_t) token.cpus: 1)) {
+        self->refused++;
+        s_send_status (self, session->routing, OSMOSE_WORK_OPENED, OSMOSE_ENOMEM,
+                       "out of memory");
         s_session_drop (self, session);
         return;
     }
@@ -355,7 +373,7 @@ s_tasks (osmose_work_t *self, s_session_t *session, osmose_work_msg_t *msg)
             s_result_now (self, session, item.task_id, OSMOSE_EINVAL, "task id out of range");
             continue;
         }
-        int rc = self->exec? osmose_exec_submit (self->exec,
+        int rc = self->exec? osmose_exec_submit_to (self->exec, s_group (session),
                      ((uint64_t) session->slot << 48) | ((uint64_t) session->generation << 40)
                      | item.task_id, function, item.data, item.data_size, NULL, 0)
                            : OSMOSE_ENOTSUP;
