@@ -107,6 +107,9 @@ OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
     osmose_connect (const char *endpoint, int timeout_ms, osmose_t **self_p);
 
 //  Close the connection and free the handle; accepts NULL, clears *self_p.
+//  Release its leases first: they use the handle. Work connections kept
+//  from released leases (for the next lease from the same provider, which
+//  then skips a new CURVE handshake) are closed here.
 OSMOSE_EXPORT void
     osmose_disconnect (osmose_t **self_p);
 

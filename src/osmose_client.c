@@ -23,6 +23,8 @@ struct _osmose_t {
     uint64_t sequence;
     int timeout_ms;
     zhashx_t *pending;          //  sequence text -> s_pending_t
+    void *leases;               //  the lease library's state for this handle
+    osmose_client_free_fn *leases_free;
 };
 
 static void
@@ -94,12 +96,22 @@ osmose_disconnect (osmose_t **self_p)
 {
     if (self_p && *self_p) {
         osmose_t *self = *self_p;
+        if (self->leases && self->leases_free)
+            self->leases_free (&self->leases);
         zsock_destroy (&self->socket);
         zhashx_destroy (&self->pending);
         free (self->endpoint);
         free (self);
         *self_p = NULL;
     }
+}
+
+void **
+osmose_client_leases (osmose_t *self, osmose_client_free_fn *free_fn)
+{
+    assert (self);
+    self->leases_free = free_fn;
+    return &self->leases;
 }
 
 const char *

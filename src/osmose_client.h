@@ -34,6 +34,12 @@ int OSMOSE_CHECK
     osmose_client_wait (osmose_t *self, uint64_t sequence, int timeout_ms,
                         json_t **reply_p, void **attachment_p);
 
+//  Where the lease library keeps its state for this handle (the session
+//  key and the work connections kept for reuse); FREE_FN frees it when the
+//  handle is closed.
+void **
+    osmose_client_leases (osmose_t *self, osmose_client_free_fn *free_fn);
+
 //  Endpoint this handle is connected to.
 const char *
     osmose_client_endpoint (osmose_t *self);

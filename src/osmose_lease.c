@@ -53,7 +53,7 @@ struct osmose_lease_t {
     char provider [OSMOSE_ID_SIZE + 1];
     bool local;
     json_t *info;                   //  the daemon's answer, less secrets
-    zcert_t *session;               //  this connection's CURVE key pair
+    zcert_t *session;               //  the handle's CURVE key pair (its pool's)
     zsock_t *socket;                //  DEALER to the provider's work endpoint
     zsock_t *monitor;               //  its disconnect events
     osmose_request_t request;       //  what we asked for, to ask again
@@ -220,6 +220,125 @@ s_disconnect (osmose_lease_t *self)
     zsock_destroy (&self->socket);
 }
 
+//  Work connections outlive their lease: a released lease's connection is
+//  kept, per daemon handle, for the next lease from the same provider,
+//  which then only sends OPEN (a new CURVE connection is most of what an
+//  acquisition costs). Every connection of a handle uses its one session
+//  key, since the daemon's delegation names the key before the provider
+//  is known.
+#define S_KEPT_CONNECTIONS 8
+#define S_KEPT_IDLE_MS     30000
+
+typedef struct {
+    char provider [OSMOSE_ID_SIZE + 1];
+    char endpoint [256];
+    zsock_t *socket;
+    zsock_t *monitor;
+    int64_t kept_ms;
+} s_idle_t;
+
+typedef struct {
+    zcert_t *session;
+    s_idle_t idle [S_KEPT_CONNECTIONS];
+    size_t idle_count;
+} s_pool_t;
+
+static void
+s_idle_close (s_idle_t *idle)
+{
+    if (idle->socket && idle->monitor)
+        zmq_socket_monitor (zsock_resolve (idle->socket), NULL, 0);
+    zsock_destroy (&idle->monitor);
+    zsock_destroy (&idle->socket);
+}
+
+static void
+s_pool_free (void **pool_p)
+{
+    s_pool_t *pool = (s_pool_t *) *pool_p;
+    if (pool) {
+        for (size_t index = 0; index < pool->idle_count; index++)
+            s_idle_close (&pool->idle [index]);
+        zcert_destroy (&pool->session);
+        free (pool);
+        *pool_p = NULL;
+    }
+}
+
+//  MESH's pool, made on first use; NULL when out of memory
+static s_pool_t *
+s_pool_of (osmose_t *mesh)
+{
+    void **slot = osmose_client_leases (mesh, s_pool_free);
+    if (!*slot) {
+        s_pool_t *pool = (s_pool_t *) zmalloc (sizeof (s_pool_t));
+        if (pool && !(pool->session = zcert_new ())) {
+            free (pool);
+            pool = NULL;
+        }
+        *slot = pool;
+    }
+    return (s_pool_t *) *slot;
+}
+
+//  Drop the idle connection at INDEX (the last takes its place)
+static void
+s_pool_drop (s_pool_t *pool, size_t index)
+{
+    s_idle_close (&pool->idle [index]);
+    pool->idle [index] = pool->idle [--pool->idle_count];
+}
+
+//  Keep SELF's connection for the next lease from its provider
+static void
+s_park (osmose_lease_t *self, const char *endpoint)
+{
+    s_pool_t *pool = s_pool_of (self->mesh);
+    if (!pool || !endpoint || strlen (endpoint) >= sizeof (pool->idle [0].endpoint))
+        return;
+    if (pool->idle_count == S_KEPT_CONNECTIONS) {
+        size_t oldest = 0;
+        for (size_t index = 1; index < pool->idle_count; index++)
+            if (pool->idle [index].kept_ms < pool->idle [oldest].kept_ms)
+                oldest = index;
+        s_pool_drop (pool, oldest);
+    }
+    s_idle_t *idle = &pool->idle [pool->idle_count++];
+    snprintf (idle->provider, sizeof (idle->provider), "%s", self->provider);
+    snprintf (idle->endpoint, sizeof (idle->endpoint), "%s", endpoint);
+    idle->socket = self->socket;
+    idle->monitor = self->monitor;
+    idle->kept_ms = zclock_mono ();
+    self->socket = NULL;
+    self->monitor = NULL;
+}
+
+//  Take a kept connection to PROVIDER at ENDPOINT for SELF, if one is
+//  there and still up (its monitor saw no drop); true when taken
+static bool
+s_unpark (osmose_lease_t *self, const char *provider, const char *endpoint)
+{
+    s_pool_t *pool = s_pool_of (self->mesh);
+    size_t index = 0;
+    while (pool && index < pool->idle_count) {
+        s_idle_t *idle = &pool->idle [index];
+        bool stale = zclock_mono () - idle->kept_ms > S_KEPT_IDLE_MS
+                  || zsock_events (idle->monitor) & ZMQ_POLLIN;
+        if (stale)
+            s_pool_drop (pool, index);
+        else
+        if (streq (idle->provider, provider) && streq (idle->endpoint, endpoint)) {
+            self->socket = idle->socket;
+            self->monitor = idle->monitor;
+            pool->idle [index] = pool->idle [--pool->idle_count];
+            return true;
+        }
+        else
+            index++;
+    }
+    return false;
+}
+
 static void
 s_lease_destroy (osmose_lease_t **self_p)
 {
@@ -227,7 +346,6 @@ s_lease_destroy (osmose_lease_t **self_p)
     if (self) {
         s_disconnect (self);
         osmose_inflight_destroy (&self->inflight);
-        zcert_destroy (&self->session);
         zframe_destroy (&self->frame);
         zlistx_destroy (&self->kept);
         s_kept_free (&self->current);
@@ -268,44 +386,37 @@ s_hex (json_t *reply, const char *name, uint8_t *bytes, size_t size, size_t *dec
 static int
 s_opened (osmose_lease_t *self, int timeout_ms)
 {
-    zsock_set_rcvtimeo (self->socket, timeout_ms);
-    zframe_t *frame = zframe_recv (self->socket);
-    if (!frame)
-        return OSMOSE_ETIMEDOUT;
-    osmose_work_msg_t msg;
-    int rc = osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg);
-    if (rc == 0 && msg.kind != OSMOSE_WORK_OPENED)
-        rc = OSMOSE_EPROTO;
-    if (rc == 0 && msg.status) {
-        rc = msg.status;
-        snprintf (self->closed_reason, sizeof (self->closed_reason), "%.*s",
-                  (int) msg.reason_size, msg.reason);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return OSMOSE_ETIMEDOUT;
+        zsock_set_rcvtimeo (self->socket, (int) left);
+        zframe_t *frame = zframe_recv (self->socket);
+        if (!frame)
+            return OSMOSE_ETIMEDOUT;
+        osmose_work_msg_t msg;
+        int rc = osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg);
+        //  On a kept connection: the end of the lease it served before
+        bool stale = rc == 0 && (msg.kind == OSMOSE_WORK_CLOSED || msg.kind == OSMOSE_WORK_RESULTS);
+        if (rc == 0 && !stale && msg.kind != OSMOSE_WORK_OPENED)
+            rc = OSMOSE_EPROTO;
+        if (rc == 0 && !stale && msg.status) {
+            rc = msg.status;
+            snprintf (self->closed_reason, sizeof (self->closed_reason), "%.*s",
+                      (int) msg.reason_size, msg.reason);
+        }
+        zframe_destroy (&frame);
+        if (!stale)
+            return rc;
     }
-    zframe_destroy (&frame);
-    return rc;
 }
 
-//  Connect to the provider named in the daemon's REPLY and open the lease
+//  A new CURVE DEALER to the provider (key SERVER, z85) at ENDPOINT, with
+//  its monitor
 static int
-s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
+s_connection_new (osmose_lease_t *self, const char *server, const char *endpoint)
 {
-    uint8_t provider_key [OSMOSE_KEY_SIZE], signature [OSMOSE_SIG_SIZE];
-    uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
-    size_t token_size = 0;
-    const char *endpoint = json_string_value (json_object_get (reply, "endpoint"));
-    const char *lease = json_string_value (json_object_get (reply, "lease"));
-    const char *provider = json_string_value (json_object_get (reply, "provider"));
-    char server [41];
-    if (!endpoint || !lease || strlen (lease) != 2 * OSMOSE_LEASE_ID_SIZE
-    ||  !provider || strlen (provider) != OSMOSE_ID_SIZE
-    ||  s_hex (reply, "provider_key", provider_key, sizeof (provider_key), NULL)
-    ||  s_hex (reply, "delegation", signature, sizeof (signature), NULL)
-    ||  s_hex (reply, "token", token, sizeof (token), &token_size)
-    ||  osmose_identity_curve_z85 (provider_key, server))
-        return OSMOSE_EPROTO;
-    snprintf (self->lease_hex, sizeof (self->lease_hex), "%s", lease);
-    snprintf (self->provider, sizeof (self->provider), "%s", provider);
-    self->local = json_is_true (json_object_get (reply, "local"));
     self->socket = zsock_new (ZMQ_DEALER);
     if (!self->socket)
         return OSMOSE_ENOMEM;
@@ -332,6 +443,15 @@ s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
         return osmose_errno_code (zmq_errno ());
     if (zsock_connect (self->socket, "%s", endpoint) < 0)
         return OSMOSE_EINVAL;
+    return 0;
+}
+
+//  Send OPEN (TOKEN and our daemon's SIGNATURE over it and the session
+//  key) on the connection and wait for OPENED
+static int
+s_send_open (osmose_lease_t *self, const uint8_t *token, size_t token_size,
+             const uint8_t *signature, int timeout_ms)
+{
     osmose_work_write_open (&self->batch, token, token_size,
                             zcert_public_key (self->session), signature);
     zframe_t *frame = self->batch.failed? NULL:
@@ -343,6 +463,42 @@ s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
     }
     return s_opened (self, timeout_ms < 0 || timeout_ms > S_OPEN_TIMEOUT_MS?
                            S_OPEN_TIMEOUT_MS: (timeout_ms < 100? 100: timeout_ms));
+}
+
+#define S_KEPT_OPEN_MS 1000     //  a kept connection answers OPEN by then, or a new one is made
+
+//  Connect to the provider named in the daemon's REPLY and open the lease:
+//  on a connection kept from an earlier lease when there is one, else on
+//  a new one (also when the kept one does not answer)
+static int
+s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
+{
+    uint8_t provider_key [OSMOSE_KEY_SIZE], signature [OSMOSE_SIG_SIZE];
+    uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
+    size_t token_size = 0;
+    const char *endpoint = json_string_value (json_object_get (reply, "endpoint"));
+    const char *lease = json_string_value (json_object_get (reply, "lease"));
+    const char *provider = json_string_value (json_object_get (reply, "provider"));
+    char server [41];
+    if (!self->session || !endpoint || !lease || strlen (lease) != 2 * OSMOSE_LEASE_ID_SIZE
+    ||  !provider || strlen (provider) != OSMOSE_ID_SIZE
+    ||  s_hex (reply, "provider_key", provider_key, sizeof (provider_key), NULL)
+    ||  s_hex (reply, "delegation", signature, sizeof (signature), NULL)
+    ||  s_hex (reply, "token", token, sizeof (token), &token_size)
+    ||  osmose_identity_curve_z85 (provider_key, server))
+        return OSMOSE_EPROTO;
+    snprintf (self->lease_hex, sizeof (self->lease_hex), "%s", lease);
+    snprintf (self->provider, sizeof (self->provider), "%s", provider);
+    self->local = json_is_true (json_object_get (reply, "local"));
+    if (s_unpark (self, provider, endpoint)) {
+        int rc = s_send_open (self, token, token_size, signature,
+                              timeout_ms < S_KEPT_OPEN_MS? timeout_ms: S_KEPT_OPEN_MS);
+        if (rc != OSMOSE_ETIMEDOUT && rc != OSMOSE_EPROTO)
+            return rc;
+        s_disconnect (self);
+    }
+    int rc = s_connection_new (self, server, endpoint);
+    return rc? rc: s_send_open (self, token, token_size, signature, timeout_ms);
 }
 
 static json_t *
@@ -366,7 +522,8 @@ s_lease_new (osmose_t *mesh, const osmose_request_t *request)
     if (!self)
         return NULL;
     self->mesh = mesh;
-    self->session = zcert_new ();
+    s_pool_t *pool = s_pool_of (mesh);
+    self->session = pool? pool->session: NULL;     //  the pool's
     self->kept = zlistx_new ();
     self->inflight = osmose_inflight_new ();
     self->request = *request;
@@ -500,6 +657,9 @@ osmose_lease_release (osmose_lease_t **lease_p)
         return;
     osmose_lease_t *self = *lease_p;
     s_release (self->mesh, self->lease_hex);
+    //  A healthy connection with nothing owed on it serves the next lease
+    if (self->socket && !self->closed && osmose_inflight_size (self->inflight) == 0)
+        s_park (self, json_string_value (json_object_get (self->info, "endpoint")));
     s_lease_destroy (lease_p);
 }
 

@@ -322,6 +322,15 @@ s_open (osmose_work_t *self, s_session_t *session, zframe_t *frame,
         s_session_drop (self, session);
         return;
     }
+    if (session->opened) {
+        //  The connection moves to a new lease (its client keeps
+        //  connections): what the old one still runs is not answered here
+        session->generation = ++self->generations [session->slot];
+        session->outstanding = 0;
+        session->low_id = UINT64_MAX;
+        session->high_id = 0;
+        session->tasks = session->done = 0;
+    }
     session->opened = true;
     session->opened_us = zclock_usecs ();
     memcpy (session->lease_id, token.lease_id, OSMOSE_LEASE_ID_SIZE);
@@ -424,8 +433,8 @@ osmose_work_handle (osmose_work_t *self)
                 s_session_drop (self, session);
         }
         else
-        if (msg.kind == OSMOSE_WORK_OPEN && !session->opened)
-            s_open (self, session, frame, &msg);
+        if (msg.kind == OSMOSE_WORK_OPEN)
+            s_open (self, session, frame, &msg);     //  also a kept connection's next lease
         else
         if (!session->opened) {
             s_send_status (self, session->routing, OSMOSE_WORK_CLOSED, OSMOSE_ENOLEASE,
@@ -677,6 +686,17 @@ osmose_work_test (bool verbose)
     osmose_work_item_t item;
     assert (osmose_work_next (&msg, &item) && item.task_id == 1 && item.status == OSMOSE_ENOTSUP);
     zframe_destroy (&frame);
+    //  A client keeps its connection for its next lease: OPEN moves it
+    osmose_token_t next = token;
+    randombytes_buf (next.lease_id, sizeof (next.lease_id));
+    osmose_token_sign (&next, provider);
+    uint8_t next_encoded [OSMOSE_TOKEN_SIZE];
+    assert (osmose_token_encode (&next, next_encoded, sizeof (next_encoded)) == OSMOSE_TOKEN_SIZE);
+    s_test_open (dealer, client, next_encoded, sizeof (next_encoded), zcert_public_key (session),
+                 false);
+    frame = s_test_reply (work, dealer, &msg);
+    assert (msg.kind == OSMOSE_WORK_OPENED && msg.status == 0);
+    zframe_destroy (&frame);
 
     //  Garbage is counted, not fatal
     frame = zframe_new ("junk", 4);
@@ -689,7 +709,7 @@ osmose_work_test (bool verbose)
     assert (msg.kind == OSMOSE_WORK_CLOSED && msg.status == OSMOSE_ENOLEASE);
     zframe_destroy (&frame);
     json_t *stats = osmose_work_json (work);
-    assert (json_integer_value (json_object_get (stats, "opened")) == 1);
+    assert (json_integer_value (json_object_get (stats, "opened")) == 2);
     assert (json_integer_value (json_object_get (stats, "refused")) == 2);
     assert (json_integer_value (json_object_get (stats, "malformed")) == 1);
     json_decref (stats);
