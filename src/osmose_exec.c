@@ -176,8 +176,6 @@ s_fifo_clear (s_fifo_t *fifo)
         s_task_destroy (&task);
 }
 
-//  Give TASK's result to the caller with STATUS and REASON. Its checkpoint
-//  (the last one streamed) goes with it.
 //  The group numbered ID, made on first use; NULL when out of memory
 static s_group_t *
 s_group_require (osmose_exec_t *self, uint32_t id)
@@ -291,6 +289,8 @@ s_worker_free (s_worker_t *worker)
     }
 }
 
+//  Give TASK's result to the caller with STATUS and REASON. Its checkpoint
+//  (the last one streamed) goes with it.
 static void
 s_finish (osmose_exec_t *self, s_task_t *task, int status, const char *reason)
 {
@@ -484,8 +484,6 @@ s_window (osmose_exec_t *self, s_worker_t *worker)
     return run_us > 1000 && self->window > 2? 2: self->window;
 }
 
-//  Hand queued tasks to the least loaded ready workers; send to idle
-//  workers, or to all when FLUSH_ALL (their results just came)
 //  The least loaded worker that can take a task now: IDLE, one that
 //  holds none (it may go to any group in turn); else one that holds a
 //  group with tasks waiting. NULL when none can.
@@ -504,6 +502,8 @@ s_worker_with_room (osmose_exec_t *self, bool idle)
     return best;
 }
 
+//  Hand queued tasks to the least loaded ready workers; send to idle
+//  workers, or to all when FLUSH_ALL (their results just came)
 static void
 s_dispatch (osmose_exec_t *self, bool flush_all)
 {
