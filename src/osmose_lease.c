@@ -206,18 +206,24 @@ s_kept_destroy (s_kept_t **kept_p)
     }
 }
 
-//  Close the work connection and its monitor. The monitor is stopped
-//  first: libzmq's I/O thread sends its events with a blocking send, so a
+//  Close a work connection and its monitor. The monitor is stopped first:
+//  libzmq's I/O thread sends its events with a blocking send, so a
 //  disconnect reported after our PAIR is gone would hang that thread, and
 //  with it every socket of the program, the daemon's API included
 //  (libzmq issue 3575)
 static void
+s_close_monitored (zsock_t **socket_p, zsock_t **monitor_p)
+{
+    if (*socket_p && *monitor_p)
+        zmq_socket_monitor (zsock_resolve (*socket_p), NULL, 0);
+    zsock_destroy (monitor_p);
+    zsock_destroy (socket_p);
+}
+
+static void
 s_disconnect (osmose_lease_t *self)
 {
-    if (self->socket && self->monitor)
-        zmq_socket_monitor (zsock_resolve (self->socket), NULL, 0);
-    zsock_destroy (&self->monitor);
-    zsock_destroy (&self->socket);
+    s_close_monitored (&self->socket, &self->monitor);
 }
 
 //  Work connections outlive their lease: a released lease's connection is
@@ -246,10 +252,7 @@ typedef struct {
 static void
 s_idle_close (s_idle_t *idle)
 {
-    if (idle->socket && idle->monitor)
-        zmq_socket_monitor (zsock_resolve (idle->socket), NULL, 0);
-    zsock_destroy (&idle->monitor);
-    zsock_destroy (&idle->socket);
+    s_close_monitored (&idle->socket, &idle->monitor);
 }
 
 static void
