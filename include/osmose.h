@@ -250,7 +250,9 @@ OSMOSE_EXPORT void
 
 //  The lease as JSON: {"lease", "provider", "name", "location", "endpoint",
 //  "local", "cpus", "gpus", "npus", "memory_mb", "ttl_ms", "rtt_us",
-//  "score_us"}. Ownership as for osmose_status_json.
+//  "score_us", "connection"}; "connection" is "kept" when the work
+//  connection served an earlier lease of this handle, else "new".
+//  Ownership as for osmose_status_json.
 OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
     osmose_lease_json (osmose_lease_t *lease, char **json_p);
 

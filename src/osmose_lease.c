@@ -55,6 +55,7 @@ struct osmose_lease_t {
     json_t *info;                   //  the daemon's answer, less secrets
     zcert_t *session;               //  the handle's CURVE key pair (its pool's)
     zsock_t *socket;                //  DEALER to the provider's work endpoint
+    bool reused;                    //  it served an earlier lease
     zsock_t *monitor;               //  its disconnect events
     osmose_request_t request;       //  what we asked for, to ask again
     osmose_inflight_t *inflight;    //  tasks without a result yet
@@ -493,12 +494,14 @@ s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
     snprintf (self->lease_hex, sizeof (self->lease_hex), "%s", lease);
     snprintf (self->provider, sizeof (self->provider), "%s", provider);
     self->local = json_is_true (json_object_get (reply, "local"));
-    if (s_unpark (self, provider, endpoint)) {
+    self->reused = s_unpark (self, provider, endpoint);
+    if (self->reused) {
         int rc = s_send_open (self, token, token_size, signature,
                               timeout_ms < S_KEPT_OPEN_MS? timeout_ms: S_KEPT_OPEN_MS);
         if (rc != OSMOSE_ETIMEDOUT && rc != OSMOSE_EPROTO)
             return rc;
         s_disconnect (self);
+        self->reused = false;
     }
     int rc = s_connection_new (self, server, endpoint);
     return rc? rc: s_send_open (self, token, token_size, signature, timeout_ms);
@@ -558,6 +561,7 @@ s_acquired (osmose_lease_t *self, json_t *reply, int timeout_ms, osmose_lease_t 
     }
     json_object_del (reply, "token");
     json_object_del (reply, "delegation");
+    json_object_set_new (reply, "connection", json_string (self->reused? "kept": "new"));
     self->info = json_incref (reply);
     *lease_p = self;
     return 0;
@@ -826,7 +830,7 @@ s_reacquire (osmose_lease_t *self, json_t *arguments, json_t **reply_p, char *wh
     }
     const char *detail = json_string_value (json_object_get (reply, "error"));
     snprintf (why, why_size, "%s%s", detail? detail: osmose_strerror (rc),
-              rc == OSMOSE_ETIMEDOUT? " (waiting for our daemon)": "");
+              rc == OSMOSE_ETIMEDOUT && !reply? " (waiting for our daemon)": "");
     if (rc == 0) {
         *self->closed_reason = 0;
         rc = s_connect (self, reply, S_OPEN_TIMEOUT_MS);
@@ -901,6 +905,7 @@ s_migrate (osmose_lease_t *self, const char *why, bool exclude)
     }
     json_object_del (reply, "token");
     json_object_del (reply, "delegation");
+    json_object_set_new (reply, "connection", json_string (self->reused? "kept": "new"));
     json_decref (self->info);
     self->info = reply;
     rc = osmose_inflight_each (self->inflight, s_resend, self);

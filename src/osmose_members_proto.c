@@ -637,13 +637,24 @@ osmose_members_next_out (osmose_members_t *self, osmose_members_out_t *out)
     return true;
 }
 
-int
-osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t now_us)
+//  The member transport evidence is about (never ourselves), with the
+//  clock moved to NOW_US; NULL when we do not know ID
+static members_entry_t *
+s_evidence_about (osmose_members_t *self, const char *id, int64_t now_us)
 {
     members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
     if (!member || member->is_self)
-        return OSMOSE_ENOTFOUND;
+        return NULL;
     self->now = now_us;
+    return member;
+}
+
+int
+osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t now_us)
+{
+    members_entry_t *member = s_evidence_about (self, id, now_us);
+    if (!member)
+        return OSMOSE_ENOTFOUND;
     if ((member->state == OSMOSE_MEMBER_ALIVE || member->state == OSMOSE_MEMBER_SUSPECT)
     &&  member->probe_phase == MEMBERS_PROBE_NONE)
         member->probe_now = true;
@@ -653,10 +664,9 @@ osmose_members_evidence_down (osmose_members_t *self, const char *id, int64_t no
 int
 osmose_members_evidence_refused (osmose_members_t *self, const char *id, int64_t now_us)
 {
-    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
-    if (!member || member->is_self)
+    members_entry_t *member = s_evidence_about (self, id, now_us);
+    if (!member)
         return OSMOSE_ENOTFOUND;
-    self->now = now_us;
     //  Nobody listens at its endpoint: a process gone, not a slow one, so
     //  no probe is worth its timeout. Suspicion still gives it the time to
     //  refute (it may be restarting), and others confirm as they see it.
@@ -674,10 +684,9 @@ osmose_members_evidence_refused (osmose_members_t *self, const char *id, int64_t
 int
 osmose_members_evidence_up (osmose_members_t *self, const char *id, int64_t now_us)
 {
-    members_entry_t *member = id? (members_entry_t *) zhashx_lookup (self->index, id): NULL;
-    if (!member || member->is_self)
+    members_entry_t *member = s_evidence_about (self, id, now_us);
+    if (!member)
         return OSMOSE_ENOTFOUND;
-    self->now = now_us;
     member->last_heard = now_us;
     return 0;
 }

@@ -18,6 +18,11 @@
     lease_probe ENDPOINT run FUNCTION INPUT [REQUEST]
                                                  one task; prints the
                                                  output, or the error
+    lease_probe ENDPOINT again FUNCTION INPUT [REQUEST]
+                                                 twice on one handle: a
+                                                 lease, one task, release;
+                                                 prints each lease's JSON
+                                                 line, then each output
     REQUEST: cpus=N gpus=N memory=MB bound=US local-first fail retry-remote
              timeout=MS
     Exit: 0 ok, 1 API error (its name on stderr), 2 usage, 3 wrong result.
@@ -204,6 +209,37 @@ s_spread (osmose_t *mesh, osmose_request_t *request, long count, int leases,
     return 0;
 }
 
+//  Twice: acquire, print the lease, run FUNCTION on INPUT, release; then
+//  print both outputs (the second lease may reuse the first's connection)
+static int
+s_again (osmose_t *mesh, const osmose_request_t *request, const char *function,
+         const char *input)
+{
+    void *outputs [2] = { NULL, NULL };
+    size_t sizes [2] = { 0, 0 };
+    for (int round = 0; round < 2; round++) {
+        osmose_lease_t *lease = NULL;
+        int rc = osmose_lease_acquire (mesh, request, s_timeout_ms, &lease);
+        if (rc)
+            return s_fail ("acquire", rc);
+        if (s_print_lease (lease)
+        ||  (rc = osmose_lease_run (lease, function, input, strlen (input), &outputs [round],
+                                    &sizes [round], 30000))) {
+            fprintf (stderr, "lease_probe: run: %s: %s\n", osmose_strerror_name (rc),
+                     osmose_lease_last_error (lease));
+            osmose_lease_release (&lease);
+            return 1;
+        }
+        osmose_lease_release (&lease);
+    }
+    for (int round = 0; round < 2; round++) {
+        fwrite (outputs [round], 1, sizes [round], stdout);
+        printf ("\n");
+        osmose_free (outputs [round]);
+    }
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -216,6 +252,7 @@ main (int argc, char **argv)
               : strcmp (verb, "tasks") == 0? 5
               : strcmp (verb, "hold") == 0? 4
               : strcmp (verb, "run") == 0? 5
+              : strcmp (verb, "again") == 0? 5
               : strcmp (verb, "spread") == 0? 8: -1;
     if (first < 0 || argc < first) {
         fprintf (stderr, "lease_probe: bad arguments\n");
@@ -230,6 +267,11 @@ main (int argc, char **argv)
     if (strcmp (verb, "spread") == 0) {
         int status = s_spread (mesh, &request, atol (argv [3]), atoi (argv [4]), argv [5],
                                argv [6], argv [7]);
+        osmose_disconnect (&mesh);
+        return status;
+    }
+    if (strcmp (verb, "again") == 0) {
+        int status = s_again (mesh, &request, argv [3], argv [4]);
         osmose_disconnect (&mesh);
         return status;
     }

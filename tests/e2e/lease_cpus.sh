@@ -3,7 +3,8 @@
 #   more. The provider lends 2 CPUs and runs 2 workers. Eight tasks of
 #   100 ms sent at once on a lease of 1 CPU take turns on one worker (at
 #   least 800 ms: a floor, which a loaded machine only makes longer); on a
-#   lease of 2 CPUs they share both, and finish sooner.
+#   lease of 2 CPUs they share both, and finish sooner. A second lease of
+#   the same program from the same provider reuses the first's connection.
 . "$top_srcdir/tests/lib/mesh.sh"
 . "$top_srcdir/tests/lib/lease.sh"
 lease_init 2 sleep
@@ -33,4 +34,16 @@ two=$(( $(now_ms) - start ))
 grep -q "^ok 8 " "$MESH_DIR/two.out" || fail "2 CPUs: $(cat "$MESH_DIR/two.out")"
 [ "$two" -lt "$((one - 150))" ] || fail "8 tasks of 100 ms on a 2-CPU lease took $two ms, on 1 CPU $one ms"
 echo "8 x 100 ms on a lease of 2 CPUs: $two ms (both workers)"
+
+#   A program's second lease from the same provider opens on the work
+#   connection its first one left, and works there
+"$PROBE" "$(mesh_api 1)" again sleep.ms 1 cpus=1 fail >"$MESH_DIR/again.out" 2>&1 \
+    || fail "two leases in a row: $(cat "$MESH_DIR/again.out")"
+[ "$(sed -n 1p "$MESH_DIR/again.out" | jq -r .connection)" = new ] \
+    || fail "the first lease did not open a new connection: $(cat "$MESH_DIR/again.out")"
+[ "$(sed -n 2p "$MESH_DIR/again.out" | jq -r .connection)" = kept ] \
+    || fail "the second lease did not reuse the first one's connection: $(cat "$MESH_DIR/again.out")"
+[ "$(sed -n 3,4p "$MESH_DIR/again.out")" = "$(printf 'slept 1 ms\nslept 1 ms')" ] \
+    || fail "tasks on the kept connection: $(cat "$MESH_DIR/again.out")"
+echo "second lease on the kept connection: ok"
 echo "lease_cpus: OK"
