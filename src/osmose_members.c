@@ -63,6 +63,17 @@ osmose_member_state_name (int state)
     }
 }
 
+#define S_TELL_US 1000000       //  mend a sender's stale accusation at most this often
+
+const char *
+osmose_members_kind_name (int kind)
+{
+    static const char *names [OSMOSE_MEMBERS_KINDS] = {
+        NULL, "ping", "ack", "ping_req", "gossip", "join", "sync_hash", "sync_full", "nack"
+    };
+    return kind > 0 && kind < OSMOSE_MEMBERS_KINDS? names [kind]: "none";
+}
+
 uint64_t
 members_random (osmose_members_t *self)
 {
@@ -552,11 +563,12 @@ s_apply (osmose_members_t *self, const members_record_t *record)
 //  probe of a member outside our links opens a CurveZMQ connection, and
 //  the suspect, already slow perhaps, must accept and answer every one
 //  (a hundred of them at 128 peers). Its neighbours confirm (it is in our
-//  view), and a few others by lot, about as many as the indirect probes
+//  view, or we are linked), and a few others by lot, about as many as the
+//  indirect probes
 static bool
 s_confirms (osmose_members_t *self, members_entry_t *member)
 {
-    if (members_view_has (self, member))
+    if (members_view_has (self, member) || (self->params.linked && members_linked (self, member)))
         return true;
     uint64_t wanted = (uint64_t) self->params.indirect_probes + 1;
     uint64_t alive = (uint64_t) osmose_members_alive (self);
@@ -655,9 +667,15 @@ osmose_members_receive (osmose_members_t *self, const char *from,
         s_apply (self, &record);
     }
     members_entry_t *sender = members_find (self, from_idb);
+    //  Once a second per sender: in a burst of suspicions every message
+    //  may carry a stale one about us, and a reply to each is a storm
     if (self->tell_sender) {
         self->tell_sender = false;
-        members_send_self (self, from);
+        if (!sender || sender->told_at == 0 || now_us - sender->told_at >= S_TELL_US) {
+            members_send_self (self, from);
+            if (sender)
+                sender->told_at = now_us;
+        }
     }
     if (sender) {
         sender->last_heard = now_us;

@@ -84,6 +84,15 @@ typedef void (osmose_members_change_fn) (void *arg, const char *id,
 typedef bool (osmose_members_admit_fn) (void *arg, const char *id,
                                         const uint8_t *public_key);
 
+//  Is a connection open between us and this member, either way? Over
+//  CurveZMQ a message to anyone else opens one (a handshake that costs
+//  both sides scalar multiplications, then evicts another link), and with
+//  a hundred members that churn, under load, is what loses probes and
+//  feeds false suspicions. So indirect-probe helpers are picked among
+//  linked members first, and linked members always confirm a suspicion
+//  (others only by lot). NULL counts every member as linked.
+typedef bool (osmose_members_linked_fn) (void *arg, const char *id);
+
 //  Tunables; osmose_members_params_default fills the defaults, which meet
 //  the mesh's targets with 32 peers on loopback (see the self-test).
 typedef struct {
@@ -114,6 +123,8 @@ typedef struct {
     void *change_arg;
     osmose_members_admit_fn *admit;         //  may be NULL
     void *admit_arg;
+    osmose_members_linked_fn *linked;       //  may be NULL
+    void *linked_arg;
 } osmose_members_params_t;
 
 //  A member as the table sees it. Pointers are owned by the engine and stay
@@ -150,6 +161,12 @@ typedef struct {
     size_t size;
 } osmose_members_out_t;
 
+//  Message kinds, for the counters: ping, ack, ping-req, gossip, join,
+//  sync-hash, sync-full, nack (osmose_members_kind_name)
+#define OSMOSE_MEMBERS_KINDS 9
+const char *
+    osmose_members_kind_name (int kind);
+
 //  Counters, for osmose-top and tests.
 typedef struct {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
@@ -159,6 +176,7 @@ typedef struct {
     uint64_t probes, probe_failures, indirect_probes;
     uint64_t suspicions, refutations, deaths;
     uint64_t syncs;                     //  full-table exchanges
+    uint64_t sent_by_kind [OSMOSE_MEMBERS_KINDS];   //  messages we sent, by kind
     int health;                         //  current local health multiplier
 } osmose_members_stats_t;
 

@@ -42,6 +42,7 @@ typedef struct {
     size_t app_size;
     int64_t rtt_us;             //  EWMA, -1 unknown
     int64_t last_heard;
+    int64_t told_at;                //  we last sent it our record to mend a stale accusation
     uint8_t pulse [OSMOSE_MEMBERS_PULSE_MAX];   //  its own word on its fast figures
     size_t pulse_size;
     int64_t pulse_at;           //  when heard, -1 never
@@ -140,6 +141,9 @@ void members_rotation_insert (osmose_members_t *self, members_entry_t *member);
 members_entry_t *members_rotation_next (osmose_members_t *self);
 members_entry_t *members_probe_next (osmose_members_t *self);
 bool members_view_has (osmose_members_t *self, const members_entry_t *member);
+bool members_linked (osmose_members_t *self, const members_entry_t *member);
+size_t members_pick (osmose_members_t *self, members_entry_t **picked, size_t wanted,
+                     const members_entry_t *besides);
 void members_view_update (osmose_members_t *self);
 void members_view_forget (osmose_members_t *self, members_entry_t *member);
 

@@ -131,6 +131,8 @@ s_builder_send (osmose_members_t *self, s_builder_t *builder, const char *to)
     out->size = writer->pos;
     self->stats.msgs_out++;
     self->stats.bytes_out += out->size;
+    if (builder->header.type < OSMOSE_MEMBERS_KINDS)
+        self->stats.sent_by_kind [builder->header.type]++;
     zlistx_add_end (self->outbox, out);
 }
 
@@ -390,32 +392,20 @@ s_probe_failed (osmose_members_t *self, members_entry_t *member)
         members_confirm (self, member, self->me->idb);
 }
 
-static bool
-s_is_chosen (members_entry_t *member, int count, const uint8_t *idb)
-{
-    for (int i = 0; i < count; i++)
-        if (memcmp (member->helpers [i], idb, MEMBERS_IDB) == 0)
-            return true;
-    return false;
-}
-
-//  Direct probe timed out: ask k random live members to probe for us
+//  Direct probe timed out: ask k live members to probe for us, those we
+//  are linked with first, so asking opens no connection
 static void
 s_probe_indirect (osmose_members_t *self, members_entry_t *member)
 {
-    int wanted = self->params.indirect_probes < MEMBERS_HELPERS_MAX?
-                 self->params.indirect_probes: MEMBERS_HELPERS_MAX;
-    int sent = 0;
-    for (size_t tries = 0; sent < wanted && tries < 4 * (size_t) wanted + 8; tries++) {
-        members_entry_t *helper = self->members [members_random (self) % self->size];
-        if (helper->is_self || helper == member || helper->state != OSMOSE_MEMBER_ALIVE)
-            continue;
-        if (s_is_chosen (member, sent, helper->idb))
-            continue;
-        members_send (self, helper->id, MEMBERS_MSG_PING_REQ, member->probe_seq, member->idb);
-        memcpy (member->helpers [sent], helper->idb, MEMBERS_IDB);
+    size_t wanted = self->params.indirect_probes < MEMBERS_HELPERS_MAX?
+                    (size_t) self->params.indirect_probes: MEMBERS_HELPERS_MAX;
+    members_entry_t *helpers [MEMBERS_HELPERS_MAX];
+    int sent = (int) members_pick (self, helpers, wanted, member);
+    for (int i = 0; i < sent; i++) {
+        members_send (self, helpers [i]->id, MEMBERS_MSG_PING_REQ, member->probe_seq,
+                      member->idb);
+        memcpy (member->helpers [i], helpers [i]->idb, MEMBERS_IDB);
         self->stats.indirect_probes++;
-        sent++;
     }
     if (sent == 0) {
         s_probe_failed (self, member);
@@ -528,6 +518,8 @@ s_tick_sync (osmose_members_t *self)
     //  Anywhere in [interval / 2, interval * 3 / 2], so syncs do not align
     self->sync_next = self->now + interval / 2
                     + (int64_t) (members_random (self) % (uint64_t) (interval + 1));
+    //  Any member, linked or not: one connection per interval is cheap, and
+    //  a partner from beyond our links is what mixes the tables
     for (int tries = 0; tries < 8; tries++) {
         members_entry_t *member = self->members [members_random (self) % self->size];
         if (!member->is_self && member->state == OSMOSE_MEMBER_ALIVE) {

@@ -6,6 +6,7 @@
 */
 #include "osmose_prelude.h"
 #include "osmose_members_sim.h"
+#include "osmose_members_msg.h"
 
 uint64_t
 osmose_members_sim_rand (osmose_members_sim_t *self)
@@ -93,6 +94,35 @@ s_sign (void *arg, const uint8_t *data, size_t size, uint8_t *signature)
     osmose_identity_sign ((osmose_identity_t *) arg, data, size, signature);
 }
 
+static bool
+s_in_view (osmose_members_t *engine, const char *id)
+{
+    const char *view [128];
+    size_t size = osmose_members_active_view (engine, view, 128);
+    for (size_t k = 0; k < size; k++)
+        if (streq (view [k], id))
+            return true;
+    return false;
+}
+
+//  The daemon keeps a link to each member of its active view, and answers
+//  over links made to it: I and J are linked when either's view holds the
+//  other
+static bool
+s_connected (osmose_members_sim_t *self, int i, int j)
+{
+    return s_in_view (self->engines [i], osmose_identity_id (self->identities [j]))
+        || s_in_view (self->engines [j], osmose_identity_id (self->identities [i]));
+}
+
+static bool
+s_linked (void *arg, const char *id)
+{
+    osmose_members_sim_ref_t *ref = (osmose_members_sim_ref_t *) arg;
+    int j = s_index_of (ref->sim, id);
+    return j >= 0 && ref->sim->engines [j] && s_connected (ref->sim, ref->index, j);
+}
+
 //  Member I's engine, as a fresh process would make it
 static void
 s_engine_new (osmose_members_sim_t *self, int i, int64_t now)
@@ -110,6 +140,8 @@ s_engine_new (osmose_members_sim_t *self, int i, int64_t now)
     params.sign_arg = self->identities [i];
     params.on_change = s_on_change;
     params.change_arg = &self->refs [i];
+    params.linked = s_linked;
+    params.linked_arg = &self->refs [i];
     osmose_members_destroy (&self->engines [i]);
     self->engines [i] = osmose_members_new (osmose_identity_id (self->identities [i]),
                                             &info, &params, now);
@@ -188,6 +220,13 @@ osmose_members_sim_drain (osmose_members_sim_t *self, int i)
     while (osmose_members_next_out (self->engines [i], &out)) {
         self->bytes_out [i] += out.size;
         int to = s_index_of (self, out.to);
+        members_reader_t reader = { out.data, out.size, 0 };
+        members_msg_header_t header;
+        if (to >= 0 && members_msg_header (&reader, &header) == 0
+        &&  header.type == MEMBERS_MSG_PING_REQ) {
+            self->ping_reqs++;
+            self->unlinked_ping_reqs += !s_connected (self, i, to);
+        }
         bool lost = (double) (osmose_members_sim_rand (self) % 1000000) < self->loss * 1e6;
         if (to < 0 || lost || !self->up [i]) {
             free (out.data);

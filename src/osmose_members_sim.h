@@ -52,6 +52,7 @@ struct _osmose_members_sim_t {
     int suspicions_of_live;
     osmose_members_params_t params;
     bool signatures;
+    uint64_t ping_reqs, unlinked_ping_reqs;    //  sent; to members neither's view holds
 };
 
 

@@ -175,6 +175,20 @@ s_test_trust (bool verbose)
     osmose_members_stats (sim->engines [0], &stats);
     assert (stats.refutations == 1);
     assert (sim->false_deaths == 0);
+
+    //  C keeps accusing A's old life: A sends C its record back, once a
+    //  second however many stale accusations come
+    uint64_t told = stats.sent_by_kind [MEMBERS_MSG_GOSSIP];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 5; i++) {
+            rc = osmose_members_receive (sim->engines [0], c_id, message, writer.pos, sim->now);
+            assert (rc == 0);
+        }
+        osmose_members_stats (sim->engines [0], &stats);
+        assert (stats.sent_by_kind [MEMBERS_MSG_GOSSIP] == told + 1 + (uint64_t) round);
+        osmose_members_sim_drain (sim, 0);
+        sim->now += 1000000;
+    }
     if (verbose)
         printf ("\n   forged records refused, suspicion refuted OK");
     osmose_members_sim_destroy (&sim);
@@ -393,7 +407,12 @@ s_test_mesh (int n, uint64_t seed, bool verbose)
     int rc = osmose_members_lookup (sim->engines [0], osmose_identity_id (sim->identities [cut]), &member);
     assert (rc == 0);
     sim->cut_until [cut] = sim->now + 350000;
+    uint64_t ping_reqs = sim->ping_reqs, unlinked = sim->unlinked_ping_reqs;
     osmose_members_sim_run (sim, sim->now + 3000000);
+    //  The cut member's neighbours asked others to probe it: members they
+    //  are linked with, so asking opened no connection
+    assert (sim->ping_reqs > ping_reqs);
+    assert (sim->unlinked_ping_reqs == unlinked);
     osmose_members_stats_t stats;
     osmose_members_stats (sim->engines [cut], &stats);
     assert (osmose_members_sim_all_see_all (sim));

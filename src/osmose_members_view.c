@@ -97,12 +97,40 @@ members_view_has (osmose_members_t *self, const members_entry_t *member)
     return false;
 }
 
+bool
+members_linked (osmose_members_t *self, const members_entry_t *member)
+{
+    return !self->params.linked || self->params.linked (self->params.linked_arg, member->id);
+}
+
+//  Up to WANTED distinct live members other than us and BESIDES, linked
+//  ones first (a message to them opens no connection), from a random
+//  place in the table; returns how many went into PICKED
+size_t
+members_pick (osmose_members_t *self, members_entry_t **picked, size_t wanted,
+              const members_entry_t *besides)
+{
+    size_t count = 0;
+    size_t start = self->size? (size_t) (members_random (self) % self->size): 0;
+    for (int pass = 0; pass < 2 && count < wanted; pass++)
+        for (size_t i = 0; i < self->size && count < wanted; i++) {
+            members_entry_t *member = self->members [(start + i) % self->size];
+            if (member->is_self || member == besides || member->state != OSMOSE_MEMBER_ALIVE
+            ||  members_linked (self, member) != (pass == 0))
+                continue;
+            picked [count++] = member;
+        }
+    return count;
+}
+
 //  Whom to probe next. Three probes in four go to the active view, in
 //  turn: the daemon keeps links to it, so they cost no connection, while
 //  a probe of anyone else opens a CurveZMQ connection (and its ACK one
 //  back) and evicts another; with a hundred members that churn is what
 //  loses probes under load. The fourth walks the rotation of all members,
-//  so each is still probed by someone about once per interval.
+//  so each is still probed by someone about once per interval, and the
+//  news it carries reaches beyond our links (limiting the rotation to
+//  linked members slowed a simulated 128-member join from 1.3 s to 8.7 s).
 members_entry_t *
 members_probe_next (osmose_members_t *self)
 {

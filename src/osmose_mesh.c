@@ -88,6 +88,14 @@ s_on_change (void *arg, const char *id, int old_state, int new_state)
         zsys_info ("osmose: member %s joined (%s)", id, osmose_member_state_name (new_state));
 }
 
+//  A connection either way: ours, or the member's into our inbox
+static bool
+s_linked (void *arg, const char *id)
+{
+    osmose_mesh_t *self = (osmose_mesh_t *) arg;
+    return osmose_transport_reachable (self->transport, id);
+}
+
 //  Close least recently used links outside the view until at most LIMIT
 //  remain: the bound on open links holds at every moment, not just after
 //  housekeeping
@@ -257,6 +265,8 @@ osmose_mesh_new (osmose_config_t *config, osmose_identity_t *identity,
     params.require_signatures = true;
     params.on_change = s_on_change;
     params.change_arg = self;
+    params.linked = s_linked;
+    params.linked_arg = self;
     osmose_member_info_t info = {
         .endpoint = self->endpoint, .name = name, .location = self->location,
         .public_key = osmose_identity_public (identity)
@@ -574,20 +584,33 @@ osmose_mesh_status_json (osmose_mesh_t *self)
     json_t *view_json = json_array ();
     for (size_t index = 0; view_json && index < view_size; index++)
         json_array_append_new (view_json, json_string (view [index]));
+    json_t *by_kind = json_object ();
+    for (int kind = 1; by_kind && kind < OSMOSE_MEMBERS_KINDS; kind++)
+        json_object_set_new (by_kind, osmose_members_kind_name (kind),
+                             json_integer ((json_int_t) members.sent_by_kind [kind]));
     json_t *by_type = json_object ();
     for (int type = 1; by_type && type < OSMOSE_MSG_TYPE_LIMIT; type++)
         json_object_set_new (by_type, osmose_msg_type_name (type),
                              json_integer ((json_int_t) transport.bytes_sent_by_type [type]));
-    return json_pack ("{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:o}",
+    return json_pack ("{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+                      " s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:o, s:o}",
         "alive", counts [OSMOSE_MEMBER_ALIVE], "suspect", counts [OSMOSE_MEMBER_SUSPECT],
         "dead", counts [OSMOSE_MEMBER_DEAD], "left", counts [OSMOSE_MEMBER_LEFT],
         "links", (int) osmose_transport_links (self->transport),
+        "links_opened", (json_int_t) transport.links_opened,
         "msgs_out", (json_int_t) transport.sent, "msgs_in", (json_int_t) transport.received,
         "bytes_out", (json_int_t) transport.bytes_sent,
         "bytes_in", (json_int_t) transport.bytes_received,
         "malformed", (json_int_t) (transport.malformed + members.malformed),
         "send_dropped", (json_int_t) transport.send_dropped,
-        "health", members.health, "bytes_out_by_type", by_type, "view", view_json);
+        "probes", (json_int_t) members.probes,
+        "probe_failures", (json_int_t) members.probe_failures,
+        "indirect_probes", (json_int_t) members.indirect_probes,
+        "suspicions", (json_int_t) members.suspicions,
+        "refutations", (json_int_t) members.refutations,
+        "syncs", (json_int_t) members.syncs,
+        "health", members.health, "bytes_out_by_type", by_type,
+        "members_sent", by_kind, "view", view_json);
 }
 
 const char *

@@ -261,6 +261,7 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
         return OSMOSE_ENOMEM;
     }
     zhashx_insert (self->links, id, link);
+    self->stats.links_opened++;
     return 0;
 }
 

@@ -111,6 +111,7 @@ int OSMOSE_CHECK
 //  send (queue full), and handshakes refused since the last call.
 typedef struct {
     uint64_t sent, received, malformed, send_dropped, bytes_sent, bytes_received;
+    uint64_t links_opened;                  //  connections we opened (CURVE handshakes)
     uint64_t bytes_sent_by_type [OSMOSE_MSG_TYPE_LIMIT];    //  where traffic goes
 } osmose_transport_stats_t;
 void
