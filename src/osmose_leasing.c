@@ -36,6 +36,38 @@ s_start_time (int64_t pid)
     return start;
 }
 
+//  ENTRY as a candidate from MEMBER; false when it advertises no work
+//  endpoint we can read (kept anyway, resources zero, when ALL_STATES)
+static bool
+s_member_fill (osmose_leasing_t *self, const osmose_member_t *member, leasing_member_t *entry,
+               bool all_states)
+{
+    memset (entry, 0, sizeof (*entry));
+    osmose_resources_t resources;
+    if (member->is_self) {
+        resources = self->resources;
+        snprintf (entry->work, sizeof (entry->work), "%s", osmose_work_endpoint (self->work));
+    }
+    else {
+        bool ok = osmose_mesh_member_resources (self->mesh, member, &resources, entry->work,
+                                                sizeof (entry->work)) == 0;
+        if (!ok && !all_states)
+            return false;
+        if (!ok)
+            memset (&resources, 0, sizeof (resources));
+    }
+    snprintf (entry->id, sizeof (entry->id), "%s", member->id);
+    snprintf (entry->name, sizeof (entry->name), "%s", member->name);
+    snprintf (entry->location, sizeof (entry->location), "%s", member->location);
+    entry->state = osmose_member_state_name (member->state);
+    entry->is_self = member->is_self;
+    osmose_proximity_candidate_set (&entry->candidate, &resources);
+    entry->candidate.id = entry->id;
+    entry->candidate.location = entry->location;
+    entry->candidate.rtt_us = member->is_self? 0: member->rtt_us;
+    return true;
+}
+
 //  Fill the member table as candidates: alive members that advertise a
 //  work endpoint; ourselves too when WITH_SELF. Returns how many.
 size_t
@@ -51,34 +83,18 @@ leasing_members (osmose_leasing_t *self, bool with_self, bool only_self, bool al
             continue;
         if (!all_states && member.state != OSMOSE_MEMBER_ALIVE)
             continue;
-        leasing_member_t *entry = &self->members [count];
-        memset (entry, 0, sizeof (*entry));
-        osmose_resources_t resources;
-        if (member.is_self) {
-            resources = self->resources;
-            snprintf (entry->work, sizeof (entry->work), "%s",
-                      osmose_work_endpoint (self->work));
-        }
-        else {
-            bool ok = osmose_mesh_member_resources (&member, &resources, entry->work,
-                                                    sizeof (entry->work)) == 0;
-            if (!ok && !all_states)
-                continue;
-            if (!ok)
-                memset (&resources, 0, sizeof (resources));
-        }
-        snprintf (entry->id, sizeof (entry->id), "%s", member.id);
-        snprintf (entry->name, sizeof (entry->name), "%s", member.name);
-        snprintf (entry->location, sizeof (entry->location), "%s", member.location);
-        entry->state = osmose_member_state_name (member.state);
-        entry->is_self = member.is_self;
-        osmose_proximity_candidate_set (&entry->candidate, &resources);
-        entry->candidate.id = entry->id;
-        entry->candidate.location = entry->location;
-        entry->candidate.rtt_us = member.is_self? 0: member.rtt_us;
-        count++;
+        if (s_member_fill (self, &member, &self->members [count], all_states))
+            count++;
     }
     return count;
+}
+
+bool
+leasing_member_load (osmose_leasing_t *self, const char *id, leasing_member_t *entry)
+{
+    osmose_member_t member;
+    return osmose_members_lookup (osmose_mesh_members (self->mesh), id, &member) == 0
+        && member.state == OSMOSE_MEMBER_ALIVE && s_member_fill (self, &member, entry, false);
 }
 
 leasing_member_t *
@@ -367,8 +383,9 @@ static void
 s_acquired (osmose_leasing_t *self, const osmose_market_event_t *event)
 {
     leasing_acquire_t *acquire = s_acquire_of (self, event->request);
-    size_t count = leasing_members (self, true, false, false);
-    leasing_member_t *provider = leasing_member_find (self, count, event->peer);
+    //  One member, not the whole table: an acquisition waits on this
+    leasing_member_t entry;
+    leasing_member_t *provider = leasing_member_load (self, event->peer, &entry)? &entry: NULL;
     osmose_token_t grant = { .cpus = event->cpus, .gpus = event->gpus, .npus = event->npus,
                              .memory_mb = event->memory_mb };
     if (!acquire || !acquire->reply || !provider

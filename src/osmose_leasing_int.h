@@ -105,6 +105,10 @@ size_t
     leasing_members (osmose_leasing_t *self, bool with_self, bool only_self, bool all_states);
 leasing_member_t *
     leasing_member_find (osmose_leasing_t *self, size_t count, const char *id);
+//  ENTRY as the candidate that the alive member ID is; false when it is
+//  not alive or advertises no work endpoint
+bool
+    leasing_member_load (osmose_leasing_t *self, const char *id, leasing_member_t *entry);
 int
     leasing_parse_request (json_t *request, leasing_acquire_t *acquire, char *error,
                            size_t error_size);

@@ -25,11 +25,27 @@ struct _osmose_mesh_t {
     char location [OSMOSE_LOCATION_MAX_LENGTH + 1];
     int64_t hop_weight_us;
     zhashx_t *last_used;            //  link id -> int64_t * (µs of last send)
+    zhashx_t *adverts;              //  member id -> s_advert_t, parsed adverts
     int64_t next_housekeeping;
     s_route_t routes [OSMOSE_MSG_TYPE_LIMIT];
     osmose_mesh_change_fn *change_fn;
     void *change_arg;
 };
+
+//  A member's advert as parsed at one incarnation
+typedef struct {
+    uint32_t incarnation;
+    int rc;                         //  0, or OSMOSE_EPROTO: missing or malformed
+    osmose_resources_t resources;
+    char work [256];                //  its work endpoint, "" when none
+} s_advert_t;
+
+static void
+s_advert_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
 
 static void
     s_handle (osmose_mesh_t *self, void *socket);
@@ -241,10 +257,13 @@ osmose_mesh_new (osmose_config_t *config, osmose_identity_t *identity,
     snprintf (self->location, sizeof (self->location), "%s", location? location: "");
     self->hop_weight_us = osmose_config_int (config, "proximity/topology_weight_us");
     self->last_used = zhashx_new ();
+    self->adverts = zhashx_new ();
+    if (self->adverts)
+        zhashx_set_destructor (self->adverts, s_advert_free);
     self->transport = osmose_transport_new (identity, osmose_config_str (config, "mesh/bind"),
         (size_t) osmose_config_int (config, "mesh/max_frame_bytes"), error, error_size);
-    if (!self->last_used || !self->transport) {
-        if (!self->last_used)
+    if (!self->last_used || !self->adverts || !self->transport) {
+        if (!self->last_used || !self->adverts)
             snprintf (error, error_size, "out of memory");
         osmose_mesh_destroy (&self);
         return NULL;
@@ -296,6 +315,7 @@ osmose_mesh_destroy (osmose_mesh_t **self_p)
         }
         osmose_transport_destroy (&self->transport);
         zhashx_destroy (&self->last_used);
+        zhashx_destroy (&self->adverts);
         free (self);
         *self_p = NULL;
     }
@@ -482,24 +502,48 @@ osmose_mesh_set_load (osmose_mesh_t *self, const osmose_resources_load_t *load)
     return osmose_members_set_pulse (self->members, pulse, sizeof (pulse), s_now ());
 }
 
-int
-osmose_mesh_member_resources (const osmose_member_t *member, osmose_resources_t *resources,
-                              char *work, size_t work_size)
+//  The advert is the member's own word: parse it, never trust it
+static void
+s_advert_parse (const osmose_member_t *member, s_advert_t *advert)
 {
-    assert (member && resources);
-    //  The advert is the member's own word: parse it, never trust it
     json_error_t error;
-    json_t *advert = member->app_size?
+    json_t *json = member->app_size?
         json_loadb ((const char *) member->app, member->app_size, 0, &error): NULL;
-    const char *endpoint = json_string_value (json_object_get (advert, "work"));
-    int rc = advert && osmose_resources_from_json (advert, resources) == 0? 0: OSMOSE_EPROTO;
-    if (rc == 0 && work)
-        rc = endpoint && strlen (endpoint) < work_size? 0: OSMOSE_EPROTO;
-    if (rc == 0 && work)
-        snprintf (work, work_size, "%s", endpoint);
-    json_decref (advert);
-    if (rc)
-        return rc;
+    const char *endpoint = json_string_value (json_object_get (json, "work"));
+    advert->incarnation = member->incarnation;
+    advert->rc = json && osmose_resources_from_json (json, &advert->resources) == 0?
+                 0: OSMOSE_EPROTO;
+    snprintf (advert->work, sizeof (advert->work), "%s",
+              endpoint && strlen (endpoint) < sizeof (advert->work)? endpoint: "");
+    json_decref (json);
+}
+
+int
+osmose_mesh_member_resources (osmose_mesh_t *self, const osmose_member_t *member,
+                              osmose_resources_t *resources, char *work, size_t work_size)
+{
+    assert (self && member && resources);
+    s_advert_t *advert = (s_advert_t *) zhashx_lookup (self->adverts, member->id);
+    if (!advert || advert->incarnation != member->incarnation) {
+        //  Members come and go: forget the lot now and then rather than
+        //  track each one's departure
+        if (!advert && zhashx_size (self->adverts) > 2 * osmose_members_size (self->members) + 64)
+            zhashx_purge (self->adverts);
+        if (!advert) {
+            advert = (s_advert_t *) zmalloc (sizeof (s_advert_t));
+            if (!advert)
+                return OSMOSE_ENOMEM;
+            zhashx_insert (self->adverts, member->id, advert);
+        }
+        s_advert_parse (member, advert);
+    }
+    if (advert->rc)
+        return advert->rc;
+    if (work && (!*advert->work || strlen (advert->work) >= work_size))
+        return OSMOSE_EPROTO;
+    if (work)
+        snprintf (work, work_size, "%s", advert->work);
+    *resources = advert->resources;
     //  Its pulse is newer than the figures it signed
     osmose_resources_load_t heard;
     if (member->pulse_size
@@ -530,7 +574,7 @@ s_member_json (osmose_mesh_t *self, osmose_member_t *member)
     json_object_set_new (entry, "score_us", json_integer (
         osmose_proximity_score (rtt >= 0? rtt: 0, hops, self->hop_weight_us)));
     osmose_resources_t resources;
-    if (osmose_mesh_member_resources (member, &resources, NULL, 0) == 0) {
+    if (osmose_mesh_member_resources (self, member, &resources, NULL, 0) == 0) {
         osmose_resources_capacity_t *capacity = &resources.capacity;
         json_object_set_new (entry, "resources", json_pack (
             "{s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:s}",
@@ -696,6 +740,38 @@ osmose_mesh_test (bool verbose)
     json_decref (peers);
     if (verbose)
         printf ("(converged) ");
+
+    //  Peer 1 advertises 4 CPUs, then 2: peer 0 reads each advert once
+    //  per incarnation, and the second one, not its cache of the first
+    for (int cpus = 4; cpus >= 2; cpus -= 2) {
+        osmose_resources_t mine;
+        memset (&mine, 0, sizeof (mine));
+        mine.capacity.cpus = cpus;
+        json_t *advert = osmose_resources_json (&mine);
+        assert (advert);
+        json_object_set_new (advert, "work", json_string ("tcp://127.0.0.1:9"));
+        assert (osmose_mesh_advertise (meshes [1], advert) == 0);
+        json_decref (advert);
+        osmose_resources_t theirs;
+        memset (&theirs, 0, sizeof (theirs));
+        char work [64] = "";
+        deadline = zclock_mono () + 5000;
+        while (theirs.capacity.cpus != cpus && zclock_mono () < deadline) {
+            void *which = zpoller_wait (poller, 10);
+            for (int peer = 0; peer <= PEERS; peer++) {
+                if (which == osmose_mesh_inbox (meshes [peer]))
+                    osmose_mesh_handle (meshes [peer]);
+                osmose_mesh_tick (meshes [peer]);
+            }
+            osmose_member_t member;
+            if (osmose_members_lookup (meshes [0]->members, osmose_identity_id (identities [1]),
+                                       &member) == 0
+            &&  osmose_mesh_member_resources (meshes [0], &member, &theirs, work,
+                                              sizeof (work)) != 0)
+                theirs.capacity.cpus = 0;
+        }
+        assert (theirs.capacity.cpus == cpus && streq (work, "tcp://127.0.0.1:9"));
+    }
 
     zpoller_destroy (&poller);
     for (index = 0; index <= PEERS; index++) {

@@ -95,10 +95,12 @@ int OSMOSE_CHECK
 //  What MEMBER advertises (its signed advert, parsed, never trusted),
 //  with the fast figures of its pulse when it told us one; and its work
 //  endpoint into WORK when WORK is not NULL. 0, or OSMOSE_EPROTO when the
-//  advert (or the endpoint asked for) is missing or malformed.
+//  advert (or the endpoint asked for) is missing or malformed. An advert
+//  changes only with its member's incarnation, so each is parsed once
+//  per incarnation (an acquisition reads every member's).
 int OSMOSE_CHECK
-    osmose_mesh_member_resources (const osmose_member_t *member, osmose_resources_t *resources,
-                                  char *work, size_t work_size);
+    osmose_mesh_member_resources (osmose_mesh_t *self, const osmose_member_t *member,
+                                  osmose_resources_t *resources, char *work, size_t work_size);
 
 //  Replace what we advertise about ourselves (a JSON object, e.g. our
 //  resources); disseminated with our membership record.
