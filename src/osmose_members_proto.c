@@ -577,7 +577,7 @@ int64_t
 osmose_members_deadline (osmose_members_t *self)
 {
     int64_t deadline = INT64_MAX;
-    bool pending = false;
+    bool pending = false, others = false;
     int limit = members_retransmits (self);
     if (!self->leaving) {
         deadline = self->probe_next;
@@ -598,6 +598,8 @@ osmose_members_deadline (osmose_members_t *self)
         int64_t at = INT64_MAX;
         bool news = member->tx_sent < limit;
         pending |= news;
+        others |= !member->is_self && (member->state == OSMOSE_MEMBER_ALIVE
+                                    || member->state == OSMOSE_MEMBER_SUSPECT);
         if (self->leaving)
             continue;
         if (member->probe_phase != MEMBERS_PROBE_NONE)
@@ -612,7 +614,9 @@ osmose_members_deadline (osmose_members_t *self)
         if (at < deadline)
             deadline = at;
     }
-    if (pending && self->gossip_next < deadline)
+    //  Alone, news has nobody to go to: no push timer (a peer by itself
+    //  would otherwise wake every gossip interval for nothing)
+    if (pending && others && self->gossip_next < deadline)
         deadline = self->gossip_next;
     self->asked = deadline < self->now? self->now: deadline;
     return self->asked;
