@@ -545,6 +545,16 @@ s_lease_new (osmose_t *mesh, const osmose_request_t *request)
 }
 
 //  The daemon answered an acquisition: open the work connection
+//  The daemon's answer as osmose_lease_json shows it: no secrets, and
+//  whether the work connection was kept from an earlier lease
+static void
+s_public_info (osmose_lease_t *self, json_t *reply)
+{
+    json_object_del (reply, "token");
+    json_object_del (reply, "delegation");
+    json_object_set_new (reply, "connection", json_string (self->reused? "kept": "new"));
+}
+
 static int
 s_acquired (osmose_lease_t *self, json_t *reply, int timeout_ms, osmose_lease_t **lease_p)
 {
@@ -559,9 +569,7 @@ s_acquired (osmose_lease_t *self, json_t *reply, int timeout_ms, osmose_lease_t 
         s_lease_destroy (&self);
         return rc;
     }
-    json_object_del (reply, "token");
-    json_object_del (reply, "delegation");
-    json_object_set_new (reply, "connection", json_string (self->reused? "kept": "new"));
+    s_public_info (self, reply);
     self->info = json_incref (reply);
     *lease_p = self;
     return 0;
@@ -903,9 +911,7 @@ s_migrate (osmose_lease_t *self, const char *why, bool exclude)
         snprintf (reason, sizeof (reason), "%.500s; no other lease: %.480s", why, detail);
         return s_end (self, rc, reason);
     }
-    json_object_del (reply, "token");
-    json_object_del (reply, "delegation");
-    json_object_set_new (reply, "connection", json_string (self->reused? "kept": "new"));
+    s_public_info (self, reply);
     json_decref (self->info);
     self->info = reply;
     rc = osmose_inflight_each (self->inflight, s_resend, self);

@@ -220,15 +220,16 @@ s_again (osmose_t *mesh, const osmose_request_t *request, const char *function,
     for (int round = 0; round < 2; round++) {
         osmose_lease_t *lease = NULL;
         int rc = osmose_lease_acquire (mesh, request, s_timeout_ms, &lease);
-        if (rc)
-            return s_fail ("acquire", rc);
-        if (s_print_lease (lease)
-        ||  (rc = osmose_lease_run (lease, function, input, strlen (input), &outputs [round],
-                                    &sizes [round], 30000))) {
+        bool acquired = rc == 0;
+        if (acquired && (rc = s_print_lease (lease)) == 0
+        &&  (rc = osmose_lease_run (lease, function, input, strlen (input), &outputs [round],
+                                    &sizes [round], 30000)) != 0)
             fprintf (stderr, "lease_probe: run: %s: %s\n", osmose_strerror_name (rc),
                      osmose_lease_last_error (lease));
+        if (rc) {
             osmose_lease_release (&lease);
-            return 1;
+            osmose_free (outputs [0]);
+            return acquired? 1: s_fail ("acquire", rc);
         }
         osmose_lease_release (&lease);
     }
