@@ -16,6 +16,8 @@ typedef struct {
     char *endpoint;
     zpoller_t *poller;              //  where socket is polled, or NULL
     int retries;                    //  reconnects scheduled since it was up
+    bool up;                        //  its CURVE handshake is done
+    int seen;                       //  S_DROPPED, S_REFUSED not yet reported
 } s_link_t;
 
 //  The way back to a peer whose own link reached our inbox: its routing
@@ -75,15 +77,15 @@ s_link_poll_on (s_link_t *link, zpoller_t *poller)
 #define S_DROPPED 1                 //  the connection went down
 #define S_REFUSED 2                 //  and connecting again was refused
 
-//  Drain LINK's monitor; returns S_DROPPED and S_REFUSED as it saw them.
-//  libzmq schedules a reconnect (CONNECT_RETRIED) as soon as a connection
-//  drops, and again each time an attempt fails: the second one with no
-//  connection between says nothing listens there any more. Said once per
-//  outage: later refusals are the same news
-static int
+//  Drain LINK's monitor into link->up and link->seen (S_DROPPED and
+//  S_REFUSED until reported). libzmq schedules a reconnect
+//  (CONNECT_RETRIED) as soon as a connection drops, and again each time an
+//  attempt fails: the second one with no connection between says nothing
+//  listens there any more. Said once per outage: later refusals are the
+//  same news
+static void
 s_link_drain (s_link_t *link)
 {
-    int seen = 0;
     //  Each event is two frames: event number (u16) and value (u32), then
     //  the address
     while (link->monitor && zsock_events (link->monitor) & ZMQ_POLLIN) {
@@ -95,16 +97,19 @@ s_link_drain (s_link_t *link)
         if (number == ZMQ_EVENT_CONNECTED)
             link->retries = 0;
         else
+        if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            link->up = true;
+        else
         if (number == ZMQ_EVENT_DISCONNECTED) {
-            seen |= S_DROPPED;
+            link->seen |= S_DROPPED;
             link->retries = 0;
+            link->up = false;
         }
         else
         if (number == ZMQ_EVENT_CONNECT_RETRIED && ++link->retries == 2)
-            seen |= S_DROPPED | S_REFUSED;
+            link->seen |= S_DROPPED | S_REFUSED;
         zmsg_destroy (&event);
     }
-    return seen;
 }
 
 osmose_transport_t *
@@ -249,7 +254,8 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     snprintf (monitor, sizeof (monitor), "inproc://osmose-link-%p", (void *) link);
     if (zmq_socket_monitor (zsock_resolve (link->socket), monitor,
                             ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                            | ZMQ_EVENT_CONNECT_RETRIED) == 0)
+                            | ZMQ_EVENT_CONNECT_RETRIED
+                            | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0)
         link->monitor = zsock_new_pair (monitor);
     if (zsock_connect (link->socket, "%s", endpoint) != 0) {
         s_link_destroy (&link);
@@ -334,8 +340,10 @@ osmose_transport_dropped_links (osmose_transport_t *self, char (*ids) [OSMOSE_ID
     size_t count = 0;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links)) {
-        int seen = s_link_drain (link);
+        s_link_drain (link);
+        int seen = link->seen;
         if (seen && count < max) {
+            link->seen = 0;
             if (refused)
                 refused [count] = (seen & S_REFUSED) != 0;
             snprintf (ids [count++], OSMOSE_ID_SIZE + 1, "%s",
@@ -351,9 +359,18 @@ osmose_transport_send (osmose_transport_t *self, const char *id,
 {
     assert (self);
     s_link_t *link = id? (s_link_t *) zhashx_lookup (self->links, id): NULL;
-    s_route_t *route = id && !link? (s_route_t *) zhashx_lookup (self->routes, id): NULL;
+    s_route_t *route = id? (s_route_t *) zhashx_lookup (self->routes, id): NULL;
     if (!link && !route)
         return OSMOSE_ENOTFOUND;
+    //  While our link's handshake is still going on, the peer's own link
+    //  to us (when there is one) carries the message at once: a join burst
+    //  keeps every process busy, and a reply queued behind a handshake
+    //  waits for several of them to be scheduled, or is lost with the
+    //  link when the view moves on
+    if (link && route && !link->up)
+        s_link_drain (link);
+    if (link && link->up)
+        route = NULL;
     zframe_t *frame = NULL;
     int rc = osmose_msg_encode (type, body, size, &frame);
     if (rc)
@@ -364,14 +381,18 @@ osmose_transport_send (osmose_transport_t *self, const char *id,
         if (zmq_send (zsock_resolve (self->inbox), route->routing, route->size,
                       ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
             int error = zmq_errno ();
-            zframe_destroy (&frame);
-            if (error == EHOSTUNREACH) {
+            if (error == EHOSTUNREACH)
                 zhashx_delete (self->routes, id);
-                return OSMOSE_ENOTFOUND;
+            if (error != EHOSTUNREACH || !link) {
+                zframe_destroy (&frame);
+                if (error == EHOSTUNREACH)
+                    return OSMOSE_ENOTFOUND;
+                self->stats.send_dropped++;
+                return OSMOSE_EBUSY;
             }
-            self->stats.send_dropped++;
-            return OSMOSE_EBUSY;
+            route = NULL;               //  gone: our link, handshake or not
         }
+        else
         //  Once the routing id is queued the message part always follows
         if (zframe_send (&frame, self->inbox, 0) != 0) {
             zframe_destroy (&frame);
@@ -379,8 +400,7 @@ osmose_transport_send (osmose_transport_t *self, const char *id,
             return OSMOSE_EBUSY;
         }
     }
-    else
-    if (zframe_send (&frame, link->socket, ZFRAME_DONTWAIT) != 0) {
+    if (!route && zframe_send (&frame, link->socket, ZFRAME_DONTWAIT) != 0) {
         zframe_destroy (&frame);
         self->stats.send_dropped++;
         return OSMOSE_EBUSY;
@@ -579,6 +599,30 @@ osmose_transport_test (bool verbose)
     zframe_destroy (&frame);
     assert (osmose_transport_recv_on (a, poller, from, &type, &frame, &body, &size)
             == OSMOSE_ENOTFOUND);
+
+    //  Bob opens his own link: until its handshake is done, what he sends
+    //  still goes back over Alice's link, at once; then over his
+    assert (osmose_transport_allow (a, osmose_identity_public (bob)) == 0);
+    assert (osmose_transport_connect (b, osmose_identity_id (alice), osmose_transport_endpoint (a),
+                                      osmose_identity_public (alice)) == 0);
+    assert (osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "soon", 4) == 0);
+    which = zpoller_wait (links, 3000);
+    assert (which && which != osmose_transport_inbox (a));
+    assert (osmose_transport_recv_on (a, which, from, &type, &frame, &body, &size) == 0);
+    assert (size == 4 && memcmp (body, "soon", 4) == 0);
+    zframe_destroy (&frame);
+    s_link_t *bobs = (s_link_t *) zhashx_lookup (b->links, osmose_identity_id (alice));
+    for (int64_t until = zclock_mono () + 3000; !bobs->up && zclock_mono () < until; zclock_sleep (5))
+        s_link_drain (bobs);
+    assert (bobs->up);
+    assert (osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "late", 4) == 0);
+    assert (zpoller_wait (links, 3000) == osmose_transport_inbox (a));
+    assert (osmose_transport_recv (a, from, &type, &frame, &body, &size) == 0);
+    assert (streq (from, osmose_identity_id (bob)) && size == 4 && memcmp (body, "late", 4) == 0);
+    zframe_destroy (&frame);
+    //  Bob's link goes again (his way back over Alice's link stays)
+    zhashx_delete (b->links, osmose_identity_id (alice));
+    osmose_transport_deny (a, osmose_identity_public (bob));
 
     //  An oversized frame is dropped and counted, and the link survives
     uint8_t *big = (uint8_t *) calloc (1, 6000);
