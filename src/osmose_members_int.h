@@ -98,6 +98,7 @@ struct _osmose_members_t {
     members_seed_t seeds [MEMBERS_SEEDS_MAX];
     size_t seed_count;
     bool joined;                //  some peer sent us its table
+    int early_syncs;            //  quick syncs still due after joining
     bool leaving;
     bool tell_sender;           //  the message's sender needs our own record
     int health;                 //  Lifeguard local health multiplier

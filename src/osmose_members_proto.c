@@ -313,6 +313,24 @@ s_table_allowed (osmose_members_t *self, members_entry_t *sender)
     return true;
 }
 
+//  A table answers our JOIN with what its sender knew then. Members who
+//  joined at about the same time as we did are missing from it, and their
+//  news has mostly been spent on peers who knew them before they knew us:
+//  compare tables with a random member twice soon, then every interval.
+//  Only a join burst leaves such holes; the anti-entropy interval would
+//  take seconds to close them
+#define S_EARLY_SYNCS 2
+
+static void
+s_sync_soon (osmose_members_t *self)
+{
+    self->early_syncs = S_EARLY_SYNCS;
+    int64_t round = self->params.gossip_interval_ms * INT64_C (1000);
+    int64_t at = self->now + 3 * round + (int64_t) (members_random (self) % (uint64_t) (3 * round + 1));
+    if (at < self->sync_next)
+        self->sync_next = at;
+}
+
 void
 members_handle (osmose_members_t *self, const char *from,
                 members_entry_t *sender, const members_msg_header_t *header)
@@ -344,6 +362,8 @@ members_handle (osmose_members_t *self, const char *from,
                 s_send_table (self, from, MEMBERS_SYNC_REPLY_WANTED);
             break;
         case MEMBERS_MSG_SYNC_FULL:
+            if (!self->joined)
+                s_sync_soon (self);
             self->joined = true;
             if ((header->flags & MEMBERS_SYNC_REPLY_WANTED) && s_table_allowed (self, sender))
                 s_send_table (self, from, 0);
@@ -515,6 +535,9 @@ static void
 s_tick_sync (osmose_members_t *self)
 {
     int64_t interval = self->params.sync_interval_ms * INT64_C (1000);
+    int64_t early = 12 * self->params.gossip_interval_ms * INT64_C (1000);
+    if (self->early_syncs > 0 && --self->early_syncs > 0 && early < interval)
+        interval = early;           //  the second quick one (s_sync_soon)
     //  Anywhere in [interval / 2, interval * 3 / 2], so syncs do not align
     self->sync_next = self->now + interval / 2
                     + (int64_t) (members_random (self) % (uint64_t) (interval + 1));

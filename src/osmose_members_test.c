@@ -495,6 +495,64 @@ s_test_false_positives (bool verbose)
     osmose_members_sim_destroy (&sim);
 }
 
+//  A join burst on a loaded machine: 32 members start 10 ms apart and
+//  each message takes up to 30 ms more, as when 32 daemons start at once
+//  on two cores
+static void
+s_test_burst (bool verbose)
+{
+    osmose_members_params_t params;
+    osmose_members_params_default (&params);
+    params.probe_interval_ms = 1000;    //  the daemon's defaults
+    params.probe_timeout_ms = 300;
+    int64_t worst = 0;
+    for (int round = 0; round < 4; round++) {
+        osmose_members_sim_t *sim = osmose_members_sim_new (32, s_seed + 31 + round, false, &params);
+        for (int i = 0; i < sim->n; i++)
+            sim->slow_us [i] = 30000;
+        int64_t join = osmose_members_sim_join_all (sim, 10000);
+        assert (join >= 0);
+        if (join > worst)
+            worst = join;
+        osmose_members_sim_destroy (&sim);
+    }
+    if (verbose)
+        printf ("\n   N=32 join burst, messages up to 30 ms late: all see all %" PRId64
+                " ms after the last start (worst of 4)", worst / 1000);
+    assert (worst <= 500000);
+}
+
+//  The table a joiner gets lacks whoever joined at about the same time,
+//  and their news is mostly spent before the joiner is known: it compares
+//  tables twice within a second of joining, and then only every interval
+static void
+s_test_early_syncs (bool verbose)
+{
+    osmose_members_sim_t *sim = osmose_members_sim_new (3, s_seed + 41, false, NULL);
+    assert (sim->params.sync_interval_ms >= 10000);
+    assert (osmose_members_sim_join_all (sim, 1000) >= 0);
+    int64_t joined = sim->now;
+    osmose_members_stats_t stats;
+    uint64_t early = 0, later = 0;
+    osmose_members_sim_run (sim, joined + 1500000);
+    for (int i = 1; i < sim->n; i++) {
+        osmose_members_stats (sim->engines [i], &stats);
+        early += stats.sent_by_kind [MEMBERS_MSG_SYNC_HASH];
+    }
+    //  Then quiet until the interval (at least half of it from the second)
+    osmose_members_sim_run (sim, joined + 4000000);
+    for (int i = 1; i < sim->n; i++) {
+        osmose_members_stats (sim->engines [i], &stats);
+        later += stats.sent_by_kind [MEMBERS_MSG_SYNC_HASH];
+    }
+    if (verbose)
+        printf ("\n   joiners compared tables %" PRIu64 " times in their first 1.5 s, "
+                "%" PRIu64 " in the 2.5 s after", early, later - early);
+    assert (early == 2 * (uint64_t) (sim->n - 1));
+    assert (later == early);
+    osmose_members_sim_destroy (&sim);
+}
+
 void
 osmose_members_test (bool verbose)
 {
@@ -505,6 +563,8 @@ osmose_members_test (bool verbose)
     s_test_trust (verbose);
     s_test_admission (verbose);
     s_test_fuzz (verbose);
+    s_test_burst (verbose);
+    s_test_early_syncs (verbose);
     s_test_mesh (32, s_seed + 21, verbose);
     s_test_mesh (128, s_seed + 23, verbose);
     s_test_false_positives (verbose);
