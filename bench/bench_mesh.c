@@ -338,12 +338,24 @@ main (int argc, char *argv [])
         }
 
     //  1. All see all
+    //  Each round asks every peer, so that the time each one first saw
+    //  all is known too: the shape of the join, not only its end
     bool all = false;
     int64_t deadline = zclock_mono () + 60000;
+    double *saw_all = (double *) calloc (count, sizeof (double));
+    size_t seen = 0;
     while (!all && zclock_mono () < deadline) {
         all = true;
-        for (size_t index = 0; index < count && all; index++)
-            all = s_status_int (&peers [index], "peers", "alive") == (json_int_t) count;
+        for (size_t index = 0; index < count; index++) {
+            if (saw_all [index] > 0)
+                continue;
+            if (s_status_int (&peers [index], "peers", "alive") == (json_int_t) count) {
+                saw_all [index] = (zclock_time () / 1000.0 - last_start) * 1000;
+                seen++;
+            }
+            else
+                all = false;
+        }
     }
     double all_see_all = zclock_time () / 1000.0 - last_start;
     //  What one whole polling round costs: the resolution of that figure
@@ -354,6 +366,19 @@ main (int argc, char *argv [])
     printf ("peers: %zu\n", count);
     printf ("all see all: %s %.0f ms after the last peer started\n",
             all? "yes,": "NO, gave up", all_see_all * 1000);
+    if (seen) {
+        double *times = (double *) calloc (seen, sizeof (double));
+        size_t filled = 0;
+        for (size_t index = 0; index < count; index++)
+            if (saw_all [index] > 0)
+                times [filled++] = saw_all [index];
+        printf ("  each peer first saw all: first %.0f ms, p50 %.0f ms, p90 %.0f ms, "
+                "last %.0f ms (%zu of %zu peers)\n", s_percentile (times, seen, 0),
+                s_percentile (times, seen, 0.5), s_percentile (times, seen, 0.9),
+                s_percentile (times, seen, 1), seen, count);
+        free (times);
+    }
+    free (saw_all);
 
     //  2. Idle traffic and memory, over 10 s, once the joins have settled
     zclock_sleep (5000);
