@@ -9,6 +9,9 @@
 #define S_HEARTBEAT_IVL 1000        //  ms
 #define S_HEARTBEAT_TIMEOUT 3000
 #define S_MONITOR_CHECK_US 20000    //  disconnects are looked for this often
+#define S_REOPEN_US 1000000         //  a refused link is made anew at most this often
+#define S_HANDSHAKE_FAILED (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
+    | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 typedef struct {
     zsock_t *socket;                //  DEALER to the peer's inbox
@@ -17,6 +20,8 @@ typedef struct {
     zpoller_t *poller;              //  where socket is polled, or NULL
     int retries;                    //  reconnects scheduled since it was up
     bool up;                        //  its CURVE handshake is done
+    bool failed;                    //  a handshake failed: libzmq gave up on it
+    int64_t opened_us;              //  when this socket was made
     int seen;                       //  S_DROPPED, S_REFUSED not yet reported
 } s_link_t;
 
@@ -99,6 +104,11 @@ s_link_drain (s_link_t *link)
         else
         if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             link->up = true;
+        else
+        if (number & S_HANDSHAKE_FAILED) {
+            link->failed = true;
+            link->up = false;
+        }
         else
         if (number == ZMQ_EVENT_DISCONNECTED) {
             link->seen |= S_DROPPED;
@@ -223,7 +233,13 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     //  Called before every send: an open link costs a lookup, not the key
     //  conversion (a point check worth a scalar multiplication)
     s_link_t *link = (s_link_t *) zhashx_lookup (self->links, id);
-    if (link && streq (link->endpoint, endpoint))
+    //  A handshake the peer refused (it did not trust us yet, or another
+    //  process held that port) is not retried by libzmq: the socket then
+    //  has no connection and never will, so it is made anew, at a pace
+    if (link && !link->up)
+        s_link_drain (link);
+    if (link && streq (link->endpoint, endpoint)
+    && !(link->failed && zclock_usecs () - link->opened_us >= S_REOPEN_US))
         return 0;
     char z85 [41];
     if (osmose_identity_curve_z85 (key, z85))
@@ -255,7 +271,7 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     if (zmq_socket_monitor (zsock_resolve (link->socket), monitor,
                             ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
                             | ZMQ_EVENT_CONNECT_RETRIED
-                            | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0)
+                            | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | S_HANDSHAKE_FAILED) == 0)
         link->monitor = zsock_new_pair (monitor);
     if (zsock_connect (link->socket, "%s", endpoint) != 0) {
         s_link_destroy (&link);
@@ -266,6 +282,7 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
         s_link_destroy (&link);
         return OSMOSE_ENOMEM;
     }
+    link->opened_us = zclock_usecs ();
     zhashx_insert (self->links, id, link);
     self->stats.links_opened++;
     return 0;
@@ -655,6 +672,31 @@ osmose_transport_test (bool verbose)
     char mallory_z85 [41];
     assert (osmose_identity_curve_z85 (osmose_identity_public (mallory), mallory_z85) == 0);
     assert (streq (last_z85, mallory_z85));
+
+    //  Once Bob trusts her, Mallory gets through: her refused link is made
+    //  anew by the next connect (every send goes through one), within
+    //  S_REOPEN_US of the refusal
+    assert (osmose_transport_allow (b, osmose_identity_public (mallory)) == 0);
+    bool through = false;
+    for (deadline = zclock_mono () + 3000; !through && zclock_mono () < deadline; ) {
+        assert (osmose_transport_connect (m, osmose_identity_id (bob), osmose_transport_endpoint (b),
+                                          osmose_identity_public (bob)) == 0);
+        //  A refused link takes no message (EBUSY) until it is made anew
+        int sent = osmose_transport_send (m, osmose_identity_id (bob), OSMOSE_MSG_MEMBERS, "hi", 2);
+        assert (sent == 0 || sent == OSMOSE_EBUSY);
+        through = zpoller_wait (poller, 100) == osmose_transport_inbox (b);
+    }
+    assert (through);
+    assert (osmose_transport_recv (b, from, &type, &frame, &body, &size) == 0);
+    assert (streq (from, osmose_identity_id (mallory)));
+    zframe_destroy (&frame);
+    //  More of her hellos may be on their way: Bob stops trusting her again
+    //  and drains them, so the checks below see only what they expect
+    osmose_transport_deny (b, osmose_identity_public (mallory));
+    osmose_transport_disconnect (m, osmose_identity_id (bob));
+    while (zpoller_wait (poller, 200) == osmose_transport_inbox (b))
+        if (osmose_transport_recv (b, from, &type, &frame, &body, &size) == 0)
+            zframe_destroy (&frame);
 
     //  A client that expects another server key is not fooled by Mallory
     assert (osmose_transport_allow (m, osmose_identity_public (alice)) == 0);
