@@ -225,6 +225,12 @@ OSMOSE_EXPORT void
 //  to the daemon through it). Fails with OSMOSE_ENOPEER (nobody can serve the
 //  request under FAIL; with RETRY_LOCAL, not even this device),
 //  OSMOSE_ETIMEDOUT, OSMOSE_EINVAL (bad request) or OSMOSE_EDAEMON.
+//  It returns as soon as the lease is granted and the work connection's
+//  OPEN is on its way to the provider: the first tasks follow OPEN on that
+//  connection, so no round trip waits for its answer. A provider that
+//  refuses OPEN (the lease ended meanwhile) is handled at the first
+//  result, as a lease the provider closed: it moves, or under FAIL it ends
+//  and the failure callback says why.
 OSMOSE_EXPORT int OSMOSE_WARN_UNUSED
     osmose_lease_acquire (osmose_t *self, const osmose_request_t *request,
                           int timeout_ms, osmose_lease_t **lease_p);

@@ -9,6 +9,16 @@
     (OPEN): the daemon's secret key never leaves the daemon, and a stolen
     token is useless without the session's secret.
 
+    OPEN is pipelined: acquisition returns once it is sent, and the first
+    tasks follow it on the same connection, which keeps their order, so
+    no round trip is spent waiting for OPENED. Its answer is read with the
+    first results: a refusal moves the lease as a closed one does (or ends
+    it, under OSMOSE_FAIL). A connection kept from an earlier lease may
+    still carry that lease's last words: every OPEN gets exactly one
+    OPENED, in order, so a lease counts the OPENs not yet answered on its
+    connection, drops what comes before the answer to its own, and a kept
+    connection that leaves it unanswered S_KEPT_OPEN_MS is replaced.
+
     Tasks are queued in one TASKS body and leave in batches; RESULTS come
     back in batches and are handed out one by one. Results that arrive
     while osmose_lease_run waits for its own are kept, in order, for
@@ -57,6 +67,13 @@ struct osmose_lease_t {
     zsock_t *socket;                //  DEALER to the provider's work endpoint
     bool reused;                    //  it served an earlier lease
     zsock_t *monitor;               //  its disconnect events
+    int unanswered;                 //  OPENs on it not answered yet; ours is the last
+    int64_t open_sent_ms;           //  when ours left
+    uint8_t token [OSMOSE_TOKEN_MAX_SIZE];      //  what OPEN carries, to send it again
+    size_t token_size;
+    uint8_t signature [OSMOSE_SIG_SIZE];
+    char server [41];               //  the provider's CURVE key (z85)
+    char endpoint [256];            //  its work endpoint
     osmose_request_t request;       //  what we asked for, to ask again
     osmose_inflight_t *inflight;    //  tasks without a result yet
     osmose_failure_fn *on_failure;
@@ -242,6 +259,8 @@ typedef struct {
     zsock_t *socket;
     zsock_t *monitor;
     int64_t kept_ms;
+    int unanswered;                 //  OPENs sent on it that no OPENED answered yet
+    int64_t open_sent_ms;           //  when the last of them left
 } s_idle_t;
 
 typedef struct {
@@ -293,6 +312,24 @@ s_pool_drop (s_pool_t *pool, size_t index)
     pool->idle [index] = pool->idle [--pool->idle_count];
 }
 
+#define S_KEPT_OPEN_MS 1000     //  a kept connection answers OPEN by then, or a new one is made
+
+//  What a parked connection received while no lease read it: the answers
+//  to its OPENs (counted down in *UNANSWERED) and the last words of the
+//  leases it served, all of no use now
+static void
+s_drain_answers (zsock_t *socket, int *unanswered)
+{
+    zframe_t *frame;
+    while ((frame = zframe_recv_nowait (socket))) {
+        osmose_work_msg_t msg;
+        if (osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg) == 0
+        &&  msg.kind == OSMOSE_WORK_OPENED && *unanswered > 0)
+            (*unanswered)--;
+        zframe_destroy (&frame);
+    }
+}
+
 //  Keep SELF's connection for the next lease from its provider
 static void
 s_park (osmose_lease_t *self, const char *endpoint)
@@ -313,6 +350,8 @@ s_park (osmose_lease_t *self, const char *endpoint)
     idle->socket = self->socket;
     idle->monitor = self->monitor;
     idle->kept_ms = zclock_mono ();
+    idle->unanswered = self->unanswered;
+    idle->open_sent_ms = self->open_sent_ms;
     self->socket = NULL;
     self->monitor = NULL;
 }
@@ -326,14 +365,18 @@ s_unpark (osmose_lease_t *self, const char *provider, const char *endpoint)
     size_t index = 0;
     while (pool && index < pool->idle_count) {
         s_idle_t *idle = &pool->idle [index];
+        s_drain_answers (idle->socket, &idle->unanswered);
         bool stale = zclock_mono () - idle->kept_ms > S_KEPT_IDLE_MS
-                  || zsock_events (idle->monitor) & ZMQ_POLLIN;
+                  || zsock_events (idle->monitor) & ZMQ_POLLIN
+                  || (idle->unanswered
+                      && zclock_mono () - idle->open_sent_ms > S_KEPT_OPEN_MS);
         if (stale)
             s_pool_drop (pool, index);
         else
         if (streq (idle->provider, provider) && streq (idle->endpoint, endpoint)) {
             self->socket = idle->socket;
             self->monitor = idle->monitor;
+            self->unanswered = idle->unanswered;
             pool->idle [index] = pool->idle [--pool->idle_count];
             return true;
         }
@@ -386,36 +429,6 @@ s_hex (json_t *reply, const char *name, uint8_t *bytes, size_t size, size_t *dec
     return 0;
 }
 
-//  Wait for the provider's answer to OPEN
-static int
-s_opened (osmose_lease_t *self, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return OSMOSE_ETIMEDOUT;
-        zsock_set_rcvtimeo (self->socket, (int) left);
-        zframe_t *frame = zframe_recv (self->socket);
-        if (!frame)
-            return OSMOSE_ETIMEDOUT;
-        osmose_work_msg_t msg;
-        int rc = osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg);
-        //  On a kept connection: the end of the lease it served before
-        bool stale = rc == 0 && (msg.kind == OSMOSE_WORK_CLOSED || msg.kind == OSMOSE_WORK_RESULTS);
-        if (rc == 0 && !stale && msg.kind != OSMOSE_WORK_OPENED)
-            rc = OSMOSE_EPROTO;
-        if (rc == 0 && !stale && msg.status) {
-            rc = msg.status;
-            snprintf (self->closed_reason, sizeof (self->closed_reason), "%.*s",
-                      (int) msg.reason_size, msg.reason);
-        }
-        zframe_destroy (&frame);
-        if (!stale)
-            return rc;
-    }
-}
-
 //  A new CURVE DEALER to the provider (key SERVER, z85) at ENDPOINT, with
 //  its monitor
 static int
@@ -450,14 +463,13 @@ s_connection_new (osmose_lease_t *self, const char *server, const char *endpoint
     return 0;
 }
 
-//  Send OPEN (TOKEN and our daemon's SIGNATURE over it and the session
-//  key) on the connection and wait for OPENED
+//  Send OPEN (the token and our daemon's signature over it and the
+//  session key) on the connection; its answer is read with the results
 static int
-s_send_open (osmose_lease_t *self, const uint8_t *token, size_t token_size,
-             const uint8_t *signature, int timeout_ms)
+s_send_open (osmose_lease_t *self)
 {
-    osmose_work_write_open (&self->batch, token, token_size,
-                            zcert_public_key (self->session), signature);
+    osmose_work_write_open (&self->batch, self->token, self->token_size,
+                            zcert_public_key (self->session), self->signature);
     zframe_t *frame = self->batch.failed? NULL:
                       zframe_new (self->batch.data, self->batch.size);
     osmose_work_writer_reset (&self->batch);
@@ -465,46 +477,63 @@ s_send_open (osmose_lease_t *self, const uint8_t *token, size_t token_size,
         zframe_destroy (&frame);
         return OSMOSE_ENOMEM;
     }
-    return s_opened (self, timeout_ms < 0 || timeout_ms > S_OPEN_TIMEOUT_MS?
-                           S_OPEN_TIMEOUT_MS: (timeout_ms < 100? 100: timeout_ms));
+    self->unanswered++;
+    self->open_sent_ms = zclock_mono ();
+    return 0;
 }
-
-#define S_KEPT_OPEN_MS 1000     //  a kept connection answers OPEN by then, or a new one is made
 
 //  Connect to the provider named in the daemon's REPLY and open the lease:
 //  on a connection kept from an earlier lease when there is one, else on
-//  a new one (also when the kept one does not answer)
+//  a new one
 static int
-s_connect (osmose_lease_t *self, json_t *reply, int timeout_ms)
+s_connect (osmose_lease_t *self, json_t *reply)
 {
-    uint8_t provider_key [OSMOSE_KEY_SIZE], signature [OSMOSE_SIG_SIZE];
-    uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
-    size_t token_size = 0;
     const char *endpoint = json_string_value (json_object_get (reply, "endpoint"));
     const char *lease = json_string_value (json_object_get (reply, "lease"));
     const char *provider = json_string_value (json_object_get (reply, "provider"));
-    char server [41];
-    if (!self->session || !endpoint || !lease || strlen (lease) != 2 * OSMOSE_LEASE_ID_SIZE
+    uint8_t provider_key [OSMOSE_KEY_SIZE];
+    if (!self->session || !endpoint || strlen (endpoint) >= sizeof (self->endpoint)
+    ||  !lease || strlen (lease) != 2 * OSMOSE_LEASE_ID_SIZE
     ||  !provider || strlen (provider) != OSMOSE_ID_SIZE
     ||  s_hex (reply, "provider_key", provider_key, sizeof (provider_key), NULL)
-    ||  s_hex (reply, "delegation", signature, sizeof (signature), NULL)
-    ||  s_hex (reply, "token", token, sizeof (token), &token_size)
-    ||  osmose_identity_curve_z85 (provider_key, server))
+    ||  s_hex (reply, "delegation", self->signature, sizeof (self->signature), NULL)
+    ||  s_hex (reply, "token", self->token, sizeof (self->token), &self->token_size)
+    ||  osmose_identity_curve_z85 (provider_key, self->server))
         return OSMOSE_EPROTO;
     snprintf (self->lease_hex, sizeof (self->lease_hex), "%s", lease);
     snprintf (self->provider, sizeof (self->provider), "%s", provider);
+    snprintf (self->endpoint, sizeof (self->endpoint), "%s", endpoint);
     self->local = json_is_true (json_object_get (reply, "local"));
+    self->unanswered = 0;
     self->reused = s_unpark (self, provider, endpoint);
-    if (self->reused) {
-        int rc = s_send_open (self, token, token_size, signature,
-                              timeout_ms < S_KEPT_OPEN_MS? timeout_ms: S_KEPT_OPEN_MS);
-        if (rc != OSMOSE_ETIMEDOUT && rc != OSMOSE_EPROTO)
+    if (!self->reused) {
+        int rc = s_connection_new (self, self->server, endpoint);
+        if (rc)
             return rc;
-        s_disconnect (self);
-        self->reused = false;
     }
-    int rc = s_connection_new (self, server, endpoint);
-    return rc? rc: s_send_open (self, token, token_size, signature, timeout_ms);
+    return s_send_open (self);
+}
+
+static int
+s_resend (void *arg, uint64_t task_id, const char *function, const uint8_t *input,
+          size_t input_size);
+
+//  A kept connection left our OPEN unanswered: open the lease on a new
+//  one and send it every task in flight
+static int
+s_reopen (osmose_lease_t *self)
+{
+    s_disconnect (self);
+    zframe_destroy (&self->frame);
+    osmose_work_writer_reset (&self->batch);
+    self->reused = false;
+    self->unanswered = 0;
+    int rc = s_connection_new (self, self->server, self->endpoint);
+    if (rc == 0)
+        rc = s_send_open (self);
+    if (rc == 0)
+        rc = osmose_inflight_each (self->inflight, s_resend, self);
+    return rc? rc: osmose_lease_flush (self);
 }
 
 static json_t *
@@ -556,9 +585,9 @@ s_public_info (osmose_lease_t *self, json_t *reply)
 }
 
 static int
-s_acquired (osmose_lease_t *self, json_t *reply, int timeout_ms, osmose_lease_t **lease_p)
+s_acquired (osmose_lease_t *self, json_t *reply, osmose_lease_t **lease_p)
 {
-    int rc = s_connect (self, reply, timeout_ms);
+    int rc = s_connect (self, reply);
     if (rc) {
         //  Give the lease back: it is of no use without a connection
         if (*self->lease_hex)
@@ -617,12 +646,10 @@ osmose_lease_acquire_wait (osmose_t *self, uint64_t ticket, int timeout_ms,
     *lease_p = NULL;
     json_t *reply = NULL;
     void *attachment = NULL;
-    int64_t started = zclock_mono ();
     int rc = osmose_client_wait (self, ticket, timeout_ms, &reply, &attachment);
     osmose_lease_t *lease = (osmose_lease_t *) attachment;
     if (rc == 0 && lease) {
-        int left = timeout_ms - (int) (zclock_mono () - started);
-        rc = s_acquired (lease, reply, left, lease_p);
+        rc = s_acquired (lease, reply, lease_p);
         lease = NULL;
     }
     else
@@ -841,7 +868,7 @@ s_reacquire (osmose_lease_t *self, json_t *arguments, json_t **reply_p, char *wh
               rc == OSMOSE_ETIMEDOUT && !reply? " (waiting for our daemon)": "");
     if (rc == 0) {
         *self->closed_reason = 0;
-        rc = s_connect (self, reply, S_OPEN_TIMEOUT_MS);
+        rc = s_connect (self, reply);
         if (rc) {
             const char *endpoint = json_string_value (json_object_get (reply, "endpoint"));
             snprintf (why, why_size, "%.300s (opening the lease at %.16s, %.200s)",
@@ -920,6 +947,19 @@ s_migrate (osmose_lease_t *self, const char *why, bool exclude)
     return rc? s_end (self, rc, "cannot send the tasks to the new provider"): S_MIGRATED;
 }
 
+//  OPENED on our connection: the answer to an older lease's OPEN, or to
+//  ours (the last one sent); 0, or the refusal moves the lease
+static int
+s_on_opened (osmose_lease_t *self, const osmose_work_msg_t *msg)
+{
+    if (self->unanswered == 0 || --self->unanswered > 0 || msg->status == 0)
+        return 0;
+    char why [OSMOSE_WORK_MAX_REASON + 64];
+    snprintf (why, sizeof (why), "the provider refused the lease: %.*s (%s)",
+              (int) msg->reason_size, msg->reason, osmose_strerror (msg->status));
+    return s_migrate (self, why, false);
+}
+
 //  Read one frame from the provider, waiting up to TIMEOUT_MS (-1: ever)
 static int
 s_receive (osmose_lease_t *self, int timeout_ms)
@@ -929,8 +969,19 @@ s_receive (osmose_lease_t *self, int timeout_ms)
     while (true) {
         zframe_t *frame = zframe_recv_nowait (self->socket);
         if (!frame) {
-            int64_t left = deadline == INT64_MAX? -1: deadline - zclock_mono ();
-            if (left < 0 && deadline != INT64_MAX)
+            int64_t now = zclock_mono ();
+            //  A kept connection gets S_KEPT_OPEN_MS to answer our OPEN
+            int64_t reopen = self->unanswered && self->reused?
+                             self->open_sent_ms + S_KEPT_OPEN_MS: INT64_MAX;
+            if (now >= reopen) {
+                int rc = s_reopen (self);
+                if (rc)
+                    return s_end (self, rc, "cannot open the lease on a new connection");
+                continue;
+            }
+            int64_t until = reopen < deadline? reopen: deadline;
+            int64_t left = until == INT64_MAX? -1: until - now;
+            if (left < 0 && until != INT64_MAX)
                 return OSMOSE_ETIMEDOUT;
             zmq_pollitem_t items [] = {
                 { zsock_resolve (self->socket), 0, ZMQ_POLLIN, 0 },
@@ -941,7 +992,7 @@ s_receive (osmose_lease_t *self, int timeout_ms)
             if (items [1].revents & ZMQ_POLLIN)
                 return s_migrate (self, "connection to the provider lost", true);
             if (!(items [0].revents & ZMQ_POLLIN)) {
-                if (left == 0)
+                if (left == 0 && until == deadline)
                     return OSMOSE_ETIMEDOUT;
                 continue;
             }
@@ -951,12 +1002,20 @@ s_receive (osmose_lease_t *self, int timeout_ms)
         }
         osmose_work_msg_t msg;
         if (osmose_work_decode (zframe_data (frame), zframe_size (frame), &msg) == 0) {
-            if (msg.kind == OSMOSE_WORK_RESULTS) {
+            if (msg.kind == OSMOSE_WORK_OPENED) {
+                int rc = s_on_opened (self, &msg);
+                zframe_destroy (&frame);
+                if (rc)
+                    return rc;
+                continue;
+            }
+            //  Before the answer to our OPEN, an older lease's last words
+            if (self->unanswered == 0 && msg.kind == OSMOSE_WORK_RESULTS) {
                 self->frame = frame;
                 self->results = msg;
                 return 0;
             }
-            if (msg.kind == OSMOSE_WORK_CLOSED) {
+            if (self->unanswered == 0 && msg.kind == OSMOSE_WORK_CLOSED) {
                 char why [OSMOSE_WORK_MAX_REASON + 1];
                 snprintf (why, sizeof (why), "%.*s", (int) msg.reason_size, msg.reason);
                 zframe_destroy (&frame);

@@ -19,10 +19,13 @@
                                                  one task; prints the
                                                  output, or the error
     lease_probe ENDPOINT again FUNCTION INPUT [REQUEST]
-                                                 twice on one handle: a
-                                                 lease, one task, release;
-                                                 prints each lease's JSON
-                                                 line, then each output
+                                                 five leases in a row on
+                                                 one handle, each released;
+                                                 the first and the last run
+                                                 one task, the three between
+                                                 none; prints each lease's
+                                                 JSON line, then the two
+                                                 outputs
     REQUEST: cpus=N gpus=N memory=MB bound=US local-first fail retry-remote
              timeout=MS
     Exit: 0 ok, 1 API error (its name on stderr), 2 usage, 3 wrong result.
@@ -209,21 +212,24 @@ s_spread (osmose_t *mesh, osmose_request_t *request, long count, int leases,
     return 0;
 }
 
-//  Twice: acquire, print the lease, run FUNCTION on INPUT, release; then
-//  print both outputs (the second lease may reuse the first's connection)
+//  Five leases in a row: acquire, print the lease, release; the first and
+//  the last run FUNCTION on INPUT before their release. Then print both
+//  outputs. Later leases may reuse the first's connection; the three with
+//  no task leave their OPEN's answer unread on it, for the next to skip
 static int
 s_again (osmose_t *mesh, const osmose_request_t *request, const char *function,
          const char *input)
 {
     void *outputs [2] = { NULL, NULL };
     size_t sizes [2] = { 0, 0 };
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 5; round++) {
         osmose_lease_t *lease = NULL;
         int rc = osmose_lease_acquire (mesh, request, s_timeout_ms, &lease);
         bool acquired = rc == 0;
-        if (acquired && (rc = s_print_lease (lease)) == 0
-        &&  (rc = osmose_lease_run (lease, function, input, strlen (input), &outputs [round],
-                                    &sizes [round], 30000)) != 0)
+        int slot = round == 0? 0: 1;
+        if (acquired && (rc = s_print_lease (lease)) == 0 && (round == 0 || round == 4)
+        &&  (rc = osmose_lease_run (lease, function, input, strlen (input), &outputs [slot],
+                                    &sizes [slot], 30000)) != 0)
             fprintf (stderr, "lease_probe: run: %s: %s\n", osmose_strerror_name (rc),
                      osmose_lease_last_error (lease));
         if (rc) {

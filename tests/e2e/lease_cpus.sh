@@ -35,15 +35,16 @@ grep -q "^ok 8 " "$MESH_DIR/two.out" || fail "2 CPUs: $(cat "$MESH_DIR/two.out")
 [ "$two" -lt "$((one - 150))" ] || fail "8 tasks of 100 ms on a 2-CPU lease took $two ms, on 1 CPU $one ms"
 echo "8 x 100 ms on a lease of 2 CPUs: $two ms (both workers)"
 
-#   A program's second lease from the same provider opens on the work
-#   connection its first one left, and works there
+#   A program's later leases from the same provider open on the work
+#   connection its first one left, and work there, also after leases that
+#   ran nothing left the answers to their OPENs unread on it
 "$PROBE" "$(mesh_api 1)" again sleep.ms 1 cpus=1 fail >"$MESH_DIR/again.out" 2>&1 \
     || fail "two leases in a row: $(cat "$MESH_DIR/again.out")"
 [ "$(sed -n 1p "$MESH_DIR/again.out" | jq -r .connection)" = new ] \
     || fail "the first lease did not open a new connection: $(cat "$MESH_DIR/again.out")"
-[ "$(sed -n 2p "$MESH_DIR/again.out" | jq -r .connection)" = kept ] \
-    || fail "the second lease did not reuse the first one's connection: $(cat "$MESH_DIR/again.out")"
-[ "$(sed -n 3,4p "$MESH_DIR/again.out")" = "$(printf 'slept 1 ms\nslept 1 ms')" ] \
+[ "$(sed -n 2,5p "$MESH_DIR/again.out" | jq -r .connection | sort -u)" = kept ] \
+    || fail "the later leases did not reuse the first one's connection: $(cat "$MESH_DIR/again.out")"
+[ "$(sed -n 6,7p "$MESH_DIR/again.out")" = "$(printf 'slept 1 ms\nslept 1 ms')" ] \
     || fail "tasks on the kept connection: $(cat "$MESH_DIR/again.out")"
 echo "second lease on the kept connection: ok"
 echo "lease_cpus: OK"
