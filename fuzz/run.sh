@@ -1,6 +1,7 @@
 #!/bin/sh
-# fuzz/run.sh: build the log's and the leasing wire's libFuzzer targets with clang and run each for
-# a bounded time. Usage: fuzz/run.sh [BUILDDIR]   (a configured build tree,
+# fuzz/run.sh: build the libFuzzer targets (the log's, the replication
+# engine's and the leasing wire's) with clang and run each for a bounded
+# time. Usage: fuzz/run.sh [BUILDDIR]   (a configured build tree,
 # for src/platform.h; default: the current directory)
 # Environment: FUZZ_SECONDS (default 20) per target; CC (default clang);
 # FUZZ_OUT (default a temp dir) for binaries, corpora and crash files.
@@ -21,10 +22,11 @@ status=0
 #   The leasing wire: work-connection bodies, bidding messages, tokens
 wire="$top/src/osmose_work_msg.c $top/src/osmose_market_msg.c $top/src/osmose_token.c
     $top/src/osmose_identity.c $top/src/osmose_error.c"
-for target in fuzz_entry fuzz_proof fuzz_store fuzz_wire; do
+for target in fuzz_entry fuzz_proof fuzz_store fuzz_wire fuzz_gossip; do
     echo "== $target: build"
     sources=$core
     [ "$target" = fuzz_wire ] && sources=$wire
+    [ "$target" = fuzz_gossip ] && sources="$core $top/src/osmose_gossip.c"
     # shellcheck disable=SC2086
     $cc $flags -o "$out/$target" "$top/fuzz/$target.c" $sources $libs
     mkdir -p "$out/$target.corpus"
@@ -36,6 +38,6 @@ for target in fuzz_entry fuzz_proof fuzz_store fuzz_wire; do
         grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' "$out/$target.log" | tail -n 1
     fi
 done
-rm -rf /tmp/osmose-fuzz-store-*
+rm -rf /tmp/osmose-fuzz-store-* /tmp/osmose-fuzz-gossip-*
 [ -z "$FUZZ_OUT" ] && [ $status -eq 0 ] && rm -rf "$out"
 exit $status

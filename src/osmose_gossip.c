@@ -5,8 +5,31 @@
       'H' HEADS    u32 count, count x signed head
       'W' WANT     key[32], u64 first
       'E' ENTRIES  signed head, u64 first, u32 count,
-                   count x (u32 size, entry bytes); a chunk that ends
-                   before the head is held until the rest arrives
+                   count x (u32 size, entry bytes), pushed; a chunk
+                   that ends before the head is held until the rest
+                   arrives
+      'R' REPLY    the same, sent because WANT, GRAFT or HEADS asked
+      'I' IHAVE    u32 count, count x signed head: news, lazily
+      'P' PRUNE    key[32]: push this feed to me lazily from now on
+      'G' GRAFT    key[32], u64 first: push it to me eagerly again,
+                   starting with entries from FIRST
+      'U' UNLINK   (empty) you left my view: I push you nothing now
+
+    Each feed is pushed along its own spanning tree, in the manner of
+    Plumtree: entries go eagerly to every view peer not pruned for that
+    feed. A peer keeps two parents per feed, the first two to push it
+    there, and prunes any other sender of a push that brings nothing new
+    (a reply that crosses a push is no sign of a redundant edge). So a
+    head costs two pushes per peer instead of one per view edge, and one
+    lost edge (a view that changed, a peer that died) loses no time. The
+    pruned peers hear of new heads lazily, a few of them a round, and
+    graft back the sender of a head they lack, or of one they hold when
+    they are down to one parent: a broken tree heals within a round, and
+    anti-entropy is the backstop behind that. A peer that leaves our view
+    is told so; it grafts, for each feed we pushed it, one of the peers it
+    pruned for that feed, before any news is missed.
+    News is a few milliseconds old before it is told, so that it rarely
+    overtakes the push it is about and grafts an edge for nothing.
 */
 #include "osmose_prelude.h"
 #include "osmose_gossip.h"
@@ -16,6 +39,12 @@
 #define S_MAX_FEEDS 100000          //  a building of devices, with room
 #define S_MAX_VIEW 64
 #define S_MAX_PENDING (64 << 20)    //  bytes of a catch-up held before import
+#define S_LAZY_FANOUT 4             //  view peers told of new heads per round
+#define S_LAZY_DELAY_US 20000       //  age of news before it is told
+#define S_PARENTS 2                 //  eager senders kept per feed
+#define S_SPARES 2                  //  pruned senders remembered per feed
+#define S_PARENT_MISSES 2           //  news a parent missed: it is gone
+_Static_assert (S_MAX_VIEW <= 64, "a feed's lazy peers are bits of a uint64_t");
 
 //  Entries received ahead of the head that will cover them: a feed far
 //  behind is pulled in chunks, and imported once the last chunk arrives
@@ -27,11 +56,24 @@ typedef struct {
     size_t count, limit, bytes;
 } s_pending_t;
 
+//  A peer that pushes us a feed, and our count of that feed's pushed news
+//  when it last pushed it
+typedef struct {
+    char id [OSMOSE_ID_SIZE + 1];
+    uint64_t seen;
+} s_parent_t;
+
 typedef struct {
     uint8_t key [OSMOSE_KEY_SIZE];
     osmose_feed_t *feed;
     bool own;
     s_pending_t *pending;           //  NULL unless a catch-up is under way
+    uint64_t lazy;                  //  bit I: view [I] pruned us for this feed
+    bool announce;                  //  grew since the last lazy round
+    int64_t announced_us;           //  when it first grew since then
+    s_parent_t parents [S_PARENTS]; //  who pushes it to us ("" for none)
+    s_parent_t spares [S_SPARES];   //  whom we pruned for it, latest first
+    uint64_t news;                  //  pushes that brought new entries
 } s_feed_t;
 
 struct _osmose_gossip_t {
@@ -42,6 +84,7 @@ struct _osmose_gossip_t {
     char view [S_MAX_VIEW][OSMOSE_ID_SIZE + 1];
     size_t view_size;
     uint64_t own_pushed;            //  our feed's size last pushed to the view
+    int64_t now_us;                 //  the latest time we were given
     int64_t next_summary;
     zlistx_t *outbox;               //  osmose_gossip_out_t *
     osmose_gossip_stats_t stats;
@@ -167,6 +210,11 @@ s_add (osmose_gossip_t *self, const uint8_t *key, osmose_feed_t *feed, bool own)
     slot->feed = feed;
     slot->own = own;
     slot->pending = NULL;
+    slot->lazy = 0;
+    slot->announce = false;
+    memset (slot->parents, 0, sizeof (slot->parents));
+    memset (slot->spares, 0, sizeof (slot->spares));
+    slot->news = 0;
     qsort (self->feeds, self->feed_count, sizeof (s_feed_t), s_compare_keys);
     return 0;
 }
@@ -196,6 +244,16 @@ s_replica (osmose_gossip_t *self, const uint8_t *key, bool create)
         return NULL;
     }
     return s_find (self, key);
+}
+
+//  Where ID stands in our view, or -1
+static int
+s_view_index (osmose_gossip_t *self, const char *id)
+{
+    for (size_t index = 0; index < self->view_size; index++)
+        if (streq (self->view [index], id))
+            return (int) index;
+    return -1;
 }
 
 //  Size and root of a feed's latest signed head (0 and zeros if none)
@@ -235,10 +293,11 @@ s_summary (osmose_gossip_t *self, uint64_t *entries_p, uint8_t *hash)
 //  Building messages
 
 //  Queue entries of SLOT from FIRST on for TO, at most one chunk, with
-//  our latest head of that feed. Returns the index reached (FIRST when
-//  there was nothing to send).
+//  our latest head of that feed, as KIND ('E' a push, 'R' a reply).
+//  Returns the index reached (FIRST when there was nothing to send).
 static uint64_t
-s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t first)
+s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t first,
+                uint8_t kind)
 {
     osmose_sth_t sth;
     uint64_t head_size = s_head (slot, &sth);
@@ -247,7 +306,6 @@ s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t 
     uint64_t end = head_size - first > self->params.chunk_entries?
                    first + self->params.chunk_entries: head_size;
     s_writer_t writer = { NULL, 0, 0, false };
-    uint8_t kind = 'E';
     s_write_bytes (&writer, &kind, 1);
     uint8_t sth_bytes [OSMOSE_STH_SIZE];
     osmose_sth_encode (&sth, sth_bytes);
@@ -309,6 +367,23 @@ s_send_want (osmose_gossip_t *self, const char *to, const uint8_t *key, uint64_t
     s_send (self, to, &writer);
 }
 
+//  PRUNE or GRAFT (FIRST: where the entries we lack begin)
+static void
+s_send_tree (osmose_gossip_t *self, const char *to, uint8_t kind, const uint8_t *key,
+             uint64_t first)
+{
+    s_writer_t writer = { NULL, 0, 0, false };
+    s_write_bytes (&writer, &kind, 1);
+    s_write_bytes (&writer, key, OSMOSE_KEY_SIZE);
+    if (kind == 'G')
+        s_write_uint (&writer, first, 8);
+    s_send (self, to, &writer);
+    if (kind == 'G')
+        self->stats.grafts++;
+    else
+        self->stats.prunes++;
+}
+
 static void
 s_send_summary (osmose_gossip_t *self, const char *to)
 {
@@ -355,6 +430,20 @@ s_receive_summary (osmose_gossip_t *self, const char *from, s_reader_t *reader)
         s_send_heads (self, from);
 }
 
+//  A validly signed head that contradicts what we hold of SLOT is a fork:
+//  reported, and true
+static bool
+s_forked (osmose_gossip_t *self, s_feed_t *slot, const osmose_sth_t *sth)
+{
+    osmose_fork_t fork;
+    if (!slot || slot->own || osmose_feed_check_head (slot->feed, sth, &fork) != OSMOSE_EFORK)
+        return false;
+    self->stats.forks++;
+    if (self->params.on_news)
+        self->params.on_news (self->params.news_arg, slot->feed, 0, 0, &fork);
+    return true;
+}
+
 //  Their heads: pull what we lack, push what they lack
 static void
 s_receive_heads (osmose_gossip_t *self, const char *from, s_reader_t *reader)
@@ -390,19 +479,12 @@ s_receive_heads (osmose_gossip_t *self, const char *from, s_reader_t *reader)
             self->stats.rejected++;
             continue;
         }
-        //  A validly signed head that contradicts what we hold is a fork
-        osmose_fork_t fork;
-        if (slot && !slot->own
-        &&  osmose_feed_check_head (slot->feed, &sth, &fork) == OSMOSE_EFORK) {
-            self->stats.forks++;
-            if (self->params.on_news)
-                self->params.on_news (self->params.news_arg, slot->feed, 0, 0, &fork);
+        if (s_forked (self, slot, &sth))
             continue;
-        }
         osmose_sth_t ours;
         uint64_t our_size = slot? s_head (slot, &ours): 0;
         if (slot && our_size > sth.size)
-            s_send_entries (self, from, slot, sth.size);
+            s_send_entries (self, from, slot, sth.size, 'R');
         else
         if (sth.size > our_size && !(slot && slot->own)
         &&  (!self->params.trusted || self->params.trusted (self->params.trusted_arg, sth.feed)))
@@ -410,7 +492,7 @@ s_receive_heads (osmose_gossip_t *self, const char *from, s_reader_t *reader)
     }
     for (size_t index = 0; index < known_count && index < self->feed_count; index++)
         if (!listed [index])
-            s_send_entries (self, from, &self->feeds [index], 0);
+            s_send_entries (self, from, &self->feeds [index], 0, 'R');
     free (listed);
 }
 
@@ -423,16 +505,250 @@ s_receive_want (osmose_gossip_t *self, const char *from, s_reader_t *reader)
         return;
     s_feed_t *slot = s_find (self, key);
     if (slot)
-        s_send_entries (self, from, slot, first);
+        s_send_entries (self, from, slot, first, 'R');
 }
 
-//  Forward newly imported entries along the view, not back to FROM
+//  Is FROM's push of SLOT's feed (NEWS: it brought entries we lacked)
+//  one of our tree's? A parent's is; so is a newcomer's when a parent's
+//  place is free (or its parent is gone), or when it came first: it
+//  takes the place of the stalest parent, which its next push, now
+//  redundant, prunes. Any other push is redundant.
+static bool
+s_parent_keep (s_feed_t *slot, const char *from, bool news)
+{
+    if (slot->own)
+        return false;
+    s_parent_t *vacant = NULL, *stalest = &slot->parents [0];
+    for (size_t index = 0; index < S_PARENTS; index++) {
+        s_parent_t *parent = &slot->parents [index];
+        if (streq (parent->id, from)) {
+            parent->seen = slot->news;
+            return true;
+        }
+        if (!*parent->id || slot->news - parent->seen >= S_PARENT_MISSES)
+            vacant = parent;
+        if (parent->seen < stalest->seen)
+            stalest = parent;
+    }
+    if (!vacant && news)
+        vacant = stalest;
+    if (vacant) {
+        snprintf (vacant->id, sizeof (vacant->id), "%s", from);
+        vacant->seen = slot->news;
+    }
+    return vacant != NULL;
+}
+
+//  A push of SLOT's feed from FROM; NEWS when it brought entries we lacked
 static void
-s_forward (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first)
+s_pushed (osmose_gossip_t *self, const char *from, s_feed_t *slot, bool news)
+{
+    if (news)
+        slot->news++;
+    if (s_parent_keep (slot, from, news))
+        return;
+    s_send_tree (self, from, 'P', slot->key, 0);
+    if (slot->own)
+        return;
+    //  A pruned sender had us in its view: a graft makes it a parent
+    if (!streq (slot->spares [0].id, from)) {
+        memmove (&slot->spares [1], &slot->spares [0], (S_SPARES - 1) * sizeof (s_parent_t));
+        snprintf (slot->spares [0].id, sizeof (slot->spares [0].id), "%s", from);
+    }
+}
+
+//  Parents of SLOT's feed that still push it to us, FROM aside (its news
+//  comes lazily, so it no longer does)
+static size_t
+s_parents_live (s_feed_t *slot, const char *from)
+{
+    size_t live = 0;
+    for (size_t index = 0; index < S_PARENTS; index++) {
+        s_parent_t *parent = &slot->parents [index];
+        live += *parent->id && !streq (parent->id, from)
+             && slot->news - parent->seen < S_PARENT_MISSES;
+    }
+    return live;
+}
+
+//  Graft FROM for SLOT's feed (NULL: one we do not hold yet), from FIRST,
+//  and take it as a parent in the place of the stalest one
+static void
+s_graft (osmose_gossip_t *self, const char *from, s_feed_t *slot, const uint8_t *key,
+         uint64_t first)
+{
+    s_send_tree (self, from, 'G', key, first);
+    if (!slot || slot->own)
+        return;
+    s_parent_t *pick = &slot->parents [0];
+    for (size_t index = 0; index < S_PARENTS; index++) {
+        s_parent_t *parent = &slot->parents [index];
+        if (streq (parent->id, from)) {
+            pick = parent;
+            break;
+        }
+        if (!*parent->id || (*pick->id && parent->seen < pick->seen))
+            pick = parent;
+    }
+    snprintf (pick->id, sizeof (pick->id), "%s", from);
+    pick->seen = slot->news;
+}
+
+//  News from a peer that pushes to us lazily: a head we lack means our
+//  tree lost an edge, so we graft that peer back for the feed
+static void
+s_receive_ihave (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    uint64_t count = s_read_uint (reader, 4);
+    if (reader->failed || count > S_MAX_FEEDS
+    ||  count * OSMOSE_STH_SIZE != reader->size - reader->at) {
+        reader->failed = true;
+        return;
+    }
+    for (uint64_t index = 0; index < count; index++) {
+        osmose_sth_t sth;
+        const uint8_t *bytes = s_read_bytes (reader, OSMOSE_STH_SIZE);
+        if (osmose_sth_decode (bytes, OSMOSE_STH_SIZE, &sth) != 0) {
+            self->stats.rejected++;
+            continue;
+        }
+        s_feed_t *slot = s_find (self, sth.feed);
+        if (slot && slot->own)
+            continue;
+        if (slot && s_same_head (slot, bytes)) {
+            //  Down to one parent: this peer, which has it, is the second
+            if (s_parents_live (slot, from) < S_PARENTS)
+                s_graft (self, from, slot, sth.feed, sth.size);
+            continue;
+        }
+        osmose_sth_t ours;
+        uint64_t our_size = slot? s_head (slot, &ours): 0;
+        if ((slot && sth.size < our_size) || (slot && slot->pending))
+            continue;               //  old news, or a catch-up under way
+        if (osmose_sth_verify (&sth) != 0) {
+            self->stats.rejected++;
+            continue;
+        }
+        if (s_forked (self, slot, &sth) || sth.size == our_size)
+            continue;
+        if (!self->params.trusted || self->params.trusted (self->params.trusted_arg, sth.feed))
+            s_graft (self, from, slot, sth.feed, our_size);
+    }
+}
+
+//  PRUNE: FROM holds what we push of that feed before we do
+static void
+s_receive_prune (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    const uint8_t *key = s_read_bytes (reader, OSMOSE_KEY_SIZE);
+    if (reader->failed || reader->at != reader->size)
+        return;
+    s_feed_t *slot = s_find (self, key);
+    int index = s_view_index (self, from);
+    if (slot && index >= 0)
+        slot->lazy |= (uint64_t) 1 << index;
+}
+
+//  GRAFT: FROM lacks entries of that feed from FIRST on; push it again
+static void
+s_receive_graft (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    const uint8_t *key = s_read_bytes (reader, OSMOSE_KEY_SIZE);
+    uint64_t first = s_read_uint (reader, 8);
+    if (reader->failed || reader->at != reader->size)
+        return;
+    s_feed_t *slot = s_find (self, key);
+    int index = s_view_index (self, from);
+    if (slot && index >= 0)
+        slot->lazy &= ~((uint64_t) 1 << index);
+    if (slot)
+        s_send_entries (self, from, slot, first, 'R');
+}
+
+//  UNLINK: FROM no longer pushes us anything. Where it was a parent, the
+//  latest spare of that feed takes its place.
+static void
+s_receive_unlink (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+{
+    if (reader->at != reader->size) {
+        reader->failed = true;
+        return;
+    }
+    for (size_t index = 0; index < self->feed_count; index++) {
+        s_feed_t *slot = &self->feeds [index];
+        for (size_t at = 0; at < S_PARENTS; at++)
+            if (streq (slot->parents [at].id, from)) {
+                *slot->parents [at].id = 0;
+                for (size_t spare = 0; spare < S_SPARES; spare++)
+                    if (*slot->spares [spare].id && !streq (slot->spares [spare].id, from)) {
+                        char id [OSMOSE_ID_SIZE + 1];
+                        snprintf (id, sizeof (id), "%s", slot->spares [spare].id);
+                        *slot->spares [spare].id = 0;
+                        s_graft (self, id, slot, slot->key, osmose_feed_size (slot->feed));
+                        break;
+                    }
+            }
+    }
+}
+
+//  Tell up to S_LAZY_FANOUT random view peers the new heads they get
+//  lazily: the feeds that grew since the last round and pruned them
+static bool
+s_ripe (osmose_gossip_t *self, const s_feed_t *slot)
+{
+    return slot->announce && self->now_us - slot->announced_us >= S_LAZY_DELAY_US;
+}
+
+static void
+s_lazy_round (osmose_gossip_t *self)
+{
+    bool news = false;
+    for (size_t index = 0; index < self->feed_count && !news; index++)
+        news = s_ripe (self, &self->feeds [index]) && self->feeds [index].lazy;
+    size_t start = self->view_size? randombytes_uniform ((uint32_t) self->view_size): 0;
+    size_t told = 0;
+    for (size_t step = 0; news && step < self->view_size && told < S_LAZY_FANOUT; step++) {
+        size_t member = (start + step) % self->view_size;
+        s_writer_t writer = { NULL, 0, 0, false };
+        uint8_t kind = 'I';
+        s_write_bytes (&writer, &kind, 1);
+        s_write_uint (&writer, 0, 4);
+        uint32_t count = 0;
+        for (size_t index = 0; index < self->feed_count; index++) {
+            s_feed_t *slot = &self->feeds [index];
+            osmose_sth_t sth;
+            if (!s_ripe (self, slot) || !((slot->lazy >> member) & 1) || s_head (slot, &sth) == 0)
+                continue;
+            uint8_t bytes [OSMOSE_STH_SIZE];
+            osmose_sth_encode (&sth, bytes);
+            s_write_bytes (&writer, bytes, sizeof (bytes));
+            count++;
+        }
+        if (count == 0 || writer.failed) {
+            free (writer.data);
+            continue;
+        }
+        osmose_wire_be_put (writer.data + 1, count, 4);
+        s_send (self, self->view [member], &writer);
+        told++;
+    }
+    for (size_t index = 0; index < self->feed_count; index++)
+        if (s_ripe (self, &self->feeds [index]))
+            self->feeds [index].announce = false;
+}
+
+//  Push new entries of SLOT along its tree: to the view peers that did
+//  not prune us for it, not back to FROM (NULL: our own entries). The
+//  pruned ones hear of them in the next lazy round.
+static void
+s_push (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first)
 {
     for (size_t index = 0; index < self->view_size; index++)
-        if (!streq (self->view [index], from))
-            s_send_entries (self, self->view [index], slot, first);
+        if (!((slot->lazy >> index) & 1) && !(from && streq (self->view [index], from)))
+            s_send_entries (self, self->view [index], slot, first, 'E');
+    if (!slot->announce)
+        slot->announced_us = self->now_us;
+    slot->announce = true;
 }
 
 static void
@@ -498,7 +814,7 @@ s_pending_add (s_feed_t *slot, const osmose_sth_t *sth, uint64_t first,
 static void
 s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first,
           const uint8_t **entries, const size_t *sizes, size_t count,
-          const osmose_sth_t *sth)
+          const osmose_sth_t *sth, bool pushed)
 {
     uint64_t before = osmose_feed_size (slot->feed);
     osmose_fork_t fork;
@@ -510,10 +826,15 @@ s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t firs
             if (self->params.on_news)
                 self->params.on_news (self->params.news_arg, slot->feed, before,
                                       after - before, NULL);
-            s_forward (self, from, slot, before);
+            if (pushed)
+                s_pushed (self, from, slot, true);
+            s_push (self, from, slot, before);
         }
-        else
+        else {
             self->stats.duplicates += count;
+            if (pushed)
+                s_pushed (self, from, slot, false);
+        }
     }
     else
     if (rc == OSMOSE_ERANGE)
@@ -533,10 +854,10 @@ s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t firs
     }
 }
 
-//  Every importer forwards, so a peer hears each new entry from several
-//  of its view: most pushes are news to nobody. Entries we hold under a
-//  head byte for byte the one we hold (its signature was checked when it
-//  was stored) are such a duplicate, dropped before any costly check
+//  Until a feed's tree settles, a peer hears each new entry from several
+//  of its view. Entries we hold under a head byte for byte the one we
+//  hold (its signature was checked when it was stored) are such a
+//  duplicate, dropped before any costly check, and their sender pruned
 static bool
 s_known (s_feed_t *slot, const uint8_t *sth_bytes, uint64_t end)
 {
@@ -545,7 +866,7 @@ s_known (s_feed_t *slot, const uint8_t *sth_bytes, uint64_t end)
 }
 
 static void
-s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
+s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader, bool pushed)
 {
     osmose_sth_t sth;
     const uint8_t *sth_bytes = s_read_bytes (reader, OSMOSE_STH_SIZE);
@@ -568,6 +889,8 @@ s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
     //  (our own feed comes back from the view too: we have nothing to learn)
     if (complete && ((slot && slot->own) || s_known (slot, sth_bytes, end))) {
         self->stats.duplicates += count;
+        if (pushed)
+            s_pushed (self, from, slot, false);
         free (entries);
         free (sizes);
         return;
@@ -588,7 +911,7 @@ s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
     if (slot && !slot->own) {
         uint64_t have = osmose_feed_size (slot->feed);
         if (end == sth.size && !slot->pending)
-            s_import (self, from, slot, first, entries, sizes, count, &sth);
+            s_import (self, from, slot, first, entries, sizes, count, &sth, pushed);
         else
         if (first > have && !slot->pending)
             s_send_want (self, from, sth.feed, have);
@@ -602,7 +925,7 @@ s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader)
             s_pending_t *pending = slot->pending;
             slot->pending = NULL;
             s_import (self, from, slot, pending->first, (const uint8_t **) pending->entries,
-                      pending->sizes, pending->count, &sth);
+                      pending->sizes, pending->count, &sth, pushed);
             s_pending_destroy (&pending);
         }
         else
@@ -709,9 +1032,39 @@ void
 osmose_gossip_set_view (osmose_gossip_t *self, const char **ids, size_t count)
 {
     assert (self);
-    self->view_size = 0;
-    for (size_t index = 0; index < count && self->view_size < S_MAX_VIEW; index++)
-        snprintf (self->view [self->view_size++], OSMOSE_ID_SIZE + 1, "%s", ids [index]);
+    if (count > S_MAX_VIEW)
+        count = S_MAX_VIEW;
+    bool same = count == self->view_size;
+    for (size_t index = 0; same && index < count; index++)
+        same = streq (self->view [index], ids [index]);
+    if (same)
+        return;                 //  the usual case: called every round
+    //  Where each old member stands now: its prunes move with it, and a
+    //  newcomer starts eager, so its first pushes find the fast edges
+    int moved [S_MAX_VIEW];
+    for (size_t old = 0; old < self->view_size; old++) {
+        moved [old] = -1;
+        for (size_t index = 0; index < count && moved [old] < 0; index++)
+            if (streq (self->view [old], ids [index]))
+                moved [old] = (int) index;
+    }
+    for (size_t old = 0; old < self->view_size; old++)
+        if (moved [old] < 0) {
+            s_writer_t writer = { NULL, 0, 0, false };
+            uint8_t kind = 'U';
+            s_write_bytes (&writer, &kind, 1);
+            s_send (self, self->view [old], &writer);
+        }
+    for (size_t feed = 0; feed < self->feed_count; feed++) {
+        uint64_t lazy = 0;
+        for (size_t old = 0; old < self->view_size; old++)
+            if (((self->feeds [feed].lazy >> old) & 1) && moved [old] >= 0)
+                lazy |= (uint64_t) 1 << moved [old];
+        self->feeds [feed].lazy = lazy;
+    }
+    self->view_size = count;
+    for (size_t index = 0; index < count; index++)
+        snprintf (self->view [index], OSMOSE_ID_SIZE + 1, "%s", ids [index]);
 }
 
 void
@@ -726,8 +1079,7 @@ osmose_gossip_local (osmose_gossip_t *self)
     uint64_t head_size = s_head (slot, &sth);
     if (head_size <= self->own_pushed)
         return;
-    for (size_t index = 0; index < self->view_size; index++)
-        s_send_entries (self, self->view [index], slot, self->own_pushed);
+    s_push (self, NULL, slot, self->own_pushed);
     self->own_pushed = head_size;
 }
 
@@ -735,6 +1087,8 @@ int64_t
 osmose_gossip_tick (osmose_gossip_t *self, int64_t now_us)
 {
     assert (self);
+    self->now_us = now_us;
+    s_lazy_round (self);
     if (now_us >= self->next_summary) {
         if (self->view_size)
             s_send_summary (self, self->view [randombytes_uniform ((uint32_t) self->view_size)]);
@@ -748,6 +1102,7 @@ osmose_gossip_receive (osmose_gossip_t *self, const char *from,
                        const uint8_t *data, size_t size, int64_t now_us)
 {
     assert (self && from);
+    self->now_us = now_us;
     self->stats.msgs_in++;
     self->stats.bytes_in += size;
     s_reader_t reader = { data, size, 0, false };
@@ -764,8 +1119,20 @@ osmose_gossip_receive (osmose_gossip_t *self, const char *from,
     if (*kind == 'W')
         s_receive_want (self, from, &reader);
     else
-    if (*kind == 'E')
-        s_receive_entries (self, from, &reader);
+    if (*kind == 'E' || *kind == 'R')
+        s_receive_entries (self, from, &reader, *kind == 'E');
+    else
+    if (*kind == 'I')
+        s_receive_ihave (self, from, &reader);
+    else
+    if (*kind == 'P')
+        s_receive_prune (self, from, &reader);
+    else
+    if (*kind == 'G')
+        s_receive_graft (self, from, &reader);
+    else
+    if (*kind == 'U')
+        s_receive_unlink (self, from, &reader);
     else
         reader.failed = true;
     if (reader.failed) {
@@ -836,12 +1203,17 @@ s_test_news (void *arg, osmose_feed_t *feed, uint64_t first, uint64_t count,
         peer->forks++;
 }
 
+//  Messages carried by s_test_pump, by kind; a kind it drops (0: none)
+static int s_test_kinds [256];
+static uint8_t s_test_drop;
+
 //  Deliver every queued message until all are quiet; CORRUPT flips a
 //  byte in the Nth ENTRIES message. Returns messages carried.
 static int
 s_test_pump (s_test_peer_t *peers, size_t count, int corrupt)
 {
     int carried = 0, entries_seen = 0;
+    memset (s_test_kinds, 0, sizeof (s_test_kinds));
     bool busy = true;
     while (busy && carried < 100000) {
         busy = false;
@@ -850,7 +1222,12 @@ s_test_pump (s_test_peer_t *peers, size_t count, int corrupt)
             while (osmose_gossip_next_out (peers [from].gossip, &out)) {
                 busy = true;
                 carried++;
-                if (out.data [0] == 'E' && ++entries_seen == corrupt)
+                s_test_kinds [out.data [0]]++;
+                if (out.data [0] == s_test_drop) {
+                    free (out.data);
+                    continue;
+                }
+                if ((out.data [0] == 'E' || out.data [0] == 'R') && ++entries_seen == corrupt)
                     out.data [out.size - 3] ^= 0x20;
                 for (size_t to = 0; to < count; to++)
                     if (streq (out.to, osmose_identity_id (peers [to].identity)))
@@ -886,6 +1263,139 @@ s_test_same (s_test_peer_t *writer, s_test_peer_t *reader)
     return replica && osmose_feed_head (writer->feed, &ours) == 0
         && osmose_feed_head (replica, &theirs) == 0
         && ours.size == theirs.size && memcmp (ours.root, theirs.root, OSMOSE_HASH_SIZE) == 0;
+}
+
+//  Peer ID (of IDS) leaves peer WHO out of its view
+static void
+s_test_unview (s_test_peer_t *peers, const char **ids, size_t count, const char *id,
+               size_t who)
+{
+    size_t at = 0;
+    while (!streq (ids [at], id))
+        at++;
+    const char *view [S_MAX_VIEW];
+    size_t size = 0;
+    for (size_t other = 0; other < count; other++)
+        if (other != at && other != who)
+            view [size++] = ids [other];
+    osmose_gossip_set_view (peers [at].gossip, view, size);
+}
+
+//  Five peers that all see each other: a feed's first push floods and
+//  prunes, the next ones take two pushes per peer, a peer that loses a
+//  parent grafts another at once, and one cut off from the tree grafts
+//  it back from the lazy news
+static void
+s_test_trees (const char *base, osmose_gossip_params_t *params)
+{
+    enum { PEERS = 5 };
+    s_test_peer_t peers [PEERS];
+    memset (peers, 0, sizeof (peers));
+    char error [256];
+    const char *ids [PEERS];
+    for (int index = 0; index < PEERS; index++) {
+        s_test_peer_t *peer = &peers [index];
+        peer->identity = osmose_identity_new ();
+        ids [index] = osmose_identity_id (peer->identity);
+        snprintf (peer->dir, sizeof (peer->dir), "%s/tree%d", base, index);
+        char path [PATH_MAX];
+        snprintf (path, sizeof (path), "%s/log", peer->dir);
+        assert (zsys_dir_create ("%s", peer->dir) == 0);
+        int rc = osmose_feed_open (path, peer->identity, 0, error, sizeof (error), &peer->feed);
+        assert (rc == 0);
+        params->news_arg = peer;
+        snprintf (path, sizeof (path), "%s/feeds", peer->dir);
+        peer->gossip = osmose_gossip_new (path, peer->feed, params, error, sizeof (error));
+        assert (peer->gossip);
+    }
+    for (int index = 0; index < PEERS; index++) {
+        const char *view [PEERS - 1];
+        size_t size = 0;
+        for (int other = 0; other < PEERS; other++)
+            if (other != index)
+                view [size++] = ids [other];
+        osmose_gossip_set_view (peers [index].gossip, view, size);
+    }
+    //  (the first summaries now, so that none repairs what grafts must)
+    for (int index = 0; index < PEERS; index++)
+        osmose_gossip_tick (peers [index].gossip, 0);
+    s_test_pump (peers, PEERS, 0);
+    //  The first push goes over every edge; duplicates prune
+    s_test_append (&peers [0], 1);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_kinds ['E'] > PEERS - 1);
+    assert (s_test_kinds ['P'] > 0);
+    for (int index = 1; index < PEERS; index++)
+        assert (s_test_same (&peers [0], &peers [index]));
+    //  Then two pushes per peer (a flood would take 3 + 3 x 2), once the
+    //  first pushes of the writer itself (which the others first heard of
+    //  by a reply, forwarded) have taken their place in the tree
+    s_test_append (&peers [0], 1);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 0);
+    s_test_append (&peers [0], 2);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_kinds ['E'] == 2 * (PEERS - 1) && s_test_kinds ['P'] == 0);
+    for (int index = 1; index < PEERS; index++)
+        assert (s_test_same (&peers [0], &peers [index]));
+    //  One of peer 3's two parents for peer 0's feed leaves 3 out of its
+    //  view and tells it so: 3 grafts the latest peer it pruned instead
+    s_feed_t *slot = s_find (peers [3].gossip, osmose_identity_public (peers [0].identity));
+    assert (slot && *slot->parents [0].id && *slot->parents [1].id && *slot->spares [0].id);
+    char spare [OSMOSE_ID_SIZE + 1];
+    snprintf (spare, sizeof (spare), "%s", slot->spares [0].id);
+    s_test_unview (peers, ids, PEERS, slot->parents [0].id, 3);
+    s_test_append (&peers [0], 1);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_kinds ['U'] == 1 && s_test_kinds ['G'] >= 1);
+    assert (s_test_same (&peers [0], &peers [3]));
+    assert (streq (slot->parents [0].id, spare) || streq (slot->parents [1].id, spare));
+    //  Both parents lose it and the news is lost: 3 is cut off. The last
+    //  peer it pruned tells it of the new head lazily, and it grafts.
+    s_test_drop = 'U';
+    char cut [S_PARENTS][OSMOSE_ID_SIZE + 1];
+    for (int index = 0; index < S_PARENTS; index++)
+        snprintf (cut [index], sizeof (cut [index]), "%s", slot->parents [index].id);
+    for (int index = 0; index < S_PARENTS; index++)
+        s_test_unview (peers, ids, PEERS, cut [index], 3);
+    s_test_append (&peers [0], 1);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 0);
+    s_test_drop = 0;
+    assert (!s_test_same (&peers [0], &peers [3]));
+    for (int index = 0; index < PEERS; index++)
+        osmose_gossip_tick (peers [index].gossip, S_LAZY_DELAY_US / 2);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_kinds ['I'] == 0);              //  too fresh to tell
+    for (int index = 0; index < PEERS; index++)
+        osmose_gossip_tick (peers [index].gossip, S_LAZY_DELAY_US);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_kinds ['I'] > 0 && s_test_kinds ['G'] > 0);
+    assert (s_test_same (&peers [0], &peers [3]));
+    //  Grafted: the next entry reaches peer 3 by push alone
+    s_test_append (&peers [0], 1);
+    osmose_gossip_local (peers [0].gossip);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_same (&peers [0], &peers [3]));
+    osmose_gossip_stats_t stats;
+    osmose_gossip_stats (peers [3].gossip, &stats);
+    assert (stats.grafts > 0);
+    //  A reply that brings nothing new prunes no one: peer 1 asks peer 0
+    //  for the whole feed, which it holds
+    uint8_t want [1 + OSMOSE_KEY_SIZE + 8] = { 'W' };
+    memcpy (want + 1, osmose_identity_public (peers [0].identity), OSMOSE_KEY_SIZE);
+    int rc = osmose_gossip_receive (peers [0].gossip, ids [1], want, sizeof (want), 0);
+    assert (rc == 0);
+    s_test_pump (peers, PEERS, 0);
+    assert (s_test_kinds ['R'] == 1 && s_test_kinds ['P'] == 0);
+    for (int index = 0; index < PEERS; index++) {
+        osmose_gossip_destroy (&peers [index].gossip);
+        osmose_feed_destroy (&peers [index].feed);
+        osmose_identity_destroy (&peers [index].identity);
+    }
 }
 
 void
@@ -964,7 +1474,7 @@ osmose_gossip_test (bool verbose)
     for (int round = 0; round < 2000; round++) {
         size_t size = randombytes_uniform (sizeof (noise)) + 1;
         randombytes_buf (noise, size);
-        noise [0] = "SHWE" [round % 4];
+        noise [0] = "SHWERIPGU" [round % 9];
         osmose_gossip_receive (peers [1].gossip, osmose_identity_id (peers [0].identity),
                                noise, size, 0);
     }
@@ -1012,6 +1522,7 @@ osmose_gossip_test (bool verbose)
     osmose_gossip_destroy (&liar);
     osmose_feed_destroy (&evil);
 
+    s_test_trees (base, &params);
     if (verbose) {
         osmose_gossip_stats (peers [1].gossip, &stats);
         printf ("(feeds %" PRIu64 ", imported %" PRIu64 ", rejected %" PRIu64

@@ -1,9 +1,12 @@
 /*  osmose_gossip.h: replication of every peer's feed to every peer.
 
     Each peer writes only its own feed; gossip copies all feeds everywhere.
-    New entries are pushed eagerly along the active view as soon as a head
-    is signed, and forwarded by each peer that imports them, so they arrive
-    within a few hops. Anti-entropy is the backstop: at each interval a
+    New entries are pushed eagerly as soon as a head is signed, and
+    forwarded by each peer that imports them, so they arrive within a few
+    hops: along a spanning tree per feed, which duplicates prune (Plumtree,
+    DESIGN invariant 9), with lazy news of new heads to the pruned view
+    peers, who graft the tree back where it broke. Anti-entropy is the
+    backstop: at each interval a
     peer sends one random view peer a 40-byte summary of all its heads;
     only when summaries differ are the heads exchanged, and then each side
     pulls what it lacks in chunks that end at a signed head. Every import
@@ -52,6 +55,7 @@ typedef struct {
 typedef struct {
     uint64_t feeds, entries;            //  feeds held and their total size
     uint64_t imported, duplicates, rejected, forks;
+    uint64_t prunes, grafts;            //  sent: the trees' upkeep
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, malformed;
 } osmose_gossip_stats_t;
 
@@ -77,7 +81,9 @@ void
 void
     osmose_gossip_local (osmose_gossip_t *self);
 
-//  Periodic work (the summary); returns the µs time of the next call.
+//  Periodic work: the lazy round (news of new heads to a few of the view
+//  peers that pruned us, each call) and the summary (each interval).
+//  Returns the µs time of the next summary.
 int64_t
     osmose_gossip_tick (osmose_gossip_t *self, int64_t now_us);
 

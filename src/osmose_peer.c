@@ -87,10 +87,15 @@ s_api_status (void *arg, json_t *request, json_t **reply)
     if (*reply) {
         osmose_gossip_stats_t gossip;
         osmose_gossip_stats (self->gossip, &gossip);
-        json_object_set_new (*reply, "log", json_pack ("{s:I, s:I, s:I, s:I, s:I}",
+        json_object_set_new (*reply, "log", json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
             "entries", (json_int_t) gossip.entries, "feeds", (json_int_t) gossip.feeds,
             "own", (json_int_t) osmose_feed_size (self->feed),
-            "imported", (json_int_t) gossip.imported, "forks", (json_int_t) gossip.forks));
+            "imported", (json_int_t) gossip.imported, "forks", (json_int_t) gossip.forks,
+            "duplicates", (json_int_t) gossip.duplicates,
+            "rejected", (json_int_t) gossip.rejected,
+            "messages_in", (json_int_t) gossip.msgs_in,
+            "messages_out", (json_int_t) gossip.msgs_out,
+            "prunes", (json_int_t) gossip.prunes, "grafts", (json_int_t) gossip.grafts));
         json_object_set_new (*reply, "peers", osmose_mesh_status_json (self->mesh));
         json_object_set_new (*reply, "leases", osmose_leasing_status_json (self->leasing));
         json_object_set_new (*reply, "tasks", osmose_leasing_tasks_json (self->leasing));
