@@ -87,7 +87,8 @@ s_api_status (void *arg, json_t *request, json_t **reply)
     if (*reply) {
         osmose_gossip_stats_t gossip;
         osmose_gossip_stats (self->gossip, &gossip);
-        json_object_set_new (*reply, "log", json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        json_object_set_new (*reply, "log", json_pack (
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
             "entries", (json_int_t) gossip.entries, "feeds", (json_int_t) gossip.feeds,
             "own", (json_int_t) osmose_feed_size (self->feed),
             "imported", (json_int_t) gossip.imported, "forks", (json_int_t) gossip.forks,
