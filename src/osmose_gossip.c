@@ -1107,34 +1107,18 @@ osmose_gossip_receive (osmose_gossip_t *self, const char *from,
     self->stats.bytes_in += size;
     s_reader_t reader = { data, size, 0, false };
     const uint8_t *kind = s_read_bytes (&reader, 1);
-    if (!kind)
-        reader.failed = true;
-    else
-    if (*kind == 'S')
-        s_receive_summary (self, from, &reader);
-    else
-    if (*kind == 'H')
-        s_receive_heads (self, from, &reader);
-    else
-    if (*kind == 'W')
-        s_receive_want (self, from, &reader);
-    else
-    if (*kind == 'E' || *kind == 'R')
-        s_receive_entries (self, from, &reader, *kind == 'E');
-    else
-    if (*kind == 'I')
-        s_receive_ihave (self, from, &reader);
-    else
-    if (*kind == 'P')
-        s_receive_prune (self, from, &reader);
-    else
-    if (*kind == 'G')
-        s_receive_graft (self, from, &reader);
-    else
-    if (*kind == 'U')
-        s_receive_unlink (self, from, &reader);
-    else
-        reader.failed = true;
+    switch (kind? *kind: 0) {
+        case 'S': s_receive_summary (self, from, &reader); break;
+        case 'H': s_receive_heads (self, from, &reader); break;
+        case 'W': s_receive_want (self, from, &reader); break;
+        case 'E': s_receive_entries (self, from, &reader, true); break;
+        case 'R': s_receive_entries (self, from, &reader, false); break;
+        case 'I': s_receive_ihave (self, from, &reader); break;
+        case 'P': s_receive_prune (self, from, &reader); break;
+        case 'G': s_receive_graft (self, from, &reader); break;
+        case 'U': s_receive_unlink (self, from, &reader); break;
+        default: reader.failed = true;
+    }
     if (reader.failed) {
         self->stats.malformed++;
         return OSMOSE_EPROTO;
