@@ -11,8 +11,9 @@
       'R' REPLY    the same, sent because WANT, GRAFT or HEADS asked
       'I' IHAVE    u32 count, count x signed head: news, lazily
       'P' PRUNE    key[32]: push this feed to me lazily from now on
-      'G' GRAFT    key[32], u64 first: push it to me eagerly again,
-                   starting with entries from FIRST
+      'G' GRAFT    u32 count, count x (key[32], u64 first): push these
+                   feeds to me eagerly again, each starting with its
+                   entries from FIRST
       'U' UNLINK   (empty) you left my view: I push you nothing now
 
     Each feed is pushed along its own spanning tree, in the manner of
@@ -76,6 +77,15 @@ typedef struct {
     uint64_t news;                  //  pushes that brought new entries
 } s_feed_t;
 
+//  The grafts one handling of a message asks of one peer, sent as one
+//  GRAFT (an UNLINK may graft many feeds at once)
+typedef struct {
+    char to [OSMOSE_ID_SIZE + 1];
+    uint8_t *data;
+    size_t size, limit;
+    uint32_t count;
+} s_graft_batch_t;
+
 struct _osmose_gossip_t {
     char *dir;
     osmose_gossip_params_t params;
@@ -85,6 +95,8 @@ struct _osmose_gossip_t {
     size_t view_size;
     uint64_t own_pushed;            //  our feed's size last pushed to the view
     int64_t now_us;                 //  the latest time we were given
+    s_graft_batch_t grafts [S_MAX_VIEW];    //  GRAFTs being gathered, by peer
+    size_t graft_count;
     int64_t next_summary;
     zlistx_t *outbox;               //  osmose_gossip_out_t *
     osmose_gossip_stats_t stats;
@@ -367,21 +379,64 @@ s_send_want (osmose_gossip_t *self, const char *to, const uint8_t *key, uint64_t
     s_send (self, to, &writer);
 }
 
-//  PRUNE or GRAFT (FIRST: where the entries we lack begin)
 static void
-s_send_tree (osmose_gossip_t *self, const char *to, uint8_t kind, const uint8_t *key,
-             uint64_t first)
+s_send_prune (osmose_gossip_t *self, const char *to, const uint8_t *key)
 {
     s_writer_t writer = { NULL, 0, 0, false };
+    uint8_t kind = 'P';
     s_write_bytes (&writer, &kind, 1);
     s_write_bytes (&writer, key, OSMOSE_KEY_SIZE);
-    if (kind == 'G')
-        s_write_uint (&writer, first, 8);
     s_send (self, to, &writer);
-    if (kind == 'G')
-        self->stats.grafts++;
+    self->stats.prunes++;
+}
+
+//  Queue the GRAFTs gathered so far
+static void
+s_grafts_flush (osmose_gossip_t *self)
+{
+    for (size_t index = 0; index < self->graft_count; index++) {
+        s_graft_batch_t *batch = &self->grafts [index];
+        s_writer_t writer = { batch->data, batch->size, batch->limit, batch->count == 0 };
+        if (batch->count)
+            osmose_wire_be_put (writer.data + 1, batch->count, 4);
+        s_send (self, batch->to, &writer);      //  (frees a batch without grafts)
+    }
+    self->graft_count = 0;
+}
+
+//  Ask TO for KEY's feed eagerly, from entry FIRST on: gathered with the
+//  other grafts for TO, sent by s_grafts_flush
+static void
+s_send_graft (osmose_gossip_t *self, const char *to, const uint8_t *key, uint64_t first)
+{
+    size_t index = 0;
+    while (index < self->graft_count && !streq (self->grafts [index].to, to))
+        index++;
+    if (index == S_MAX_VIEW) {
+        s_grafts_flush (self);
+        index = 0;
+    }
+    s_graft_batch_t *batch = &self->grafts [index];
+    s_writer_t writer = { NULL, 0, 0, false };
+    if (index == self->graft_count) {
+        uint8_t kind = 'G';
+        s_write_bytes (&writer, &kind, 1);
+        s_write_uint (&writer, 0, 4);
+        snprintf (batch->to, sizeof (batch->to), "%s", to);
+        batch->count = 0;
+        self->graft_count++;
+    }
     else
-        self->stats.prunes++;
+        writer = (s_writer_t) { batch->data, batch->size, batch->limit, false };
+    size_t before = writer.size;
+    s_write_bytes (&writer, key, OSMOSE_KEY_SIZE);
+    s_write_uint (&writer, first, 8);
+    batch->data = writer.data;
+    batch->limit = writer.limit;
+    //  Out of memory, the graft is left out: a later lazy round retries
+    batch->size = writer.failed? before: writer.size;
+    batch->count += !writer.failed && before > 0;
+    self->stats.grafts += !writer.failed && before > 0;
 }
 
 static void
@@ -547,7 +602,7 @@ s_pushed (osmose_gossip_t *self, const char *from, s_feed_t *slot, bool news)
         slot->news++;
     if (s_parent_keep (slot, from, news))
         return;
-    s_send_tree (self, from, 'P', slot->key, 0);
+    s_send_prune (self, from, slot->key);
     if (slot->own)
         return;
     //  A pruned sender had us in its view: a graft makes it a parent
@@ -577,7 +632,7 @@ static void
 s_graft (osmose_gossip_t *self, const char *from, s_feed_t *slot, const uint8_t *key,
          uint64_t first)
 {
-    s_send_tree (self, from, 'G', key, first);
+    s_send_graft (self, from, key, first);
     if (!slot || slot->own)
         return;
     s_parent_t *pick = &slot->parents [0];
@@ -649,20 +704,27 @@ s_receive_prune (osmose_gossip_t *self, const char *from, s_reader_t *reader)
         slot->lazy |= (uint64_t) 1 << index;
 }
 
-//  GRAFT: FROM lacks entries of that feed from FIRST on; push it again
+//  GRAFT: FROM wants these feeds pushed again, and lacks their entries
+//  from each FIRST on
 static void
 s_receive_graft (osmose_gossip_t *self, const char *from, s_reader_t *reader)
 {
-    const uint8_t *key = s_read_bytes (reader, OSMOSE_KEY_SIZE);
-    uint64_t first = s_read_uint (reader, 8);
-    if (reader->failed || reader->at != reader->size)
+    uint64_t count = s_read_uint (reader, 4);
+    if (reader->failed || count > S_MAX_FEEDS
+    ||  count * (OSMOSE_KEY_SIZE + 8) != reader->size - reader->at) {
+        reader->failed = true;
         return;
-    s_feed_t *slot = s_find (self, key);
+    }
     int index = s_view_index (self, from);
-    if (slot && index >= 0)
-        slot->lazy &= ~((uint64_t) 1 << index);
-    if (slot)
-        s_send_entries (self, from, slot, first, 'R');
+    for (uint64_t graft = 0; graft < count; graft++) {
+        const uint8_t *key = s_read_bytes (reader, OSMOSE_KEY_SIZE);
+        uint64_t first = s_read_uint (reader, 8);
+        s_feed_t *slot = s_find (self, key);
+        if (slot && index >= 0)
+            slot->lazy &= ~((uint64_t) 1 << index);
+        if (slot)
+            s_send_entries (self, from, slot, first, 'R');
+    }
 }
 
 //  UNLINK: FROM no longer pushes us anything. Where it was a parent, the
@@ -1088,6 +1150,7 @@ osmose_gossip_tick (osmose_gossip_t *self, int64_t now_us)
 {
     assert (self);
     self->now_us = now_us;
+    s_grafts_flush (self);
     s_lazy_round (self);
     if (now_us >= self->next_summary) {
         if (self->view_size)
@@ -1119,6 +1182,7 @@ osmose_gossip_receive (osmose_gossip_t *self, const char *from,
         case 'U': s_receive_unlink (self, from, &reader); break;
         default: reader.failed = true;
     }
+    s_grafts_flush (self);
     if (reader.failed) {
         self->stats.malformed++;
         return OSMOSE_EPROTO;
