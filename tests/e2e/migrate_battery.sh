@@ -33,7 +33,11 @@ lease=$("$PROBE" "$(mesh_api 1)" acquire fail) || fail "no lease"
 mesh_osmose 2 policy set resources/power=wall >/dev/null || fail "policy set wall"
 back () { [ "$("$PROBE" "$(mesh_api 1)" acquire fail | jq -r .provider)" = "$(mesh_id 2)" ]; }
 mesh_wait_for 10 back || fail "peer2 does not lend again on the wall"
-#   The owner cuts what peer2 lends below what is lent: the lease goes back
+#   The owner cuts what peer2 lends below what is lent: the lease goes back.
+#   (The last probe's release must have reached peer1 first: until then
+#   peer1 counts peer2's one CPU as its own, and rightly asks peer3.)
+held_none () { [ "$(mesh_osmose 1 --json leases | jq '.held | length')" = 0 ]; }
+mesh_wait_for 5 held_none || fail "peer1 still holds the probe's lease"
 "$PROBE" "$(mesh_api 1)" spread 800 1 sleep.ms 2 "slept 2 ms" >"$MESH_DIR/spread.out" 2>&1 &
 client=$!
 mesh_wait_for 10 grep -q "^lease 0 " "$MESH_DIR/spread.out" || fail "no lease: $(cat "$MESH_DIR/spread.out")"
