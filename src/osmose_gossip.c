@@ -131,6 +131,17 @@ s_read_uint (s_reader_t *reader, size_t width)
     return bytes? osmose_wire_be_get (bytes, width): 0;
 }
 
+//  A u32 count of items of ITEM_SIZE bytes each that fill the rest of
+//  the message (per feed: at most S_MAX_FEEDS), or a failed reader
+static uint64_t
+s_read_count (s_reader_t *reader, size_t item_size)
+{
+    uint64_t count = s_read_uint (reader, 4);
+    if (reader->failed || count > S_MAX_FEEDS || count * item_size != reader->size - reader->at)
+        reader->failed = true;
+    return reader->failed? 0: count;
+}
+
 typedef struct {
     uint8_t *data;
     size_t size, limit;
@@ -503,12 +514,9 @@ s_forked (osmose_gossip_t *self, s_feed_t *slot, const osmose_sth_t *sth)
 static void
 s_receive_heads (osmose_gossip_t *self, const char *from, s_reader_t *reader)
 {
-    uint64_t count = s_read_uint (reader, 4);
-    if (reader->failed || count > S_MAX_FEEDS
-    ||  count * OSMOSE_STH_SIZE != reader->size - reader->at) {
-        reader->failed = true;
+    uint64_t count = s_read_count (reader, OSMOSE_STH_SIZE);
+    if (reader->failed)
         return;
-    }
     //  Feeds they did not list start for them at zero
     bool *listed = (bool *) calloc (self->feed_count + 1, sizeof (bool));
     if (!listed)
@@ -563,35 +571,33 @@ s_receive_want (osmose_gossip_t *self, const char *from, s_reader_t *reader)
         s_send_entries (self, from, slot, first, 'R');
 }
 
-//  Is FROM's push of SLOT's feed (NEWS: it brought entries we lacked)
-//  one of our tree's? A parent's is; so is a newcomer's when a parent's
-//  place is free (or its parent is gone), or when it came first: it
-//  takes the place of the stalest parent, which its next push, now
-//  redundant, prunes. Any other push is redundant.
-static bool
-s_parent_keep (s_feed_t *slot, const char *from, bool news)
+//  FROM's place among the parents of SLOT's feed, or NULL: a parent keeps
+//  its place; a newcomer takes a free one (or one whose parent is gone),
+//  or, when FIRST (its push brought news, or we graft it), the stalest
+//  parent's, whose next push, now redundant, prunes it. A push from
+//  anyone without a place is redundant.
+static s_parent_t *
+s_parent_place (s_feed_t *slot, const char *from, bool first)
 {
-    if (slot->own)
-        return false;
     s_parent_t *vacant = NULL, *stalest = &slot->parents [0];
     for (size_t index = 0; index < S_PARENTS; index++) {
         s_parent_t *parent = &slot->parents [index];
         if (streq (parent->id, from)) {
             parent->seen = slot->news;
-            return true;
+            return parent;
         }
         if (!*parent->id || slot->news - parent->seen >= S_PARENT_MISSES)
             vacant = parent;
         if (parent->seen < stalest->seen)
             stalest = parent;
     }
-    if (!vacant && news)
+    if (!vacant && first)
         vacant = stalest;
     if (vacant) {
         snprintf (vacant->id, sizeof (vacant->id), "%s", from);
         vacant->seen = slot->news;
     }
-    return vacant != NULL;
+    return vacant;
 }
 
 //  A push of SLOT's feed from FROM; NEWS when it brought entries we lacked
@@ -600,7 +606,7 @@ s_pushed (osmose_gossip_t *self, const char *from, s_feed_t *slot, bool news)
 {
     if (news)
         slot->news++;
-    if (s_parent_keep (slot, from, news))
+    if (!slot->own && s_parent_place (slot, from, news))
         return;
     s_send_prune (self, from, slot->key);
     if (slot->own)
@@ -627,26 +633,14 @@ s_parents_live (s_feed_t *slot, const char *from)
 }
 
 //  Graft FROM for SLOT's feed (NULL: one we do not hold yet), from FIRST,
-//  and take it as a parent in the place of the stalest one
+//  and take it as a parent, in the place of the stalest one if need be
 static void
 s_graft (osmose_gossip_t *self, const char *from, s_feed_t *slot, const uint8_t *key,
          uint64_t first)
 {
     s_send_graft (self, from, key, first);
-    if (!slot || slot->own)
-        return;
-    s_parent_t *pick = &slot->parents [0];
-    for (size_t index = 0; index < S_PARENTS; index++) {
-        s_parent_t *parent = &slot->parents [index];
-        if (streq (parent->id, from)) {
-            pick = parent;
-            break;
-        }
-        if (!*parent->id || (*pick->id && parent->seen < pick->seen))
-            pick = parent;
-    }
-    snprintf (pick->id, sizeof (pick->id), "%s", from);
-    pick->seen = slot->news;
+    if (slot && !slot->own)
+        s_parent_place (slot, from, true);
 }
 
 //  News from a peer that pushes to us lazily: a head we lack means our
@@ -654,12 +648,9 @@ s_graft (osmose_gossip_t *self, const char *from, s_feed_t *slot, const uint8_t 
 static void
 s_receive_ihave (osmose_gossip_t *self, const char *from, s_reader_t *reader)
 {
-    uint64_t count = s_read_uint (reader, 4);
-    if (reader->failed || count > S_MAX_FEEDS
-    ||  count * OSMOSE_STH_SIZE != reader->size - reader->at) {
-        reader->failed = true;
+    uint64_t count = s_read_count (reader, OSMOSE_STH_SIZE);
+    if (reader->failed)
         return;
-    }
     for (uint64_t index = 0; index < count; index++) {
         osmose_sth_t sth;
         const uint8_t *bytes = s_read_bytes (reader, OSMOSE_STH_SIZE);
@@ -709,12 +700,9 @@ s_receive_prune (osmose_gossip_t *self, const char *from, s_reader_t *reader)
 static void
 s_receive_graft (osmose_gossip_t *self, const char *from, s_reader_t *reader)
 {
-    uint64_t count = s_read_uint (reader, 4);
-    if (reader->failed || count > S_MAX_FEEDS
-    ||  count * (OSMOSE_KEY_SIZE + 8) != reader->size - reader->at) {
-        reader->failed = true;
+    uint64_t count = s_read_count (reader, OSMOSE_KEY_SIZE + 8);
+    if (reader->failed)
         return;
-    }
     int index = s_view_index (self, from);
     for (uint64_t graft = 0; graft < count; graft++) {
         const uint8_t *key = s_read_bytes (reader, OSMOSE_KEY_SIZE);
