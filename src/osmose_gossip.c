@@ -1276,6 +1276,24 @@ s_test_pump (s_test_peer_t *peers, size_t count, int corrupt)
     return carried;
 }
 
+//  PEER, with its own feed and engine under BASE/NAME<INDEX>
+static void
+s_test_peer_init (s_test_peer_t *peer, const char *base, const char *name, int index,
+                  osmose_gossip_params_t *params)
+{
+    char error [256], path [PATH_MAX + 16];
+    peer->identity = osmose_identity_new ();
+    snprintf (peer->dir, sizeof (peer->dir), "%s/%s%d", base, name, index);
+    snprintf (path, sizeof (path), "%s/log", peer->dir);
+    assert (peer->identity && zsys_dir_create ("%s", peer->dir) == 0);
+    int rc = osmose_feed_open (path, peer->identity, 0, error, sizeof (error), &peer->feed);
+    assert (rc == 0);
+    params->news_arg = peer;
+    snprintf (path, sizeof (path), "%s/feeds", peer->dir);
+    peer->gossip = osmose_gossip_new (path, peer->feed, params, error, sizeof (error));
+    assert (peer->gossip);
+}
+
 static void
 s_test_append (s_test_peer_t *peer, int count)
 {
@@ -1327,22 +1345,10 @@ s_test_trees (const char *base, osmose_gossip_params_t *params)
     enum { PEERS = 5 };
     s_test_peer_t peers [PEERS];
     memset (peers, 0, sizeof (peers));
-    char error [256];
     const char *ids [PEERS];
     for (int index = 0; index < PEERS; index++) {
-        s_test_peer_t *peer = &peers [index];
-        peer->identity = osmose_identity_new ();
-        ids [index] = osmose_identity_id (peer->identity);
-        snprintf (peer->dir, sizeof (peer->dir), "%s/tree%d", base, index);
-        char path [PATH_MAX];
-        snprintf (path, sizeof (path), "%s/log", peer->dir);
-        assert (zsys_dir_create ("%s", peer->dir) == 0);
-        int rc = osmose_feed_open (path, peer->identity, 0, error, sizeof (error), &peer->feed);
-        assert (rc == 0);
-        params->news_arg = peer;
-        snprintf (path, sizeof (path), "%s/feeds", peer->dir);
-        peer->gossip = osmose_gossip_new (path, peer->feed, params, error, sizeof (error));
-        assert (peer->gossip);
+        s_test_peer_init (&peers [index], base, "tree", index, params);
+        ids [index] = osmose_identity_id (peers [index].identity);
     }
     for (int index = 0; index < PEERS; index++) {
         const char *view [PEERS - 1];
@@ -1448,20 +1454,8 @@ osmose_gossip_test (bool verbose)
     params.chunk_entries = 10;              //  force catch-up in chunks
     params.on_news = s_test_news;
     char error [256];
-    for (int index = 0; index < PEERS; index++) {
-        s_test_peer_t *peer = &peers [index];
-        peer->identity = osmose_identity_new ();
-        snprintf (peer->dir, sizeof (peer->dir), "%s/peer%d", base, index);
-        char path [PATH_MAX];
-        snprintf (path, sizeof (path), "%s/log", peer->dir);
-        assert (zsys_dir_create ("%s", peer->dir) == 0);
-        int rc = osmose_feed_open (path, peer->identity, 0, error, sizeof (error), &peer->feed);
-        assert (rc == 0);
-        params.news_arg = peer;
-        snprintf (path, sizeof (path), "%s/feeds", peer->dir);
-        peer->gossip = osmose_gossip_new (path, peer->feed, &params, error, sizeof (error));
-        assert (peer->gossip);
-    }
+    for (int index = 0; index < PEERS; index++)
+        s_test_peer_init (&peers [index], base, "peer", index, &params);
     //  A line: 0 - 1 - 2, so entries must be forwarded to reach 2
     const char *view01 [] = { osmose_identity_id (peers [1].identity) };
     const char *view10 [] = { osmose_identity_id (peers [0].identity),
