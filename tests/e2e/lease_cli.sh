@@ -157,6 +157,9 @@ if [ -x "$matmul" ]; then
 fi
 
 #   --- the provider of a held lease dies: lease says so and bids again
+#   (the old output goes first: the job's own truncation may come after
+#   the first poll has read it)
+rm -f "$MESH_DIR/hold" "$MESH_DIR/hold.err"
 "$OSMOSE" -e "$(mesh_api 1)" --json lease --hold 60 >"$MESH_DIR/hold" 2>"$MESH_DIR/hold.err" &
 hold_pid=$!
 mesh_wait_for 15 has_lease || { cat "$MESH_DIR/hold.err"; fail "lease --hold printed no lease"; }

@@ -26,6 +26,7 @@ rounds=${ROUNDS:-3}
 round=1
 while [ "$round" -le "$rounds" ]; do
     before=$(migrations)
+    rm -f "$MESH_DIR/spread.out"     #   not left for the first poll to read
     "$PROBE" "$(mesh_api 1)" spread 1000 3 sleep.ms 3 "slept 3 ms" >"$MESH_DIR/spread.out" 2>&1 &
     client=$!
     mesh_wait_for 10 grep -q "^lease 2 " "$MESH_DIR/spread.out" || fail "no 3 leases: $(cat "$MESH_DIR/spread.out")"
@@ -46,6 +47,7 @@ while [ "$round" -le "$rounds" ]; do
 done
 
 #   SIGTERM: the provider hands its lease back, the tasks move on
+rm -f "$MESH_DIR/spread.out"
 "$PROBE" "$(mesh_api 1)" spread 600 2 sleep.ms 3 "slept 3 ms" >"$MESH_DIR/spread.out" 2>&1 &
 client=$!
 mesh_wait_for 10 grep -q "^lease 1 " "$MESH_DIR/spread.out" || fail "no 2 leases: $(cat "$MESH_DIR/spread.out")"
