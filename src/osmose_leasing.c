@@ -65,6 +65,9 @@ s_member_fill (osmose_leasing_t *self, const osmose_member_t *member, leasing_me
     entry->candidate.id = entry->id;
     entry->candidate.location = entry->location;
     entry->candidate.rtt_us = member->is_self? 0: member->rtt_us;
+    entry->rtt_floor_us = member->is_self? 0: member->rtt_floor_us;
+    entry->refusing = member->is_self? osmose_leasing_refusing (self):
+                      osmose_mesh_member_refusing (self->mesh, member);
     return true;
 }
 
@@ -903,4 +906,11 @@ osmose_leasing_work_endpoint (osmose_leasing_t *self)
 {
     assert (self);
     return osmose_work_endpoint (self->work);
+}
+
+const char *
+osmose_leasing_refusing (osmose_leasing_t *self)
+{
+    assert (self);
+    return self->battery_low? "battery": self->overloaded? "load": NULL;
 }

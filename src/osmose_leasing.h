@@ -92,6 +92,13 @@ void
 const char *
     osmose_leasing_work_endpoint (osmose_leasing_t *self);
 
+//  Why this device refuses every new lease now, its owner's policy:
+//  "battery" (on battery below policy/battery_min_percent) or "load" (past
+//  policy/load_max_percent); NULL while it lends. Advertised, so that
+//  clients neither ask it nor move leases to it meanwhile.
+const char *
+    osmose_leasing_refusing (osmose_leasing_t *self);
+
 //  Summary for STATUS: {"held", "granted", "pending", "tasks": {...}}.
 json_t *
     osmose_leasing_status_json (osmose_leasing_t *self);

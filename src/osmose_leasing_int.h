@@ -67,6 +67,8 @@ typedef struct {
     char work [256];
     const char *state;
     bool is_self;
+    int64_t rtt_floor_us;           //  least RTT of late (0 self, -1 unknown)
+    const char *refusing;           //  why it lends nothing now, or NULL
 } leasing_member_t;
 
 struct _osmose_leasing_t {

@@ -72,6 +72,19 @@ leasing_local_lease (osmose_leasing_t *self, leasing_acquire_t *acquire)
     return rc;
 }
 
+//  MEMBER's score on its RTT floor: what its distance costs each task,
+//  without the queueing of a busy moment. A lease moves on this, or the
+//  provider running our tasks, whose pings wait behind them, would always
+//  look farther than an idle one and the lease would hop between equals.
+static int64_t
+s_floor_score (const char *here, const leasing_member_t *member, int64_t weight)
+{
+    osmose_proximity_candidate_t floor = member->candidate;
+    if (member->rtt_floor_us >= 0)
+        floor.rtt_us = member->rtt_floor_us;
+    return osmose_proximity_candidate_score (here, &floor, weight);
+}
+
 //  Should the lease of HOLDER move, seen from where we are now? The
 //  reason when it should, else NULL
 static const char *
@@ -82,7 +95,7 @@ s_misplaced (osmose_leasing_t *self, leasing_holder_t *holder, size_t count, int
         return NULL;            //  gone: membership and the connection handle that
     int64_t weight = osmose_config_int (self->config, "proximity/topology_weight_us");
     const char *here = self->resources.capacity.location;
-    int64_t score = osmose_proximity_candidate_score (here, &provider->candidate, weight);
+    int64_t score = s_floor_score (here, provider, weight);
     if (holder->latency_bound_us && score > holder->latency_bound_us)
         return "moved: the provider is beyond the latency bound";
     if (now - holder->placed_us < osmose_config_int (self->config, "lease/move_hold_ms") * 1000)
@@ -95,7 +108,7 @@ s_misplaced (osmose_leasing_t *self, leasing_holder_t *holder, size_t count, int
         ||  candidate->free_cpus < holder->cpus || candidate->free_gpus < holder->gpus
         ||  candidate->free_npus < holder->npus || candidate->free_memory_mb < holder->memory_mb)
             continue;
-        if (osmose_proximity_candidate_score (here, candidate, weight) + gain <= score)
+        if (s_floor_score (here, other, weight) + gain <= score)
             return "moved: a much nearer provider has room";
     }
     return NULL;

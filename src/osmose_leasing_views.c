@@ -78,6 +78,9 @@ s_disqualified (const leasing_member_t *member, const osmose_proximity_request_t
         return member->state;
     if (!*member->work)
         return "no work endpoint";
+    if (member->refusing)
+        return streq (member->refusing, "battery")? "refusing: battery low":
+               streq (member->refusing, "load")? "refusing: load too high": "refusing";
     if (candidate->free_cpus < request->cpus || candidate->free_gpus < request->gpus
     ||  candidate->free_npus < request->npus || candidate->free_memory_mb < request->memory_mb)
         return "capacity";

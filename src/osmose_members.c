@@ -197,6 +197,7 @@ s_member_add (osmose_members_t *self, const members_record_t *record)
     memcpy (member->idb, record->id, MEMBERS_IDB);
     members_msg_id_format (record->id, member->id);
     member->rtt_us = -1;
+    members_rtt_floor_init (&member->rtt_floor);
     member->tx_sent = MEMBERS_TX_DONE;
     member->added_at = self->now;
     member->last_heard = -1;
@@ -721,6 +722,7 @@ s_member_view (members_entry_t *member, osmose_member_t *view)
     view->state = member->state;
     view->incarnation = member->incarnation;
     view->rtt_us = member->rtt_us;
+    view->rtt_floor_us = members_rtt_floor (&member->rtt_floor);
     view->last_heard_us = member->last_heard;
     view->state_since_us = member->state_since;
     view->is_self = member->is_self;

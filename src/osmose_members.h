@@ -140,6 +140,8 @@ typedef struct {
     osmose_member_state_t state;
     uint32_t incarnation;
     int64_t rtt_us;                     //  EWMA of probe RTT; -1 if never measured
+    int64_t rtt_floor_us;               //  least probe RTT of the last 10-20 s;
+                                        //  -1 if never measured
     int64_t last_heard_us;              //  last message from it; -1 never
     int64_t state_since_us;             //  when it entered its state
     bool is_self;

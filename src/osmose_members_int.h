@@ -23,6 +23,16 @@ typedef enum {
     MEMBERS_PROBE_INDIRECT            //  PING_REQs sent, waiting for a relayed ACK
 } members_probe_phase_t;
 
+//  The least RTT heard over the last one to two windows: the path's own
+//  delay, which a busy peer's queueing does not raise
+typedef struct {
+    int64_t least;              //  this window's least sample, -1 none
+    int64_t before;             //  the last window's, -1 none
+    int64_t window_at;          //  when this window began
+} members_rtt_floor_t;
+
+#define MEMBERS_RTT_WINDOW_US   INT64_C (10000000)
+
 typedef struct {
     char id [OSMOSE_ID_SIZE + 1];
     uint8_t idb [MEMBERS_IDB];
@@ -41,6 +51,7 @@ typedef struct {
     const uint8_t *app;         //  points into info_wire
     size_t app_size;
     int64_t rtt_us;             //  EWMA, -1 unknown
+    members_rtt_floor_t rtt_floor;
     int64_t last_heard;
     int64_t told_at;                //  we last sent it our record to mend a stale accusation
     uint8_t pulse [OSMOSE_MEMBERS_PULSE_MAX];   //  its own word on its fast figures
@@ -130,6 +141,9 @@ int64_t members_suspect_timeout (osmose_members_t *self, int confirmations);
 void members_reap (osmose_members_t *self, size_t index);
 
 //  osmose_members_proto.c
+void members_rtt_floor_init (members_rtt_floor_t *floor);
+void members_rtt_floor_add (members_rtt_floor_t *floor, int64_t sample, int64_t now);
+int64_t members_rtt_floor (const members_rtt_floor_t *floor);
 void members_send (osmose_members_t *self, const char *to, uint8_t type,
                    uint32_t seq, const uint8_t *target);
 void members_send_join (osmose_members_t *self, const char *to);

@@ -63,6 +63,36 @@ s_by_tx_sent (const void *a, const void *b)
     return (x->tx_sent > y->tx_sent) - (x->tx_sent < y->tx_sent);
 }
 
+void
+members_rtt_floor_init (members_rtt_floor_t *floor)
+{
+    floor->least = floor->before = -1;
+    floor->window_at = 0;
+}
+
+//  Two windows, so the floor always covers at least one whole window and
+//  follows a path that got longer within two
+void
+members_rtt_floor_add (members_rtt_floor_t *floor, int64_t sample, int64_t now)
+{
+    if (floor->least < 0 || now - floor->window_at >= MEMBERS_RTT_WINDOW_US) {
+        floor->before = floor->least;
+        floor->least = sample;
+        floor->window_at = now;
+    }
+    else
+    if (sample < floor->least)
+        floor->least = sample;
+}
+
+int64_t
+members_rtt_floor (const members_rtt_floor_t *floor)
+{
+    if (floor->before >= 0 && (floor->least < 0 || floor->before < floor->least))
+        return floor->before;
+    return floor->least;
+}
+
 //  Piggyback pending updates, least sent first, under the byte budget.
 //  News about the destination itself goes first, so it can refute.
 static void
@@ -272,6 +302,7 @@ s_on_ack (osmose_members_t *self, const char *from, uint32_t seq)
                 sample = 0;
             member->rtt_us = member->rtt_us < 0? sample:
                 member->rtt_us + (sample - member->rtt_us) / 8;
+            members_rtt_floor_add (&member->rtt_floor, sample, self->now);
         }
         member->probe_phase = MEMBERS_PROBE_NONE;
         if (self->health > 0)

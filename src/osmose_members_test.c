@@ -10,6 +10,7 @@
 #include "osmose_prelude.h"
 #include "osmose_members.h"
 #include "osmose_members_msg.h"
+#include "osmose_members_int.h"
 #include "osmose_identity.h"
 #include "osmose_members_sim.h"
 
@@ -69,6 +70,7 @@ s_test_basics (bool verbose)
     osmose_members_sim_run (sim, sim->now + 2000000);
     rc = osmose_members_lookup (sim->engines [1], a_id, &member);
     assert (rc == 0 && member.rtt_us > 0 && member.rtt_us < 5000);
+    assert (member.rtt_floor_us > 0 && member.rtt_floor_us <= member.rtt_us);
     uint32_t incarnation = member.incarnation;
     uint8_t big [OSMOSE_MEMBERS_APP_MAX + 1] = { 0 };
     assert (osmose_members_set_app (sim->engines [0], big, sizeof (big), sim->now) == OSMOSE_ETOOBIG);
@@ -553,12 +555,39 @@ s_test_early_syncs (bool verbose)
     osmose_members_sim_destroy (&sim);
 }
 
+//  The RTT floor: a burst of queueing does not raise it; a longer path
+//  raises it within two windows; it forgets nothing sooner
+static void
+s_test_rtt_floor (void)
+{
+    members_rtt_floor_t floor;
+    members_rtt_floor_init (&floor);
+    assert (members_rtt_floor (&floor) == -1);
+    const int64_t window = MEMBERS_RTT_WINDOW_US;
+    members_rtt_floor_add (&floor, 300, 1000);
+    assert (members_rtt_floor (&floor) == 300);
+    members_rtt_floor_add (&floor, 9000, 2000);         //  a busy moment
+    members_rtt_floor_add (&floor, 250, 3000);
+    assert (members_rtt_floor (&floor) == 250);
+    //  The next window starts with a high sample: the last window's floor holds
+    members_rtt_floor_add (&floor, 8000, 1000 + window);
+    assert (members_rtt_floor (&floor) == 250);
+    members_rtt_floor_add (&floor, 5000, 1000 + window + 10);
+    assert (members_rtt_floor (&floor) == 250);
+    //  The path is now 5 ms long: two windows later the floor says so
+    members_rtt_floor_add (&floor, 5100, 1000 + 2 * window);
+    assert (members_rtt_floor (&floor) == 5000);
+    members_rtt_floor_add (&floor, 5200, 1000 + 3 * window);
+    assert (members_rtt_floor (&floor) == 5100);
+}
+
 void
 osmose_members_test (bool verbose)
 {
     printf (" * osmose_members: ");
     const char *seed = getenv ("OSMOSE_MEMBERS_SEED");
     s_seed = seed? strtoull (seed, NULL, 10): 0;
+    s_test_rtt_floor ();
     s_test_basics (verbose);
     s_test_trust (verbose);
     s_test_admission (verbose);

@@ -38,6 +38,7 @@ typedef struct {
     int rc;                         //  0, or OSMOSE_EPROTO: missing or malformed
     osmose_resources_t resources;
     char work [256];                //  its work endpoint, "" when none
+    const char *refusing;           //  why it lends nothing now, or NULL
 } s_advert_t;
 
 static void
@@ -518,14 +519,18 @@ s_advert_parse (const osmose_member_t *member, s_advert_t *advert)
                  0: OSMOSE_EPROTO;
     snprintf (advert->work, sizeof (advert->work), "%s",
               endpoint && strlen (endpoint) < sizeof (advert->work)? endpoint: "");
+    //  Untrusted text: only the names we know, anything else is "policy"
+    const char *refusing = json_string_value (json_object_get (json, "refusing"));
+    advert->refusing = !json_object_get (json, "refusing")? NULL:
+        refusing && streq (refusing, "battery")? "battery":
+        refusing && streq (refusing, "load")? "load": "policy";
     json_decref (json);
 }
 
-int
-osmose_mesh_member_resources (osmose_mesh_t *self, const osmose_member_t *member,
-                              osmose_resources_t *resources, char *work, size_t work_size)
+//  MEMBER's advert, parsed at its incarnation; NULL when out of memory
+static s_advert_t *
+s_advert (osmose_mesh_t *self, const osmose_member_t *member)
 {
-    assert (self && member && resources);
     s_advert_t *advert = (s_advert_t *) zhashx_lookup (self->adverts, member->id);
     if (!advert || advert->incarnation != member->incarnation) {
         //  Members come and go: forget the lot now and then rather than
@@ -535,11 +540,22 @@ osmose_mesh_member_resources (osmose_mesh_t *self, const osmose_member_t *member
         if (!advert) {
             advert = (s_advert_t *) zmalloc (sizeof (s_advert_t));
             if (!advert)
-                return OSMOSE_ENOMEM;
+                return NULL;
             zhashx_insert (self->adverts, member->id, advert);
         }
         s_advert_parse (member, advert);
     }
+    return advert;
+}
+
+int
+osmose_mesh_member_resources (osmose_mesh_t *self, const osmose_member_t *member,
+                              osmose_resources_t *resources, char *work, size_t work_size)
+{
+    assert (self && member && resources);
+    s_advert_t *advert = s_advert (self, member);
+    if (!advert)
+        return OSMOSE_ENOMEM;
     if (advert->rc)
         return advert->rc;
     if (work && (!*advert->work || strlen (advert->work) >= work_size))
@@ -553,6 +569,14 @@ osmose_mesh_member_resources (osmose_mesh_t *self, const osmose_member_t *member
     &&  osmose_resources_pulse_read (member->pulse, member->pulse_size, &heard) == 0)
         resources->load = heard;
     return 0;
+}
+
+const char *
+osmose_mesh_member_refusing (osmose_mesh_t *self, const osmose_member_t *member)
+{
+    assert (self && member);
+    s_advert_t *advert = s_advert (self, member);
+    return advert && advert->rc == 0? advert->refusing: NULL;
 }
 
 //  One member as the PEERS contract shows it
@@ -574,6 +598,8 @@ s_member_json (osmose_mesh_t *self, osmose_member_t *member)
     json_object_set_new (entry, "key", json_string (key));
     int64_t rtt = member->is_self? 0: member->rtt_us;
     json_object_set_new (entry, "rtt_us", rtt >= 0? json_integer (rtt): json_null ());
+    int64_t floor = member->is_self? 0: member->rtt_floor_us;
+    json_object_set_new (entry, "rtt_floor_us", floor >= 0? json_integer (floor): json_null ());
     json_object_set_new (entry, "score_us", json_integer (
         osmose_proximity_score (rtt >= 0? rtt: 0, hops, self->hop_weight_us)));
     osmose_resources_t resources;
@@ -592,6 +618,9 @@ s_member_json (osmose_mesh_t *self, osmose_member_t *member)
         json_object_set_new (json_object_get (entry, "resources"), "battery",
             resources.load.battery_percent >= 0?
                 json_integer (resources.load.battery_percent): json_null ());
+        const char *refusing = osmose_mesh_member_refusing (self, member);
+        json_object_set_new (json_object_get (entry, "resources"), "refusing",
+            refusing? json_string (refusing): json_null ());
     }
     return entry;
 }

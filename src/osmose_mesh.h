@@ -102,6 +102,12 @@ int OSMOSE_CHECK
     osmose_mesh_member_resources (osmose_mesh_t *self, const osmose_member_t *member,
                                   osmose_resources_t *resources, char *work, size_t work_size);
 
+//  Why MEMBER's advert says it lends nothing now: "battery", "load" or
+//  "policy" (a reason we do not know); NULL when it lends, or its advert is
+//  missing or malformed
+const char *
+    osmose_mesh_member_refusing (osmose_mesh_t *self, const osmose_member_t *member);
+
 //  Replace what we advertise about ourselves (a JSON object, e.g. our
 //  resources); disseminated with our membership record.
 int OSMOSE_CHECK

@@ -39,6 +39,7 @@ typedef struct {
     osmose_locator_t *locator;      //  NULL without node/location_source
     int locator_fd;                 //  its pipe, polled (zpoller takes int *)
     bool advert_due;                //  send the advert now (we moved)
+    const char *refusing;           //  what our last advert said of it
     bool feed_dirty;                //  appended since the last commit
     int64_t last_publish;           //  zclock_mono of the last signed head
     osmose_resources_t resources;   //  what we advertise
@@ -695,11 +696,23 @@ s_advertise (s_peer_t *self)
         self->resources = fresh;
         osmose_leasing_set_resources (self->leasing, &self->resources);
     }
+    //  Refusing every lease (battery, load) is news too: while it lasts we
+    //  advertise nothing to lend, and say why
+    const char *refusing = osmose_leasing_refusing (self->leasing);
+    if (refusing != self->refusing)     //  static names: the same name, the same pointer
+        record = true;
     if (!record)
         return;
-    json_t *advert = osmose_resources_json (&self->resources);
+    self->refusing = refusing;
+    osmose_resources_t offered = self->resources;
+    if (refusing) {
+        offered.capacity.lease_cpus = offered.capacity.lease_gpus = offered.capacity.lease_npus = 0;
+        offered.capacity.lease_memory_mb = 0;
+    }
+    json_t *advert = osmose_resources_json (&offered);
     if (advert) {
-        json_object_del (advert, "battery_low");
+        if (refusing)
+            json_object_set_new (advert, "refusing", json_string (refusing));
         //  Where leaseholders send tasks: with the figures they bid on
         json_object_set_new (advert, "work", json_string (
             osmose_leasing_work_endpoint (self->leasing)));
