@@ -412,6 +412,14 @@ main (int argc, char *argv [])
             rss_sum / (long) count, rss_max, anon_sum / (long) count);
     printf ("idle PSS: mean %ld KiB, max %ld KiB (shared library pages split among "
             "the %zu peers)\n", pss_sum / (long) count, pss_max, count);
+    //  Baseline: a bare CZMQ + libsodium program with one CURVE session
+    const char *floor_pid = getenv ("BENCH_FLOOR_PID");
+    long floor_rss = floor_pid? s_proc_kb (atoi (floor_pid), "status", "VmRSS"): -1;
+    if (floor_rss > 0)
+        printf ("baseline: a bare CZMQ + libsodium program (one CURVE round trip, then idle): "
+                "RSS %ld KiB (anonymous %ld KiB); idle peer / baseline: %.2fx RSS\n",
+                floor_rss, s_proc_kb (atoi (floor_pid), "status", "RssAnon"),
+                (double) rss_sum / (double) count / (double) floor_rss);
 
     //  3. Entry spread: post on one peer, see when every other has it
     double *spread = (double *) calloc (entries, sizeof (double));

@@ -25,4 +25,13 @@ for i in $(seq 1 "$n"); do
     echo "$(mesh_api "$i") $(mesh_id "$i") $(cat "$MESH_DIR/peer$i/pid")" \
          "$MESH_DIR/peer$i/state $(sed -n 2p "$MESH_DIR/peer$i/state/node.pub")"
 done > "$MESH_DIR/peers"
+#   The libraries' memory floor, measured beside the idle peers
+floor=${BENCH_RSS_FLOOR:-$(dirname "$bench")/bench_rss_floor}
+if [ -x "$floor" ]; then
+    "$floor" 120 & BENCH_FLOOR_PID=$!
+    export BENCH_FLOOR_PID
+fi
 "$bench" "$MESH_DIR/peers" "$last" "${2:-100}"
+rc=$?
+[ -n "${BENCH_FLOOR_PID:-}" ] && kill "$BENCH_FLOOR_PID" 2>/dev/null
+exit $rc
