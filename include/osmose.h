@@ -218,8 +218,8 @@ struct osmose_request_t {
 OSMOSE_EXPORT void
     osmose_request_init (osmose_request_t *request);
 
-//  Lease workers for REQUEST, waiting up to TIMEOUT_MS (bidding takes two
-//  round trips to the nearest peers, a millisecond or so on a LAN). On
+//  Lease workers for REQUEST, waiting up to TIMEOUT_MS (bidding takes one
+//  round trip to the nearest peers, a millisecond or so on a LAN). On
 //  success sets *lease_p; the caller owns it and gives it back with
 //  osmose_lease_release, before osmose_disconnect of SELF (the lease talks
 //  to the daemon through it). Fails with OSMOSE_ENOPEER (nobody can serve the

@@ -310,10 +310,18 @@ osmose_market_lease_valid (osmose_market_t *self, const uint8_t *lease_id,
     assert (self && lease_id);
     for (size_t index = 0; index < self->grant_count; index++) {
         osmose_market_grant_t *grant = &self->grants [index];
-        if (grant->state == S_LEASED
-        &&  memcmp (grant->lease_id, lease_id, OSMOSE_LEASE_ID_SIZE) == 0)
-            return (!client_key || memcmp (grant->client_key, client_key, OSMOSE_KEY_SIZE) == 0)
-                && now_us < grant->expiry_us? 0: OSMOSE_ENOLEASE;
+        if (memcmp (grant->lease_id, lease_id, OSMOSE_LEASE_ID_SIZE) != 0)
+            continue;
+        if ((client_key && memcmp (grant->client_key, client_key, OSMOSE_KEY_SIZE) != 0)
+        ||  now_us >= grant->expiry_us)
+            return OSMOSE_ENOLEASE;
+        if (grant->state == S_RESERVED) {
+            //  The client's program opens the lease its bid carried before
+            //  the AWARD came: only an awarded bid reaches a program
+            self->now_us = now_us;
+            osmose_market_provider_grant (self, grant);
+        }
+        return 0;
     }
     return OSMOSE_ENOLEASE;
 }

@@ -6,13 +6,14 @@
     (wall clock, microseconds) and membership news, and drains what it must
     send and what happened. Tests drive sixteen engines in one process.
 
-    Flow of one acquisition (two round trips, 2k + 2 messages for k asked):
+    Flow of one acquisition (one round trip, 3k messages for k asked):
         client                                    providers (k = wanted + d)
         acquire: rank candidates (proximity) ---> CALL_FOR_BIDS x k
-                                             <--- BID (reservation held) or REFUSE
-        award best by score, reject the rest ---> AWARD x wanted, REJECT x rest
-                                             <--- LEASE (ttl, signed token)
-        ACQUIRED event per lease, then DONE
+                                             <--- BID (reservation held, with the
+                                                  lease it would be: ttl, signed
+                                                  token) or REFUSE
+        the best bids are leases: ACQUIRED
+        per lease, then DONE; meanwhile      ---> AWARD x wanted, REJECT x rest
     then RENEW every heartbeat (batched per provider) <-> RENEWED (fresh
     token); RELEASE on request; REVOKE when a provider withdraws.
 
@@ -27,21 +28,22 @@
     is latency every task pays. With no bid in hand yet the client waits
     on, up to bid_timeout_max_us from the start, and awards the first bid
     that comes (a busy mesh is slow, not empty).
-    The wait for LEASE after AWARD is longer, bid_timeout_max_us: the
-    other bids are already rejected, so giving up early would only lose a
-    lease a busy provider is about to send (membership's peer_down ends
-    the wait sooner for a dead one). A LEASE that arrives after that, or
-    carries a token that does not check, is released at once so the
-    provider frees it.
+    A winning bid whose token does not check is not held (bad_tokens):
+    it is rejected like a losing one. An AWARD that reaches the provider
+    after its hold lapsed is refused (EXPIRED), and the client loses that
+    lease (LEASE_LOST), as it would a revoked one; a lost AWARD leaves a
+    reservation that lapses, and the first renewal is refused.
 
     Provider side: a CALL_FOR_BIDS is refused (REFUSE with a reason) when
     the client is not in policy/allow (POLICY), the device runs on battery
     below policy/battery_min_percent (BATTERY), the lease caps less what is
     reserved and leased cannot cover it (CAPACITY), or too many
     reservations are open (BUSY). Otherwise the resources are reserved for
-    hold_us, so two clients are never promised the same CPU; AWARD turns the
-    reservation into a lease with a signed token (osmose_token), REJECT or
-    the hold's end frees it. A lease lives ttl_us past its grant or last
+    hold_us, so two clients are never promised the same CPU, and the bid
+    carries the lease's id and signed token (osmose_token); AWARD, or the
+    OPEN of the client's program if it comes first (lease_valid), turns
+    the reservation into the lease (GRANT), REJECT or the hold's end frees
+    it. A lease lives ttl_us past its grant or last
     renewal; silence past that expires it and frees its resources.
 
     Identity: every message is bound to the sender's key that the transport
@@ -267,7 +269,9 @@ bool
 
 //  Provider: is LEASE_ID a live lease granted to CLIENT_KEY (NULL: anyone)?
 //  The work endpoint calls this beside osmose_token_check, so a revoked or
-//  released lease stops working before its token expires. 0 or
+//  released lease stops working before its token expires. A reservation
+//  whose bid carried LEASE_ID is granted now (the GRANT event): the OPEN
+//  of the client's program overtook its daemon's AWARD. 0 or
 //  OSMOSE_ENOLEASE.
 int
     osmose_market_lease_valid (osmose_market_t *self, const uint8_t *lease_id,

@@ -120,7 +120,6 @@ osmose_market_acquire (osmose_market_t *self, const osmose_market_request_t *req
     }
     pending->id = self->next_request++;
     pending->spec = *request;
-    pending->phase = S_BIDDING;
     pending->asked_count = picked;
     int64_t largest_rtt = 0;
     for (size_t index = 0; index < picked; index++) {
@@ -212,6 +211,84 @@ s_finish (osmose_market_t *self, size_t index)
     self->request_count--;
 }
 
+//  Check a bid's token: issued by FROM_KEY to us, for what we asked;
+//  its signature too when the settings say so
+static bool
+s_token_ok (osmose_market_t *self, const uint8_t *from_key, const uint8_t *data,
+            size_t size, const osmose_market_request_t *spec, osmose_token_t *token)
+{
+    const uint8_t *our_key = osmose_identity_public (self->identity);
+    int rc;
+    if (self->settings.verify_tokens)
+        //  Expiry is in the provider's clock: not compared with ours
+        rc = osmose_token_check (data, size, from_key, our_key, INT64_MIN, token);
+    else {
+        rc = osmose_token_decode (data, size, token);
+        if (rc == 0 && (memcmp (token->provider_key, from_key, OSMOSE_KEY_SIZE) != 0
+                    ||  memcmp (token->client_key, our_key, OSMOSE_KEY_SIZE) != 0))
+            rc = OSMOSE_EVERIFY;
+    }
+    return rc == 0 && (!spec || (token->cpus >= spec->cpus && token->gpus >= spec->gpus
+                                 && token->npus >= spec->npus
+                                 && token->memory_mb >= spec->memory_mb));
+}
+
+
+//  ASKED's bid carried its lease: hold it now (the ACQUIRED event), if its
+//  token is sound. False when it is not (the bid is rejected instead).
+static bool
+s_obtain (osmose_market_t *self, osmose_market_pending_t *pending, osmose_market_asked_t *asked)
+{
+    osmose_token_t token;
+    if (!s_token_ok (self, asked->key, asked->token, asked->token_size, &pending->spec, &token)) {
+        self->counters.bad_tokens++;
+        return false;
+    }
+    if (self->held_count >= OSMOSE_MARKET_MAX_LEASES
+    ||  !osmose_market_grow ((void **) &self->held, &self->held_size, self->held_count,
+                             sizeof (osmose_market_held_t)))
+        return false;
+    asked->state = S_OBTAINED;
+    int64_t ttl = (int64_t) asked->ttl_ms * 1000;
+    osmose_market_held_t *held = &self->held [self->held_count++];
+    memset (held, 0, offsetof (osmose_market_held_t, token));
+    memcpy (held->lease_id, token.lease_id, OSMOSE_LEASE_ID_SIZE);
+    snprintf (held->provider, sizeof (held->provider), "%s", asked->id);
+    memcpy (held->provider_key, asked->key, OSMOSE_KEY_SIZE);
+    held->request = pending->id;
+    held->cpus = token.cpus;
+    held->gpus = token.gpus;
+    held->npus = token.npus;
+    held->memory_mb = token.memory_mb;
+    held->ttl_us = ttl;
+    //  The provider starts the clock when the AWARD (or the program's
+    //  OPEN) reaches it: after now
+    held->expiry_us = self->now_us + ttl;
+    held->next_renew_us = self->now_us + s_heartbeat (self, ttl);
+    held->token_size = asked->token_size;
+    memcpy (held->token, asked->token, asked->token_size);
+    pending->obtained++;
+    self->counters.leases_acquired++;
+
+    osmose_market_event_t event;
+    memset (&event, 0, offsetof (osmose_market_event_t, token));
+    event.kind = OSMOSE_MARKET_ACQUIRED;
+    event.request = pending->id;
+    snprintf (event.peer, sizeof (event.peer), "%s", asked->id);
+    memcpy (event.peer_key, asked->key, OSMOSE_KEY_SIZE);
+    memcpy (event.lease_id, held->lease_id, OSMOSE_LEASE_ID_SIZE);
+    event.cpus = held->cpus;
+    event.gpus = held->gpus;
+    event.npus = held->npus;
+    event.memory_mb = held->memory_mb;
+    event.ttl_us = ttl;
+    event.expiry_us = token.expiry_us;
+    event.token_size = asked->token_size;
+    memcpy (event.token, asked->token, asked->token_size);
+    osmose_market_emit (self, &event);
+    return true;
+}
+
 //  Award the best bids and reject the rest, when the time has come (FINAL:
 //  the bid timeout passed). Returns true when the request finished.
 static bool
@@ -259,13 +336,14 @@ s_decide (osmose_market_t *self, size_t index, bool final)
     int ranked = osmose_proximity_rank (self->resources.capacity.location, fresh, bidders,
                                         &wanted_figures, self->settings.topology_weight_us,
                                         order);
-    size_t awarded = 0;
-    for (int rank = 0; rank < ranked && awarded < wanted; rank++) {
+    //  The best bids are ours at once: each carried its lease, and the
+    //  AWARD that makes it so goes out as the program starts on it
+    for (int rank = 0; rank < ranked && (size_t) pending->obtained < wanted; rank++) {
         osmose_market_asked_t *asked = &pending->asked [slot [order [rank]]];
-        asked->state = S_AWARDED;
-        s_send_simple (self, asked->id, OSMOSE_MARKET_MSG_AWARD, pending->id);
-        self->counters.awards_sent++;
-        awarded++;
+        if (s_obtain (self, pending, asked)) {
+            s_send_simple (self, asked->id, OSMOSE_MARKET_MSG_AWARD, pending->id);
+            self->counters.awards_sent++;
+        }
     }
     for (size_t at = 0; at < pending->asked_count; at++) {
         osmose_market_asked_t *asked = &pending->asked [at];
@@ -278,35 +356,18 @@ s_decide (osmose_market_t *self, size_t index, bool final)
             self->counters.rejects_sent++;
         }
     }
-    if (awarded == 0) {
-        s_finish (self, index);
-        return true;
-    }
-    pending->phase = S_AWARDING;
-    pending->awarded_us = self->now_us;
-    pending->deadline_us = self->now_us + self->settings.bid_timeout_max_us;
-    return false;
-}
-
-//  Finish the awarding request at INDEX when no award is outstanding
-static bool
-s_check_awarding (osmose_market_t *self, size_t index)
-{
-    osmose_market_pending_t *pending = self->requests [index];
-    for (size_t at = 0; at < pending->asked_count; at++)
-        if (pending->asked [at].state == S_AWARDED)
-            return false;
     s_finish (self, index);
     return true;
 }
 
 static void
-s_on_bid (osmose_market_t *self, const char *from, const osmose_market_msg_t *msg)
+s_on_bid (osmose_market_t *self, const char *from, const uint8_t *from_key,
+          const osmose_market_msg_t *msg)
 {
     size_t index = s_request_index (self, msg->request);
     osmose_market_pending_t *pending = index == SIZE_MAX? NULL: self->requests [index];
     osmose_market_asked_t *asked = pending? s_asked (pending, from): NULL;
-    if (!asked || pending->phase != S_BIDDING || asked->state != S_PENDING) {
+    if (!asked || asked->state != S_PENDING) {
         self->counters.unexpected++;    //  late: already rejected
         return;
     }
@@ -321,117 +382,11 @@ s_on_bid (osmose_market_t *self, const char *from, const osmose_market_msg_t *ms
     asked->fresh.power = (osmose_power_t) msg->power;
     asked->fresh.battery_percent = msg->battery_percent;
     asked->fresh.load1 = msg->load1;
+    memcpy (asked->key, from_key, OSMOSE_KEY_SIZE);
+    asked->ttl_ms = msg->ttl_ms;
+    asked->token_size = msg->token_size;
+    memcpy (asked->token, msg->token, msg->token_size);
     s_decide (self, index, pending->waiting_first);
-}
-
-static void
-s_on_refuse (osmose_market_t *self, const char *from, const osmose_market_msg_t *msg)
-{
-    size_t index = s_request_index (self, msg->request);
-    osmose_market_pending_t *pending = index == SIZE_MAX? NULL: self->requests [index];
-    osmose_market_asked_t *asked = pending? s_asked (pending, from): NULL;
-    if (!asked || (asked->state != S_PENDING && asked->state != S_AWARDED)) {
-        self->counters.unexpected++;
-        return;
-    }
-    self->counters.refusals_received++;
-    if (asked->state == S_PENDING) {
-        asked->state = S_REFUSED;
-        s_decide (self, index, false);
-    }
-    else {
-        asked->state = S_FAILED;            //  the award came too late
-        s_check_awarding (self, index);
-    }
-}
-
-//  Check a LEASE's token: issued by FROM_KEY to us, for what we asked;
-//  its signature too when the settings say so
-static bool
-s_token_ok (osmose_market_t *self, const uint8_t *from_key, const uint8_t *data,
-            size_t size, const osmose_market_request_t *spec, osmose_token_t *token)
-{
-    const uint8_t *our_key = osmose_identity_public (self->identity);
-    int rc;
-    if (self->settings.verify_tokens)
-        //  Expiry is in the provider's clock: not compared with ours
-        rc = osmose_token_check (data, size, from_key, our_key, INT64_MIN, token);
-    else {
-        rc = osmose_token_decode (data, size, token);
-        if (rc == 0 && (memcmp (token->provider_key, from_key, OSMOSE_KEY_SIZE) != 0
-                    ||  memcmp (token->client_key, our_key, OSMOSE_KEY_SIZE) != 0))
-            rc = OSMOSE_EVERIFY;
-    }
-    return rc == 0 && (!spec || (token->cpus >= spec->cpus && token->gpus >= spec->gpus
-                                 && token->npus >= spec->npus
-                                 && token->memory_mb >= spec->memory_mb));
-}
-
-static void
-s_on_lease (osmose_market_t *self, const char *from, const uint8_t *from_key,
-            const osmose_market_msg_t *msg)
-{
-    size_t index = s_request_index (self, msg->request);
-    osmose_market_pending_t *pending = index == SIZE_MAX? NULL: self->requests [index];
-    osmose_market_asked_t *asked = pending? s_asked (pending, from): NULL;
-    osmose_token_t token;
-    bool valid = s_token_ok (self, from_key, msg->token, msg->token_size,
-                             pending? &pending->spec: NULL, &token);
-    if (!valid)
-        self->counters.bad_tokens++;
-    if (!asked || asked->state != S_AWARDED || !valid
-    ||  self->held_count >= OSMOSE_MARKET_MAX_LEASES
-    ||  !osmose_market_grow ((void **) &self->held, &self->held_size, self->held_count,
-                             sizeof (osmose_market_held_t))) {
-        //  Not ours to keep: hand it back so the provider frees it now
-        if (token.version == OSMOSE_TOKEN_VERSION)
-            s_send_release (self, from, token.lease_id);
-        if (!asked || asked->state != S_AWARDED)
-            self->counters.unexpected++;
-        else {
-            asked->state = S_FAILED;
-            s_check_awarding (self, index);
-        }
-        return;
-    }
-    asked->state = S_OBTAINED;
-    int64_t ttl = (int64_t) msg->ttl_ms * 1000;
-    osmose_market_held_t *held = &self->held [self->held_count++];
-    memset (held, 0, offsetof (osmose_market_held_t, token));
-    memcpy (held->lease_id, token.lease_id, OSMOSE_LEASE_ID_SIZE);
-    snprintf (held->provider, sizeof (held->provider), "%s", from);
-    memcpy (held->provider_key, from_key, OSMOSE_KEY_SIZE);
-    held->request = pending->id;
-    held->cpus = token.cpus;
-    held->gpus = token.gpus;
-    held->npus = token.npus;
-    held->memory_mb = token.memory_mb;
-    held->ttl_us = ttl;
-    //  The provider started the clock when it got the AWARD: after we sent it
-    held->expiry_us = pending->awarded_us + ttl;
-    held->next_renew_us = self->now_us + s_heartbeat (self, ttl);
-    held->token_size = msg->token_size;
-    memcpy (held->token, msg->token, msg->token_size);
-    pending->obtained++;
-    self->counters.leases_acquired++;
-
-    osmose_market_event_t event;
-    memset (&event, 0, offsetof (osmose_market_event_t, token));
-    event.kind = OSMOSE_MARKET_ACQUIRED;
-    event.request = pending->id;
-    snprintf (event.peer, sizeof (event.peer), "%s", from);
-    memcpy (event.peer_key, from_key, OSMOSE_KEY_SIZE);
-    memcpy (event.lease_id, held->lease_id, OSMOSE_LEASE_ID_SIZE);
-    event.cpus = held->cpus;
-    event.gpus = held->gpus;
-    event.npus = held->npus;
-    event.memory_mb = held->memory_mb;
-    event.ttl_us = ttl;
-    event.expiry_us = token.expiry_us;
-    event.token_size = msg->token_size;
-    memcpy (event.token, msg->token, msg->token_size);
-    osmose_market_emit (self, &event);
-    s_check_awarding (self, index);
 }
 
 static size_t
@@ -503,6 +458,32 @@ s_on_renewed (osmose_market_t *self, const char *from, const uint8_t *from_key,
 }
 
 static void
+s_on_refuse (osmose_market_t *self, const char *from, const osmose_market_msg_t *msg)
+{
+    size_t index = s_request_index (self, msg->request);
+    osmose_market_pending_t *pending = index == SIZE_MAX? NULL: self->requests [index];
+    osmose_market_asked_t *asked = pending? s_asked (pending, from): NULL;
+    if (asked && asked->state == S_PENDING) {
+        self->counters.refusals_received++;
+        asked->state = S_REFUSED;
+        s_decide (self, index, false);
+        return;
+    }
+    //  An AWARD that came too late (the hold lapsed): the lease its bid
+    //  carried is not ours after all
+    for (size_t at = 0; at < self->held_count; at++) {
+        osmose_market_held_t *held = &self->held [at];
+        if (held->request == msg->request && held->renewals == 0 && streq (held->provider, from)) {
+            self->counters.refusals_received++;
+            s_lose (self, at, msg->reason < OSMOSE_MARKET_REASON_LIMIT?
+                    (osmose_market_reason_t) msg->reason: OSMOSE_MARKET_EXPIRED);
+            return;
+        }
+    }
+    self->counters.unexpected++;
+}
+
+static void
 s_on_revoke (osmose_market_t *self, const char *from, const osmose_market_msg_t *msg)
 {
     size_t index = s_held_index (self, from, msg->lease_id);
@@ -520,13 +501,10 @@ osmose_market_client_receive (osmose_market_t *self, const char *from,
 {
     switch (msg->kind) {
         case OSMOSE_MARKET_MSG_BID:
-            s_on_bid (self, from, msg);
+            s_on_bid (self, from, from_key, msg);
             break;
         case OSMOSE_MARKET_MSG_REFUSE:
             s_on_refuse (self, from, msg);
-            break;
-        case OSMOSE_MARKET_MSG_LEASE:
-            s_on_lease (self, from, from_key, msg);
             break;
         case OSMOSE_MARKET_MSG_RENEWED:
             s_on_renewed (self, from, from_key, msg);
@@ -649,23 +627,11 @@ osmose_market_client_tick (osmose_market_t *self)
             index++;
             continue;
         }
-        bool finished;
-        if (pending->phase == S_BIDDING
-        &&  (s_first_bid_wait (self, pending) || s_nearer_silent_wait (self, pending))) {
+        if (s_first_bid_wait (self, pending) || s_nearer_silent_wait (self, pending)) {
             index++;
             continue;
         }
-        if (pending->phase == S_BIDDING)
-            finished = s_decide (self, index, true);
-        else {
-            for (size_t at = 0; at < pending->asked_count; at++)
-                if (pending->asked [at].state == S_AWARDED) {
-                    pending->asked [at].state = S_FAILED;
-                    pending->timed_out = true;
-                }
-            finished = s_check_awarding (self, index);
-        }
-        if (!finished)
+        if (!s_decide (self, index, true))
             index++;
     }
     index = 0;
@@ -715,11 +681,6 @@ osmose_market_client_peer_down (osmose_market_t *self, const char *id)
         if (asked && asked->state == S_PENDING) {
             asked->state = S_FAILED;
             finished = s_decide (self, index, false);
-        }
-        else
-        if (asked && asked->state == S_AWARDED) {
-            asked->state = S_FAILED;
-            finished = s_check_awarding (self, index);
         }
         if (!finished)
             index++;

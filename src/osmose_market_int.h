@@ -22,11 +22,13 @@ typedef struct {
     int64_t ttl_us;
     int64_t expiry_us;              //  hold's end, or lease expiry
     uint32_t renewals;
+    uint16_t token_size;            //  the token its bid carried
+    uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
 } osmose_market_grant_t;
 
 //  Client: one candidate asked in a request
 typedef enum {
-    S_PENDING = 1, S_BID, S_REFUSED, S_AWARDED, S_OBTAINED, S_FAILED, S_REJECTED
+    S_PENDING = 1, S_BID, S_REFUSED, S_OBTAINED, S_FAILED, S_REJECTED
 } osmose_market_asked_state_t;
 
 typedef struct {
@@ -36,20 +38,21 @@ typedef struct {
     int64_t score;
     osmose_market_asked_state_t state;
     int64_t bid_valid_until;
+    //  The lease its bid carried: ours once we award it
+    uint8_t key [OSMOSE_KEY_SIZE];
+    uint32_t ttl_ms;
+    uint16_t token_size;
+    uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
 } osmose_market_asked_t;
-
-typedef enum { S_BIDDING = 1, S_AWARDING = 2 } osmose_market_phase_t;
 
 typedef struct {
     uint64_t id;
     osmose_market_request_t spec;
-    osmose_market_phase_t phase;
     int64_t timeout_us;
     int64_t deadline_us;
     int64_t started_us;
     bool waiting_first;             //  past the bid timeout, with no bid yet
     bool waited_nearer;             //  the bid timeout was stretched once
-    int64_t awarded_us;             //  when AWARDs went out
     bool timed_out;                 //  someone stayed silent
     int obtained;
     size_t asked_count;
@@ -130,6 +133,9 @@ int64_t
 void
     osmose_market_provider_used (osmose_market_t *self, int *cpus, int *gpus, int *npus,
                                  int64_t *memory_mb);
+//  GRANT a reservation: by AWARD, or by the program's OPEN that overtook it
+void
+    osmose_market_provider_grant (osmose_market_t *self, osmose_market_grant_t *grant);
 
 //  osmose_market_client.c
 void

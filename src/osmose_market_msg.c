@@ -85,6 +85,11 @@ osmose_market_msg_encode (const osmose_market_msg_t *msg, uint8_t *buffer, size_
             osmose_wire_put_u8 (&writer, msg->battery_percent < 0?
                                 S_BATTERY_NONE: msg->battery_percent);
             osmose_wire_put_u32 (&writer, msg->load1);
+            if (msg->token_size > OSMOSE_TOKEN_MAX_SIZE)
+                return OSMOSE_EINVAL;
+            osmose_wire_put_u32 (&writer, msg->ttl_ms);
+            osmose_wire_put_u16 (&writer, msg->token_size);
+            osmose_wire_put_bytes (&writer, msg->token, msg->token_size);
             break;
         case OSMOSE_MARKET_MSG_REFUSE:
             osmose_wire_put_u64 (&writer, msg->request);
@@ -176,6 +181,11 @@ s_decode_body (osmose_wire_reader_t *reader, osmose_market_msg_t *msg)
             uint32_t load1 = osmose_wire_get_u32 (reader);
             msg->battery_percent = battery == S_BATTERY_NONE? -1: battery;
             msg->load1 = (int) load1;
+            msg->ttl_ms = osmose_wire_get_u32 (reader);
+            msg->token_size = osmose_wire_get_u16 (reader);
+            if (reader->failed || msg->token_size > OSMOSE_TOKEN_MAX_SIZE)
+                return false;
+            osmose_wire_get_bytes (reader, msg->token, msg->token_size);
             return msg->power <= 2 && msg->battery_percent <= 100 && load1 <= INT32_MAX;
         }
         case OSMOSE_MARKET_MSG_REFUSE:
@@ -305,8 +315,10 @@ osmose_market_msg_test (bool verbose)
     s_check_round_trip (&msg);
     msg = (osmose_market_msg_t) {
         .kind = OSMOSE_MARKET_MSG_BID, .request = 7, .hold_us = 500000, .cpus = 3,
-        .memory_mb = 100, .power = OSMOSE_POWER_BATTERY, .battery_percent = 80, .load1 = 150
+        .memory_mb = 100, .power = OSMOSE_POWER_BATTERY, .battery_percent = 80, .load1 = 150,
+        .ttl_ms = 10000, .token_size = OSMOSE_TOKEN_SIZE
     };
+    randombytes_buf (msg.token, OSMOSE_TOKEN_SIZE);
     s_check_round_trip (&msg);
     msg.battery_percent = -1;
     s_check_round_trip (&msg);
@@ -355,17 +367,18 @@ osmose_market_msg_test (bool verbose)
     //  Hostile input: huge counts and lengths, wrong version, unknown kind,
     //  huge figures, random bytes of every short length
     static osmose_market_msg_t out;
-    const uint8_t huge_count [] = { 1, OSMOSE_MARKET_MSG_RENEW, 0xFF, 0xFF };
+    const uint8_t huge_count [] = { OSMOSE_MARKET_MSG_VERSION, OSMOSE_MARKET_MSG_RENEW, 0xFF, 0xFF };
     assert (osmose_market_msg_decode (huge_count, sizeof (huge_count), &out) == OSMOSE_EPROTO);
-    uint8_t huge_token [2 + 8 + 4 + 2 + 4] = { 1, OSMOSE_MARKET_MSG_LEASE };
+    uint8_t huge_token [2 + 8 + 4 + 2 + 4] = { OSMOSE_MARKET_MSG_VERSION, OSMOSE_MARKET_MSG_LEASE };
     huge_token [14] = 0xFF;
     huge_token [15] = 0xFF;
     assert (osmose_market_msg_decode (huge_token, sizeof (huge_token), &out) == OSMOSE_EPROTO);
-    const uint8_t bad_version [] = { 2, OSMOSE_MARKET_MSG_AWARD, 0, 0, 0, 0, 0, 0, 0, 1 };
+    //  Version 1 peers: their BID lacks the lease
+    const uint8_t bad_version [] = { 1, OSMOSE_MARKET_MSG_AWARD, 0, 0, 0, 0, 0, 0, 0, 1 };
     assert (osmose_market_msg_decode (bad_version, sizeof (bad_version), &out) == OSMOSE_EPROTO);
-    const uint8_t bad_kind [] = { 1, 99, 0, 0, 0, 0, 0, 0, 0, 1 };
+    const uint8_t bad_kind [] = { OSMOSE_MARKET_MSG_VERSION, 99, 0, 0, 0, 0, 0, 0, 0, 1 };
     assert (osmose_market_msg_decode (bad_kind, sizeof (bad_kind), &out) == OSMOSE_EPROTO);
-    uint8_t huge_cpus [2 + 8 + 12 + 8 + 4 + 8] = { 1, OSMOSE_MARKET_MSG_CALL_FOR_BIDS };
+    uint8_t huge_cpus [2 + 8 + 12 + 8 + 4 + 8] = { OSMOSE_MARKET_MSG_VERSION, OSMOSE_MARKET_MSG_CALL_FOR_BIDS };
     memset (huge_cpus + 10, 0xFF, 4);
     assert (osmose_market_msg_decode (huge_cpus, sizeof (huge_cpus), &out) == OSMOSE_EPROTO);
     assert (osmose_market_msg_decode (NULL, 10, &out) == OSMOSE_EPROTO);

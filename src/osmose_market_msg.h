@@ -6,7 +6,9 @@
     integers are big-endian; variable parts carry explicit lengths and
     counts, each bounded; a body must be consumed exactly (no trailing
     bytes). Decoding never trusts the input: anything malformed is
-    OSMOSE_EPROTO.
+    OSMOSE_EPROTO. Version 2: a BID carries the lease it would be, so the
+    award is the last message of an acquisition (version 1 answered the
+    AWARD with a LEASE, one more round trip).
 
     kind          fields after version, kind
     CALL_FOR_BIDS u64 request, u32 cpus, u32 gpus, u32 npus, u64 memory_mb,
@@ -14,10 +16,13 @@
     BID           u64 request, u32 hold_us (reservation held this long),
                   u32 free cpus, gpus, npus (after the reservation),
                   u64 free memory_mb, u8 power, u8 battery (255: none),
-                  u32 load1
+                  u32 load1, u32 ttl_ms, u16 token length, token (the
+                  lease's, valid once awarded: by AWARD, or by the OPEN
+                  that the client's program sends the provider with it)
     REFUSE        u64 request, u8 reason
     AWARD, REJECT u64 request
     LEASE         u64 request, u32 ttl_ms, u16 token length, token
+                  (version 1's answer to AWARD; no longer sent)
     RENEW         u16 count (1..MAX_BATCH), count x lease id
     RENEWED       u16 count, count x (lease id, u8 reason (0: renewed),
                   u32 ttl_ms, u16 token length, token (re-issued))
@@ -31,7 +36,7 @@
 
 #include "osmose_token.h"
 
-#define OSMOSE_MARKET_MSG_VERSION   1
+#define OSMOSE_MARKET_MSG_VERSION   2
 #define OSMOSE_MARKET_MAX_BATCH     16      //  leases in one RENEW / RENEWED
 //  Largest encoded body: a full RENEWED
 #define OSMOSE_MARKET_MSG_MAX \
@@ -87,7 +92,7 @@ typedef struct {
     int gpus;
     int npus;
     int64_t memory_mb;
-    uint32_t ttl_ms;                //  CALL_FOR_BIDS, LEASE
+    uint32_t ttl_ms;                //  CALL_FOR_BIDS, BID, LEASE
     int64_t latency_bound_us;       //  CALL_FOR_BIDS
     uint32_t hold_us;               //  BID
     int power;                      //  BID: osmose_power_t
@@ -95,7 +100,7 @@ typedef struct {
     int load1;                      //  BID
     uint8_t reason;                 //  REFUSE, REVOKE
     uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];    //  RELEASE, REVOKE
-    uint16_t token_size;            //  LEASE
+    uint16_t token_size;            //  BID, LEASE
     uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
     uint16_t count;                 //  RENEW, RENEWED
     osmose_market_renewal_t renewals [OSMOSE_MARKET_MAX_BATCH];

@@ -12,12 +12,13 @@
 
 #define S_MIN_TTL_US INT64_C (100000)
 
+//  The reservation or lease behind CLIENT_KEY's request REQUEST
 static osmose_market_grant_t *
-s_find_reservation (osmose_market_t *self, const uint8_t *client_key, uint64_t request)
+s_find_request (osmose_market_t *self, const uint8_t *client_key, uint64_t request)
 {
     for (size_t index = 0; index < self->grant_count; index++) {
         osmose_market_grant_t *grant = &self->grants [index];
-        if (grant->state == S_RESERVED && grant->request == request
+        if (grant->request == request
         &&  memcmp (grant->client_key, client_key, OSMOSE_KEY_SIZE) == 0)
             return grant;
     }
@@ -106,14 +107,14 @@ s_allowed (osmose_market_t *self, const char *client)
     return self->allow && strstr (self->allow, word) != NULL;
 }
 
-//  Sign a token for GRANT as it stands into BUFFER; returns its size
+//  Sign a token for GRANT, valid until EXPIRY, into BUFFER; returns its size
 static uint16_t
 s_issue_token (osmose_market_t *self, const osmose_market_grant_t *grant, int64_t now,
-               uint8_t *buffer)
+               int64_t expiry, uint8_t *buffer)
 {
     osmose_token_t token = {
         .cpus = grant->cpus, .gpus = grant->gpus, .npus = grant->npus,
-        .memory_mb = grant->memory_mb, .issued_us = now, .expiry_us = grant->expiry_us
+        .memory_mb = grant->memory_mb, .issued_us = now, .expiry_us = expiry
     };
     memcpy (token.lease_id, grant->lease_id, OSMOSE_LEASE_ID_SIZE);
     memcpy (token.client_key, grant->client_key, OSMOSE_KEY_SIZE);
@@ -129,7 +130,7 @@ s_on_call (osmose_market_t *self, const char *from, const uint8_t *from_key,
 {
     self->counters.calls_received++;
     const osmose_resources_capacity_t *caps = &self->resources.capacity;
-    if (s_find_reservation (self, from_key, msg->request))
+    if (s_find_request (self, from_key, msg->request))
         return;             //  a duplicate: the first bid stands
     if (!s_allowed (self, from)
     ||  (caps->lease_cpus <= 0 && caps->lease_gpus <= 0
@@ -185,6 +186,10 @@ s_on_call (osmose_market_t *self, const char *from, const uint8_t *from_key,
     snprintf (grant->client, sizeof (grant->client), "%s", from);
     memcpy (grant->client_key, from_key, OSMOSE_KEY_SIZE);
     self->reserved_count++;
+    //  The bid carries the lease it would be: awarded, it is the client's
+    //  without another round trip
+    randombytes_buf (grant->lease_id, OSMOSE_LEASE_ID_SIZE);
+    grant->token_size = s_issue_token (self, grant, self->now_us, self->now_us + ttl, grant->token);
 
     //  MSG is the engine's incoming scratch, BID its outgoing one
     osmose_market_msg_t *bid = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_BID);
@@ -198,6 +203,9 @@ s_on_call (osmose_market_t *self, const char *from, const uint8_t *from_key,
     bid->battery_percent = self->resources.load.battery_percent < 0? -1:
         self->resources.load.battery_percent > 100? 100: self->resources.load.battery_percent;
     bid->load1 = self->resources.load.load1 < 0? 0: self->resources.load.load1;
+    bid->ttl_ms = (uint32_t) (ttl / 1000);
+    bid->token_size = grant->token_size;
+    memcpy (bid->token, grant->token, grant->token_size);
     //  Figures beyond what the codec carries are clamped, never sent wrong
     if (bid->cpus > OSMOSE_MARKET_MAX_COUNT)
         bid->cpus = OSMOSE_MARKET_MAX_COUNT;
@@ -211,11 +219,24 @@ s_on_call (osmose_market_t *self, const char *from, const uint8_t *from_key,
     osmose_market_send (self, from, bid);
 }
 
+void
+osmose_market_provider_grant (osmose_market_t *self, osmose_market_grant_t *grant)
+{
+    assert (grant->state == S_RESERVED);
+    grant->state = S_LEASED;
+    self->reserved_count--;
+    grant->expiry_us = self->now_us + grant->ttl_us;
+    self->counters.grants++;
+    s_event (self, OSMOSE_MARKET_GRANT, grant, OSMOSE_MARKET_OK, grant->token, grant->token_size);
+}
+
 static void
 s_on_award (osmose_market_t *self, const char *from, const uint8_t *from_key,
             const osmose_market_msg_t *msg)
 {
-    osmose_market_grant_t *grant = s_find_reservation (self, from_key, msg->request);
+    osmose_market_grant_t *grant = s_find_request (self, from_key, msg->request);
+    if (grant && grant->state == S_LEASED)
+        return;             //  the program's OPEN overtook the AWARD: granted then
     if (!grant || grant->expiry_us <= self->now_us) {
         //  Too late: the hold lapsed (and tick has not freed it yet) or never was
         if (grant)
@@ -223,25 +244,14 @@ s_on_award (osmose_market_t *self, const char *from, const uint8_t *from_key,
         s_refuse (self, from, msg->request, OSMOSE_MARKET_EXPIRED);
         return;
     }
-    grant->state = S_LEASED;
-    self->reserved_count--;
-    randombytes_buf (grant->lease_id, OSMOSE_LEASE_ID_SIZE);
-    grant->expiry_us = self->now_us + grant->ttl_us;
-    osmose_market_msg_t *lease = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_LEASE);
-    lease->request = msg->request;
-    lease->ttl_ms = (uint32_t) (grant->ttl_us / 1000);
-    lease->token_size = s_issue_token (self, grant, self->now_us, lease->token);
-    self->counters.grants++;
-    osmose_market_send (self, from, lease);
-
-    s_event (self, OSMOSE_MARKET_GRANT, grant, OSMOSE_MARKET_OK, lease->token, lease->token_size);
+    osmose_market_provider_grant (self, grant);
 }
 
 static void
 s_on_reject (osmose_market_t *self, const uint8_t *from_key, const osmose_market_msg_t *msg)
 {
-    osmose_market_grant_t *grant = s_find_reservation (self, from_key, msg->request);
-    if (grant)
+    osmose_market_grant_t *grant = s_find_request (self, from_key, msg->request);
+    if (grant && grant->state == S_RESERVED)
         s_remove (self, grant);
     else
         self->counters.unexpected++;
@@ -275,7 +285,8 @@ s_on_renew (osmose_market_t *self, const char *from, const uint8_t *from_key,
         grant->renewals++;
         renewal->reason = OSMOSE_MARKET_OK;
         renewal->ttl_ms = (uint32_t) (grant->ttl_us / 1000);
-        renewal->token_size = s_issue_token (self, grant, self->now_us, renewal->token);
+        renewal->token_size = s_issue_token (self, grant, self->now_us, grant->expiry_us,
+                                             renewal->token);
         self->counters.renewals++;
     }
     osmose_market_send (self, from, reply);

@@ -14,7 +14,8 @@ static const osmose_market_request_t s_one_cpu = {
     .cpus = 1, .count = 1, .extra = -1
 };
 
-//  Acquire from CLIENT and run to DONE; returns the DONE event's index
+//  Acquire from CLIENT and run to DONE, then until its AWARD and REJECTs
+//  have arrived (DONE comes as they leave); returns the DONE event's index
 static int
 s_acquire (osmose_market_sim_t *sim, int client, const osmose_market_request_t *request)
 {
@@ -24,6 +25,7 @@ s_acquire (osmose_market_sim_t *sim, int client, const osmose_market_request_t *
     int done = osmose_market_sim_run_request (sim, client, id,
                                               osmose_market_sim_now (sim) + S_SECOND);
     assert (done >= 0);
+    osmose_market_sim_run (sim, osmose_market_sim_now (sim) + 10000);
     return done;
 }
 
@@ -384,7 +386,7 @@ s_test_requests (void)
     done = osmose_market_sim_run_request (slow, 0, slow_id, start + S_SECOND);
     assert (done >= 0 && s_event (slow, done)->status == 0);
     osmose_market_sim_events (slow, &events);
-    assert (events [done].at_us - start == 100 + 6000 + 2 * 6000);
+    assert (events [done].at_us - start == 100 + 6000);   //  the bid was the lease
     osmose_market_sim_destroy (&slow);
 
     //  The desk next door answers after the bid timeout: a bid from the
@@ -412,25 +414,33 @@ s_test_requests (void)
     assert (events [done].at_us - start < 20000);
     osmose_market_sim_destroy (&near);
 
-    //  The provider vanishes between its bid and our award: ETIMEDOUT after
-    //  the award wait, and its reservation lapses by itself
+    //  The AWARD is lost on the way: we hold the lease the bid carried, the
+    //  provider's hold lapses by itself, and the first renewal tells us
     osmose_market_request_t only_one = s_one_cpu;
     only_one.extra = 0;
     uint64_t id;
     assert (osmose_market_sim_acquire (sim, 0, &only_one, &id) == 0);
     start = osmose_market_sim_now (sim);
     int64_t rtt = 2 * osmose_market_sim_delay (sim, 0, 1);
-    osmose_market_sim_run (sim, start + rtt);       //  BID in, AWARD on its way
-    assert (s_free_cpus (sim, 1) == 3);             //  reserved
-    osmose_market_sim_cut (sim, 1, true);
     done = osmose_market_sim_run_request (sim, 0, id, start + S_SECOND);
-    assert (done >= 0 && s_event (sim, done)->status == OSMOSE_ETIMEDOUT);
+    assert (done >= 0 && s_event (sim, done)->status == 0);
     osmose_market_sim_events (sim, &events);
-    assert (events [done].at_us == start + rtt + settings.bid_timeout_max_us);
+    assert (events [done].at_us == start + rtt);    //  one round trip
+    assert (s_free_cpus (sim, 1) == 3);             //  reserved, AWARD on its way
+    osmose_market_sim_cut (sim, 1, true);
+    osmose_market_sim_run (sim, start + rtt + 1000);
     osmose_market_sim_cut (sim, 1, false);
-    osmose_market_sim_run (sim, start + S_SECOND);
-    assert (s_free_cpus (sim, 1) == 4);
+    assert (s_leases (sim, 0, OSMOSE_MARKET_HELD) == 1);
+    int lost_at = -1;
+    while (lost_at < 0 && osmose_market_sim_now (sim) < start + 30 * S_SECOND) {
+        osmose_market_sim_run (sim, osmose_market_sim_now (sim) + S_SECOND / 10);
+        lost_at = osmose_market_sim_find (sim, 0, OSMOSE_MARKET_LEASE_LOST, 0);
+    }
+    assert (lost_at >= 0 && s_event (sim, lost_at)->reason == OSMOSE_MARKET_EXPIRED);
+    assert (s_free_cpus (sim, 1) == 4 && s_leases (sim, 1, OSMOSE_MARKET_GRANTED) == 0);
     assert (osmose_market_counters (osmose_market_sim_engine (sim, 1))->reservations_expired == 1);
+    assert (osmose_market_counters (osmose_market_sim_engine (sim, 1))->grants == 0);
+    osmose_market_sim_clear (sim);
 
     //  Ourselves as the nearest candidate: served without the network
     osmose_proximity_candidate_t candidates [16];
@@ -554,7 +564,28 @@ s_test_hostile (void)
     assert (size > 0);
     assert (osmose_market_receive (engine, key, bytes, (size_t) size, now) == 0);
     assert (osmose_market_leases (engine, OSMOSE_MARKET_HELD, NULL, 0, now) == 0);
-    assert (osmose_market_counters (engine)->bad_tokens >= 1);
+    assert (osmose_market_counters (engine)->unexpected >= 1);
+    //  A bid we asked for, with a token nobody signed: never held
+    osmose_proximity_candidate_t candidate = {
+        .id = osmose_identity_id (mallory), .location = "", .rtt_us = 100, .free_cpus = 4,
+        .free_memory_mb = 1000, .power = OSMOSE_POWER_WALL, .battery_percent = -1
+    };
+    uint64_t request;
+    assert (osmose_market_acquire (engine, &s_one_cpu, &candidate, 1, now, &request) == 0);
+    msg = (osmose_market_msg_t) { .kind = OSMOSE_MARKET_MSG_BID, .request = request,
+                                  .hold_us = 500000, .cpus = 3, .memory_mb = 1000,
+                                  .power = OSMOSE_POWER_WALL, .battery_percent = -1,
+                                  .ttl_ms = 1000, .token_size = OSMOSE_TOKEN_SIZE };
+    randombytes_buf (msg.token, OSMOSE_TOKEN_SIZE);
+    size = osmose_market_msg_encode (&msg, bytes, sizeof (bytes));
+    assert (osmose_market_receive (engine, key, bytes, (size_t) size, now) == 0);
+    assert (osmose_market_leases (engine, OSMOSE_MARKET_HELD, NULL, 0, now) == 0);
+    assert (osmose_market_counters (engine)->bad_tokens == 1);
+    assert (osmose_market_counters (engine)->awards_sent == 0);
+    osmose_market_event_t done = { 0 };
+    while (osmose_market_next_event (engine, &done) && done.kind != OSMOSE_MARKET_DONE)
+        ;
+    assert (done.kind == OSMOSE_MARKET_DONE && done.request == request && done.count == 0);
     msg = (osmose_market_msg_t) { .kind = OSMOSE_MARKET_MSG_AWARD, .request = 42 };
     size = osmose_market_msg_encode (&msg, bytes, sizeof (bytes));
     assert (osmose_market_receive (engine, key, bytes, (size_t) size, now) == 0);
@@ -588,11 +619,63 @@ s_test_hostile (void)
     osmose_identity_destroy (&victim);
 }
 
+//  The bid is the lease: the program's OPEN may reach the provider before
+//  its daemon's AWARD (granted then, once), and an AWARD after the hold
+//  lapsed takes the lease back (LEASE_LOST, expired)
+static void
+s_test_bid_lease (void)
+{
+    osmose_market_sim_t *sim = osmose_market_sim_new (16, NULL, 4, 50, 100);
+    osmose_market_t *provider = osmose_market_sim_engine (sim, 1);
+    osmose_market_request_t only_one = s_one_cpu;
+    only_one.extra = 0;
+    uint64_t id;
+    assert (osmose_market_sim_acquire (sim, 0, &only_one, &id) == 0);
+    int done = osmose_market_sim_run_request (sim, 0, id, osmose_market_sim_now (sim) + S_SECOND);
+    assert (done >= 0 && s_event (sim, done)->status == 0);
+    int acquired = osmose_market_sim_find (sim, 0, OSMOSE_MARKET_ACQUIRED, 0);
+    assert (acquired >= 0 && osmose_market_sim_peer (sim, s_event (sim, acquired)->peer) == 1);
+    uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];
+    memcpy (lease_id, s_event (sim, acquired)->lease_id, sizeof (lease_id));
+    assert (osmose_market_counters (provider)->grants == 0);        //  AWARD in flight
+    assert (osmose_market_lease_valid (provider, lease_id, NULL, osmose_market_sim_now (sim)) == 0);
+    assert (osmose_market_counters (provider)->grants == 1);
+    osmose_market_sim_pump (sim, 1);
+    assert (osmose_market_sim_find (sim, 1, OSMOSE_MARKET_GRANT, 0) >= 0);
+    osmose_market_sim_run (sim, osmose_market_sim_now (sim) + 10000);
+    assert (osmose_market_counters (provider)->grants == 1);
+    assert (osmose_market_counters (provider)->refusals_sent [OSMOSE_MARKET_EXPIRED] == 0);
+    assert (s_leases (sim, 1, OSMOSE_MARKET_GRANTED) == 1 && s_leases (sim, 0, OSMOSE_MARKET_HELD) == 1);
+    //  A lease id never bid is no lease
+    uint8_t other [OSMOSE_LEASE_ID_SIZE] = { 1 };
+    assert (osmose_market_lease_valid (provider, other, NULL, osmose_market_sim_now (sim))
+            == OSMOSE_ENOLEASE);
+    osmose_market_sim_destroy (&sim);
+
+    //  The AWARD comes after the provider's hold lapsed
+    sim = osmose_market_sim_new (16, NULL, 4, 50, 100);
+    provider = osmose_market_sim_engine (sim, 1);
+    assert (osmose_market_sim_acquire (sim, 0, &only_one, &id) == 0);
+    done = osmose_market_sim_run_request (sim, 0, id, osmose_market_sim_now (sim) + S_SECOND);
+    assert (done >= 0 && s_event (sim, done)->status == 0);
+    osmose_market_settings_t settings;
+    osmose_market_settings (provider, &settings);
+    osmose_market_tick (provider, osmose_market_sim_now (sim) + settings.hold_us);
+    assert (osmose_market_counters (provider)->reservations_expired == 1);
+    osmose_market_sim_run (sim, osmose_market_sim_now (sim) + 10000);
+    int lost = osmose_market_sim_find (sim, 0, OSMOSE_MARKET_LEASE_LOST, 0);
+    assert (lost >= 0 && s_event (sim, lost)->reason == OSMOSE_MARKET_EXPIRED);
+    assert (s_leases (sim, 0, OSMOSE_MARKET_HELD) == 0);
+    assert (osmose_market_counters (provider)->grants == 0);
+    osmose_market_sim_destroy (&sim);
+}
+
 //  Messages and round trips per acquisition
 static void
 s_test_cost (bool verbose)
 {
-    //  Uniform delay D: 3 asked -> 10 messages, done after 4 D = 2 RTT
+    //  Uniform delay D: 3 asked -> 9 messages (3 calls, 3 bids, an award,
+    //  2 rejects), done after 2 D = 1 RTT: the bid carries the lease
     osmose_market_sim_t *sim = osmose_market_sim_new (16, NULL, 4, 50, 100);
     osmose_market_sim_set_delay (sim, 100);
     uint64_t before = osmose_market_sim_messages (sim);
@@ -600,9 +683,9 @@ s_test_cost (bool verbose)
     int done = s_acquire (sim, 0, &s_one_cpu);
     const osmose_market_sim_event_t *events;
     osmose_market_sim_events (sim, &events);
-    assert (events [done].at_us - start == 4 * 100);
+    assert (events [done].at_us - start == 2 * 100);
     osmose_market_sim_run (sim, osmose_market_sim_now (sim) + 10000);
-    assert (osmose_market_sim_messages (sim) - before == 10);
+    assert (osmose_market_sim_messages (sim) - before == 9);
     osmose_market_sim_destroy (&sim);
 
     //  Every peer acquires in turn on a mesh with topology delays
@@ -619,12 +702,12 @@ s_test_cost (bool verbose)
         int provider = s_last_provider (sim, client);
         int64_t rtt = osmose_market_sim_delay (sim, client, provider)
                     + osmose_market_sim_delay (sim, provider, client);
-        //  Nearest answers first, so it is two round trips to it exactly
-        assert (elapsed == 2 * rtt);
+        //  Nearest answers first, so it is one round trip to it exactly
+        assert (elapsed == rtt);
         round_trips += (double) elapsed / (double) rtt;
         osmose_market_sim_run (sim, osmose_market_sim_now (sim) + 100000);
         uint64_t used = osmose_market_sim_messages (sim) - before;
-        assert (used == 10);
+        assert (used == 9);
         messages += used;
     }
     if (verbose)
@@ -641,6 +724,7 @@ osmose_market_test (bool verbose)
     s_test_race ();
     s_test_lifecycle ();
     s_test_requests ();
+    s_test_bid_lease ();
     s_test_hostile ();
     s_test_cost (verbose);
     printf ("OK\n");
