@@ -593,7 +593,12 @@ s_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_key)
     if (holder && holder->local)
         return memcmp (client_key, osmose_identity_public (self->identity), OSMOSE_KEY_SIZE)?
                OSMOSE_ENOLEASE: 0;
-    return osmose_market_lease_valid (self->market, lease_id, client_key, osmose_token_now_us ());
+    int rc = osmose_market_lease_valid (self->market, lease_id, client_key, osmose_token_now_us ());
+    //  An OPEN that overtook its AWARD granted the lease just now: the
+    //  GRANT (log entry, the first one's workers) must come before its tasks
+    if (rc == 0)
+        leasing_drain (self);
+    return rc;
 }
 
 osmose_leasing_t *
