@@ -211,6 +211,25 @@ s_finish (osmose_market_t *self, size_t index)
     self->request_count--;
 }
 
+//  An event of KIND about HELD, its figures filled in (no token)
+static void
+s_held_event (const osmose_market_held_t *held, osmose_market_event_kind_t kind,
+              osmose_market_reason_t reason, osmose_market_event_t *event)
+{
+    memset (event, 0, offsetof (osmose_market_event_t, token));
+    event->kind = kind;
+    event->request = held->request;
+    event->reason = reason;
+    snprintf (event->peer, sizeof (event->peer), "%s", held->provider);
+    memcpy (event->peer_key, held->provider_key, OSMOSE_KEY_SIZE);
+    memcpy (event->lease_id, held->lease_id, OSMOSE_LEASE_ID_SIZE);
+    event->cpus = held->cpus;
+    event->gpus = held->gpus;
+    event->npus = held->npus;
+    event->memory_mb = held->memory_mb;
+    event->ttl_us = held->ttl_us;
+}
+
 //  Check a bid's token: issued by FROM_KEY to us, for what we asked;
 //  its signature too when the settings say so
 static bool
@@ -271,17 +290,7 @@ s_obtain (osmose_market_t *self, osmose_market_pending_t *pending, osmose_market
     self->counters.leases_acquired++;
 
     osmose_market_event_t event;
-    memset (&event, 0, offsetof (osmose_market_event_t, token));
-    event.kind = OSMOSE_MARKET_ACQUIRED;
-    event.request = pending->id;
-    snprintf (event.peer, sizeof (event.peer), "%s", asked->id);
-    memcpy (event.peer_key, asked->key, OSMOSE_KEY_SIZE);
-    memcpy (event.lease_id, held->lease_id, OSMOSE_LEASE_ID_SIZE);
-    event.cpus = held->cpus;
-    event.gpus = held->gpus;
-    event.npus = held->npus;
-    event.memory_mb = held->memory_mb;
-    event.ttl_us = ttl;
+    s_held_event (held, OSMOSE_MARKET_ACQUIRED, OSMOSE_MARKET_OK, &event);
     event.expiry_us = token.expiry_us;
     event.token_size = asked->token_size;
     memcpy (event.token, asked->token, asked->token_size);
@@ -407,18 +416,7 @@ s_lose (osmose_market_t *self, size_t index, osmose_market_reason_t reason)
 {
     osmose_market_held_t *held = &self->held [index];
     osmose_market_event_t event;
-    memset (&event, 0, offsetof (osmose_market_event_t, token));
-    event.kind = OSMOSE_MARKET_LEASE_LOST;
-    event.request = held->request;
-    event.reason = reason;
-    snprintf (event.peer, sizeof (event.peer), "%s", held->provider);
-    memcpy (event.peer_key, held->provider_key, OSMOSE_KEY_SIZE);
-    memcpy (event.lease_id, held->lease_id, OSMOSE_LEASE_ID_SIZE);
-    event.cpus = held->cpus;
-    event.gpus = held->gpus;
-    event.npus = held->npus;
-    event.memory_mb = held->memory_mb;
-    event.ttl_us = held->ttl_us;
+    s_held_event (held, OSMOSE_MARKET_LEASE_LOST, reason, &event);
     osmose_market_emit (self, &event);
     self->counters.leases_lost++;
     *held = self->held [--self->held_count];
