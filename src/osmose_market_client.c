@@ -252,7 +252,6 @@ s_token_ok (osmose_market_t *self, const uint8_t *from_key, const uint8_t *data,
                                  && token->memory_mb >= spec->memory_mb));
 }
 
-
 //  ASKED's bid carried its lease: hold it now (the ACQUIRED event), if its
 //  token is sound. False when it is not (the bid is rejected instead).
 static bool
