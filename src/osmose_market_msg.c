@@ -99,14 +99,6 @@ osmose_market_msg_encode (const osmose_market_msg_t *msg, uint8_t *buffer, size_
         case OSMOSE_MARKET_MSG_REJECT:
             osmose_wire_put_u64 (&writer, msg->request);
             break;
-        case OSMOSE_MARKET_MSG_LEASE:
-            if (msg->token_size > OSMOSE_TOKEN_MAX_SIZE)
-                return OSMOSE_EINVAL;
-            osmose_wire_put_u64 (&writer, msg->request);
-            osmose_wire_put_u32 (&writer, msg->ttl_ms);
-            osmose_wire_put_u16 (&writer, msg->token_size);
-            osmose_wire_put_bytes (&writer, msg->token, msg->token_size);
-            break;
         case OSMOSE_MARKET_MSG_RENEW:
         case OSMOSE_MARKET_MSG_RENEWED:
             if (msg->count < 1 || msg->count > OSMOSE_MARKET_MAX_BATCH)
@@ -195,14 +187,6 @@ s_decode_body (osmose_wire_reader_t *reader, osmose_market_msg_t *msg)
         case OSMOSE_MARKET_MSG_AWARD:
         case OSMOSE_MARKET_MSG_REJECT:
             msg->request = osmose_wire_get_u64 (reader);
-            return true;
-        case OSMOSE_MARKET_MSG_LEASE:
-            msg->request = osmose_wire_get_u64 (reader);
-            msg->ttl_ms = osmose_wire_get_u32 (reader);
-            msg->token_size = osmose_wire_get_u16 (reader);
-            if (reader->failed || msg->token_size > OSMOSE_TOKEN_MAX_SIZE)
-                return false;
-            osmose_wire_get_bytes (reader, msg->token, msg->token_size);
             return true;
         case OSMOSE_MARKET_MSG_RENEW:
         case OSMOSE_MARKET_MSG_RENEWED:
@@ -329,10 +313,6 @@ osmose_market_msg_test (bool verbose)
     s_check_round_trip (&msg);
     msg.kind = OSMOSE_MARKET_MSG_REJECT;
     s_check_round_trip (&msg);
-    msg = (osmose_market_msg_t) { .kind = OSMOSE_MARKET_MSG_LEASE, .request = 11,
-                                  .ttl_ms = 10000, .token_size = OSMOSE_TOKEN_SIZE };
-    randombytes_buf (msg.token, OSMOSE_TOKEN_SIZE);
-    s_check_round_trip (&msg);
     msg = (osmose_market_msg_t) { .kind = OSMOSE_MARKET_MSG_RENEW, .count = 3 };
     for (int index = 0; index < 3; index++)
         randombytes_buf (msg.renewals [index].lease_id, OSMOSE_LEASE_ID_SIZE);
@@ -357,6 +337,13 @@ osmose_market_msg_test (bool verbose)
 
     //  Encode refuses what decode would refuse
     uint8_t bytes [OSMOSE_MARKET_MSG_MAX];
+    //  Version 1's LEASE is neither sent nor taken: the BID carries the lease
+    msg = (osmose_market_msg_t) { .kind = OSMOSE_MARKET_MSG_LEASE, .request = 11 };
+    assert (osmose_market_msg_encode (&msg, bytes, sizeof (bytes)) == OSMOSE_EINVAL);
+    const uint8_t lease [] = { OSMOSE_MARKET_MSG_VERSION, OSMOSE_MARKET_MSG_LEASE,
+                               0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 39, 16, 0, 0 };
+    static osmose_market_msg_t decoded;
+    assert (osmose_market_msg_decode (lease, sizeof (lease), &decoded) == OSMOSE_EPROTO);
     msg = (osmose_market_msg_t) { .kind = OSMOSE_MARKET_MSG_CALL_FOR_BIDS, .cpus = -1 };
     assert (osmose_market_msg_encode (&msg, bytes, sizeof (bytes)) == OSMOSE_EINVAL);
     msg = (osmose_market_msg_t) { .kind = OSMOSE_MARKET_MSG_RENEW, .count = 0 };
@@ -369,10 +356,14 @@ osmose_market_msg_test (bool verbose)
     static osmose_market_msg_t out;
     const uint8_t huge_count [] = { OSMOSE_MARKET_MSG_VERSION, OSMOSE_MARKET_MSG_RENEW, 0xFF, 0xFF };
     assert (osmose_market_msg_decode (huge_count, sizeof (huge_count), &out) == OSMOSE_EPROTO);
-    uint8_t huge_token [2 + 8 + 4 + 2 + 4] = { OSMOSE_MARKET_MSG_VERSION, OSMOSE_MARKET_MSG_LEASE };
-    huge_token [14] = 0xFF;
-    huge_token [15] = 0xFF;
-    assert (osmose_market_msg_decode (huge_token, sizeof (huge_token), &out) == OSMOSE_EPROTO);
+    //  A BID whose token length says 65535, with 4 bytes behind it
+    osmose_market_msg_t bid = { .kind = OSMOSE_MARKET_MSG_BID, .request = 3, .cpus = 1 };
+    uint8_t huge_token [OSMOSE_MARKET_MSG_MAX];
+    int bid_size = osmose_market_msg_encode (&bid, huge_token, sizeof (huge_token));
+    assert (bid_size > 2);
+    huge_token [bid_size - 2] = huge_token [bid_size - 1] = 0xFF;
+    memset (huge_token + bid_size, 0, 4);
+    assert (osmose_market_msg_decode (huge_token, (size_t) bid_size + 4, &out) == OSMOSE_EPROTO);
     //  Version 1 peers: their BID lacks the lease
     const uint8_t bad_version [] = { 1, OSMOSE_MARKET_MSG_AWARD, 0, 0, 0, 0, 0, 0, 0, 1 };
     assert (osmose_market_msg_decode (bad_version, sizeof (bad_version), &out) == OSMOSE_EPROTO);

@@ -21,8 +21,8 @@
                   that the client's program sends the provider with it)
     REFUSE        u64 request, u8 reason
     AWARD, REJECT u64 request
-    LEASE         u64 request, u32 ttl_ms, u16 token length, token
-                  (version 1's answer to AWARD; no longer sent)
+    LEASE         version 1's answer to AWARD: kind 6 stays reserved, and
+                  is neither sent nor accepted (OSMOSE_EPROTO)
     RENEW         u16 count (1..MAX_BATCH), count x lease id
     RENEWED       u16 count, count x (lease id, u8 reason (0: renewed),
                   u32 ttl_ms, u16 token length, token (re-issued))
@@ -92,7 +92,7 @@ typedef struct {
     int gpus;
     int npus;
     int64_t memory_mb;
-    uint32_t ttl_ms;                //  CALL_FOR_BIDS, BID, LEASE
+    uint32_t ttl_ms;                //  CALL_FOR_BIDS, BID
     int64_t latency_bound_us;       //  CALL_FOR_BIDS
     uint32_t hold_us;               //  BID
     int power;                      //  BID: osmose_power_t
@@ -100,7 +100,7 @@ typedef struct {
     int load1;                      //  BID
     uint8_t reason;                 //  REFUSE, REVOKE
     uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];    //  RELEASE, REVOKE
-    uint16_t token_size;            //  BID, LEASE
+    uint16_t token_size;            //  BID
     uint8_t token [OSMOSE_TOKEN_MAX_SIZE];
     uint16_t count;                 //  RENEW, RENEWED
     osmose_market_renewal_t renewals [OSMOSE_MARKET_MAX_BATCH];

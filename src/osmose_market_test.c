@@ -556,7 +556,8 @@ s_test_hostile (void)
         assert (rc == 0 || rc == OSMOSE_EPROTO);
     }
     //  Well-formed but unsolicited: ignored or refused, never believed
-    osmose_market_msg_t msg = { .kind = OSMOSE_MARKET_MSG_LEASE, .request = 1, .ttl_ms = 1000,
+    osmose_market_msg_t msg = { .kind = OSMOSE_MARKET_MSG_BID, .request = 1, .ttl_ms = 1000,
+                                .cpus = 1, .battery_percent = -1,
                                 .token_size = OSMOSE_TOKEN_SIZE };
     randombytes_buf (msg.token, OSMOSE_TOKEN_SIZE);
     uint8_t bytes [OSMOSE_MARKET_MSG_MAX];

@@ -809,24 +809,32 @@ osmose_mesh_test (bool verbose)
     osmose_members_params_default (&params);
     assert (joined_ms >= 0 && joined_ms < params.join_retry_ms * 4 / 5);
 
-    //  Peer 1 advertises 4 CPUs, then 2: peer 0 reads each advert once
-    //  per incarnation, and the second one, not its cache of the first
-    for (int cpus = 4; cpus >= 2; cpus -= 2) {
+    //  Peer 1 advertises 4 CPUs, then 2, 3, 1: peer 0 reads each advert once
+    //  per incarnation, and the newest, not its cache of the one before.
+    //  Why it refuses is untrusted text: only the names we know pass
+    const struct { int cpus; const char *refusing; const char *read; } adverts [] = {
+        { 4, NULL, NULL }, { 2, "battery", "battery" },
+        { 3, "\x1b[2Jpwned", "policy" }, { 1, "", "policy" }
+    };
+    for (size_t at = 0; at < sizeof (adverts) / sizeof (adverts [0]); at++) {
+        int cpus = adverts [at].cpus;
         osmose_resources_t mine;
         memset (&mine, 0, sizeof (mine));
         mine.capacity.cpus = cpus;
         json_t *advert = osmose_resources_json (&mine);
         assert (advert);
         json_object_set_new (advert, "work", json_string ("tcp://127.0.0.1:9"));
+        if (adverts [at].refusing)
+            json_object_set_new (advert, "refusing", json_string (adverts [at].refusing));
         assert (osmose_mesh_advertise (meshes [1], advert) == 0);
         json_decref (advert);
         osmose_resources_t theirs;
         memset (&theirs, 0, sizeof (theirs));
         char work [64] = "";
+        osmose_member_t member;
         deadline = zclock_mono () + 5000;
         while (theirs.capacity.cpus != cpus && zclock_mono () < deadline) {
             s_test_pump (meshes, LATE + 1, poller);
-            osmose_member_t member;
             if (osmose_members_lookup (meshes [0]->members, osmose_identity_id (identities [1]),
                                        &member) == 0
             &&  osmose_mesh_member_resources (meshes [0], &member, &theirs, work,
@@ -834,6 +842,8 @@ osmose_mesh_test (bool verbose)
                 theirs.capacity.cpus = 0;
         }
         assert (theirs.capacity.cpus == cpus && streq (work, "tcp://127.0.0.1:9"));
+        const char *refusing = osmose_mesh_member_refusing (meshes [0], &member);
+        assert (adverts [at].read? refusing && streq (refusing, adverts [at].read): !refusing);
     }
 
     zpoller_destroy (&poller);
