@@ -318,9 +318,12 @@ s_summary (osmose_gossip_t *self, uint64_t *entries_p, uint8_t *hash)
 //  Queue entries of SLOT from FIRST on for TO, at most one chunk, with
 //  our latest head of that feed, as KIND ('E' a push, 'R' a reply).
 //  Returns the index reached (FIRST when there was nothing to send).
+//  Write the chunk of SLOT's entries from FIRST (at most chunk_entries,
+//  about chunk_bytes) under its head into WRITER; the end of the chunk, or
+//  FIRST when there is nothing to send (WRITER then holds nothing)
 static uint64_t
-s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t first,
-                uint8_t kind)
+s_write_entries (osmose_gossip_t *self, s_writer_t *writer, s_feed_t *slot, uint64_t first,
+                 uint8_t kind)
 {
     osmose_sth_t sth;
     uint64_t head_size = s_head (slot, &sth);
@@ -328,32 +331,43 @@ s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t 
         return first;
     uint64_t end = head_size - first > self->params.chunk_entries?
                    first + self->params.chunk_entries: head_size;
-    s_writer_t writer = { NULL, 0, 0, false };
-    s_write_bytes (&writer, &kind, 1);
+    s_write_bytes (writer, &kind, 1);
     uint8_t sth_bytes [OSMOSE_STH_SIZE];
     osmose_sth_encode (&sth, sth_bytes);
-    s_write_bytes (&writer, sth_bytes, sizeof (sth_bytes));
-    s_write_uint (&writer, first, 8);
-    size_t count_at = writer.size;
-    s_write_uint (&writer, 0, 4);
+    s_write_bytes (writer, sth_bytes, sizeof (sth_bytes));
+    s_write_uint (writer, first, 8);
+    size_t count_at = writer->size;
+    s_write_uint (writer, 0, 4);
     uint64_t index = first;
-    for (; index < end && !writer.failed && writer.size < self->params.chunk_bytes; index++) {
+    for (; index < end && !writer->failed && writer->size < self->params.chunk_bytes; index++) {
         size_t size = 0;
         osmose_entry_t entry;
         if (osmose_feed_entry (slot->feed, index, self->entry_buffer, &size, &entry) != 0) {
-            writer.failed = true;
+            writer->failed = true;
             break;
         }
-        s_write_uint (&writer, size, 4);
-        s_write_bytes (&writer, self->entry_buffer, size);
+        s_write_uint (writer, size, 4);
+        s_write_bytes (writer, self->entry_buffer, size);
     }
-    if (writer.failed || index == first) {
-        free (writer.data);
+    if (writer->failed || index == first) {
+        free (writer->data);
+        *writer = (s_writer_t) { NULL, 0, 0, false };
         return first;
     }
-    osmose_wire_be_put (writer.data + count_at, index - first, 4);
-    s_send (self, to, &writer);
+    osmose_wire_be_put (writer->data + count_at, index - first, 4);
     return index;
+}
+
+//  Send TO the chunk of SLOT's entries from FIRST; returns its end
+static uint64_t
+s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t first,
+                uint8_t kind)
+{
+    s_writer_t writer = { NULL, 0, 0, false };
+    uint64_t end = s_write_entries (self, &writer, slot, first, kind);
+    if (end > first)
+        s_send (self, to, &writer);
+    return end;
 }
 
 static void
@@ -789,13 +803,31 @@ s_lazy_round (osmose_gossip_t *self)
 
 //  Push new entries of SLOT along its tree: to the view peers that did
 //  not prune us for it, not back to FROM (NULL: our own entries). The
-//  pruned ones hear of them in the next lazy round.
+//  pruned ones hear of them in the next lazy round. The message is made
+//  once for all of them: from RAW (RAW_SIZE bytes) when it is the chunk
+//  we just imported, every entry of it new, else read from the feed.
 static void
-s_push (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first)
+s_push (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first,
+        const uint8_t *raw, size_t raw_size)
 {
-    for (size_t index = 0; index < self->view_size; index++)
-        if (!((slot->lazy >> index) & 1) && !(from && streq (self->view [index], from)))
-            s_send_entries (self, self->view [index], slot, first, 'E');
+    s_writer_t message = { NULL, 0, 0, false };
+    for (size_t index = 0; index < self->view_size; index++) {
+        if (((slot->lazy >> index) & 1) || (from && streq (self->view [index], from)))
+            continue;
+        if (!message.data && !message.failed) {
+            if (raw)
+                s_write_bytes (&message, raw, raw_size);
+            else
+                s_write_entries (self, &message, slot, first, 'E');
+            if (!message.data)
+                break;              //  nothing to send, or no memory
+            message.data [0] = 'E';     //  a pulled chunk goes on as a push
+        }
+        s_writer_t copy = { NULL, 0, 0, false };
+        s_write_bytes (&copy, message.data, message.size);
+        s_send (self, self->view [index], &copy);
+    }
+    free (message.data);
     if (!slot->announce)
         slot->announced_us = self->now_us;
     slot->announce = true;
@@ -864,7 +896,7 @@ s_pending_add (s_feed_t *slot, const osmose_sth_t *sth, uint64_t first,
 static void
 s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t first,
           const uint8_t **entries, const size_t *sizes, size_t count,
-          const osmose_sth_t *sth, bool pushed)
+          const osmose_sth_t *sth, bool pushed, const s_reader_t *raw)
 {
     uint64_t before = osmose_feed_size (slot->feed);
     osmose_fork_t fork;
@@ -878,7 +910,9 @@ s_import (osmose_gossip_t *self, const char *from, s_feed_t *slot, uint64_t firs
                                       after - before, NULL);
             if (pushed)
                 s_pushed (self, from, slot, true);
-            s_push (self, from, slot, before);
+            //  Every entry of the message new: it goes on as it came
+            bool whole = raw && before == first && after == first + count;
+            s_push (self, from, slot, before, whole? raw->data: NULL, whole? raw->size: 0);
         }
         else {
             self->stats.duplicates += count;
@@ -961,7 +995,7 @@ s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader, 
     if (slot && !slot->own) {
         uint64_t have = osmose_feed_size (slot->feed);
         if (end == sth.size && !slot->pending)
-            s_import (self, from, slot, first, entries, sizes, count, &sth, pushed);
+            s_import (self, from, slot, first, entries, sizes, count, &sth, pushed, reader);
         else
         if (first > have && !slot->pending)
             s_send_want (self, from, sth.feed, have);
@@ -975,7 +1009,7 @@ s_receive_entries (osmose_gossip_t *self, const char *from, s_reader_t *reader, 
             s_pending_t *pending = slot->pending;
             slot->pending = NULL;
             s_import (self, from, slot, pending->first, (const uint8_t **) pending->entries,
-                      pending->sizes, pending->count, &sth, pushed);
+                      pending->sizes, pending->count, &sth, pushed, NULL);
             s_pending_destroy (&pending);
         }
         else
@@ -1129,7 +1163,7 @@ osmose_gossip_local (osmose_gossip_t *self)
     uint64_t head_size = s_head (slot, &sth);
     if (head_size <= self->own_pushed)
         return;
-    s_push (self, NULL, slot, self->own_pushed);
+    s_push (self, NULL, slot, self->own_pushed, NULL, 0);
     self->own_pushed = head_size;
 }
 

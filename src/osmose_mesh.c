@@ -10,6 +10,7 @@
 #define S_EXTRA_LINKS 8             //  short-lived links allowed beyond the view
 #define S_HOUSEKEEPING_US 500000
 #define S_MAX_VIEW 64
+#define S_DRAIN_MAX 64              //  messages read from a socket per wake
 
 typedef struct {
     osmose_mesh_handler_fn *handler;
@@ -50,6 +51,8 @@ s_advert_free (void **item_p)
 
 static void
     s_handle (osmose_mesh_t *self, void *socket);
+static void
+    s_handle_one (osmose_mesh_t *self, void *socket);
 
 static int64_t
 s_now (void)
@@ -380,10 +383,24 @@ osmose_mesh_handle (osmose_mesh_t *self)
     s_handle (self, osmose_transport_inbox (self->transport));
 }
 
-//  One message from SOCKET (the inbox or a link), to the engine or the
-//  handler of its type
+//  The messages waiting on SOCKET (the inbox or a link), up to
+//  S_DRAIN_MAX: one poll of every socket per message would cost more than
+//  most messages do (a burst of gossip after a commit is dozens). A
+//  handler may close a link, so the socket is looked up again each time.
 static void
 s_handle (osmose_mesh_t *self, void *socket)
+{
+    for (int count = 0; count < S_DRAIN_MAX; count++) {
+        if (count > 0 && (!osmose_transport_owns (self->transport, socket)
+                      ||  !(zsock_events (socket) & ZMQ_POLLIN)))
+            break;
+        s_handle_one (self, socket);
+    }
+}
+
+//  One message from SOCKET, to the engine or the handler of its type
+static void
+s_handle_one (osmose_mesh_t *self, void *socket)
 {
     char from [OSMOSE_ID_SIZE + 1];
     osmose_msg_type_t type;
