@@ -564,6 +564,10 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, siz
     }
     double cpu_before = s_daemons_cpu_ms (peers, peer_count);
     json_int_t entries_before = s_status_int (mesh, "log", "entries");
+    const char *trace_path = getenv ("BENCH_LEASE_TRACE");
+    FILE *trace = trace_path? fopen (trace_path, "w"): NULL;
+    if (trace_path && !trace)
+        fprintf (stderr, "bench_lease: cannot write %s: %s\n", trace_path, strerror (errno));
     int64_t loop_start = s_now_ns ();
     int64_t deadline = loop_start + (int64_t) (options->seconds * 1e9);
     for (; tried < count && s_now_ns () < deadline; tried++) {
@@ -589,9 +593,14 @@ s_acquisitions (osmose_t *mesh, const s_options_t *options, s_peer_t *peers, siz
         osmose_lease_release (&lease);
         acquire [done] = (double) (acquired - start) / 1000.0;
         release [done++] = (double) (s_now_ns () - acquired) / 1000.0;
+        if (trace)
+            fprintf (trace, "%.6f %.0f %.0f %s\n", (double) start / 1e9, acquire [done - 1],
+                     release [done - 1], provider);
         if (options->pause_ms)
             zclock_sleep (options->pause_ms);
     }
+    if (trace)
+        fclose (trace);
     double cpu_ms = s_daemons_cpu_ms (peers, peer_count) - cpu_before
                   - idle_per_ns * (double) (s_now_ns () - loop_start);
     json_int_t entries = s_status_int (mesh, "log", "entries") - entries_before;
@@ -808,7 +817,10 @@ s_usage (FILE *out)
 "  -t, --seconds S       time limit of each measuring loop (default 10)\n"
 "  -b, --baseline-only   measure the raw CurveZMQ baseline alone\n"
 "  -o, --only LETTERS    measure only these of a b c d (default abcd; b and c\n"
-"                        bring a, their baseline, with them)\n");
+"                        bring a, their baseline, with them)\n"
+"Environment: BENCH_LEASE_TRACE=FILE writes one line per timed acquisition\n"
+"(CLOCK_MONOTONIC start in s, acquire us, release us, provider), to line up\n"
+"slow ones with what else ran (perf record -k CLOCK_MONOTONIC).\n");
 }
 
 int
