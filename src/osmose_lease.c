@@ -497,8 +497,14 @@ s_connect (osmose_lease_t *self, json_t *reply)
     ||  !provider || strlen (provider) != OSMOSE_ID_SIZE
     ||  s_hex (reply, "provider_key", provider_key, sizeof (provider_key), NULL)
     ||  s_hex (reply, "delegation", self->signature, sizeof (self->signature), NULL)
-    ||  s_hex (reply, "token", self->token, sizeof (self->token), &self->token_size)
-    ||  osmose_identity_curve_z85 (provider_key, self->server))
+    ||  s_hex (reply, "token", self->token, sizeof (self->token), &self->token_size))
+        return OSMOSE_EPROTO;
+    //  The daemon names the provider's CURVE key; older ones do not
+    const char *curve = json_string_value (json_object_get (reply, "provider_curve"));
+    if (curve && strlen (curve) == sizeof (self->server) - 1)
+        memcpy (self->server, curve, sizeof (self->server));
+    else
+    if (osmose_identity_curve_z85 (provider_key, self->server))
         return OSMOSE_EPROTO;
     snprintf (self->lease_hex, sizeof (self->lease_hex), "%s", lease);
     snprintf (self->provider, sizeof (self->provider), "%s", provider);

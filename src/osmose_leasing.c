@@ -36,6 +36,23 @@ s_start_time (int64_t pid)
     return start;
 }
 
+//  Whether the program PID started at START is in our /proc (so its
+//  leases can be watched): remembered for the last few programs
+static bool
+s_holder_visible (osmose_leasing_t *self, int64_t pid, int64_t start)
+{
+    size_t slots = sizeof (self->seen_pid) / sizeof (self->seen_pid [0]);
+    for (size_t slot = 0; slot < slots; slot++)
+        if (self->seen_pid [slot] == pid && self->seen_start [slot] == start)
+            return true;
+    if (s_start_time (pid) != start)
+        return false;
+    self->seen_pid [self->seen_next] = pid;
+    self->seen_start [self->seen_next] = start;
+    self->seen_next = (self->seen_next + 1) % slots;
+    return true;
+}
+
 //  ENTRY as a candidate from MEMBER; false when it advertises no work
 //  endpoint we can read (kept anyway, resources zero, when ALL_STATES)
 static bool
@@ -237,7 +254,7 @@ s_api_acquire (void *arg, json_t *request, json_t **reply)
         acquire->migrate = json_incref (json_object_get (request, "migrate"));
     acquire->pid = json_integer_value (json_object_get (request, "pid"));
     acquire->start_time = json_integer_value (json_object_get (request, "start_time"));
-    if (acquire->pid > 0 && s_start_time (acquire->pid) != acquire->start_time) {
+    if (acquire->pid > 0 && !s_holder_visible (self, acquire->pid, acquire->start_time)) {
         //  Not a process we can see (another pid namespace, a remote API
         //  client): its lease lives until released, or its TTL after we go
         zsys_warning ("leasing: cannot watch holder pid %" PRId64 " (not in our /proc);"
@@ -326,6 +343,11 @@ leasing_answer_lease (osmose_leasing_t *self, leasing_acquire_t *acquire, leasin
     sodium_bin2hex (signature_hex, sizeof (signature_hex), signature, sizeof (signature));
     int hops = osmose_location_distance (self->resources.capacity.location, provider->location);
     int64_t weight = osmose_config_int (self->config, "proximity/topology_weight_us");
+    //  Its CURVE key as the trust store keeps it, so that the program need
+    //  not derive it (an Ed25519 to Curve25519 conversion, ~60 us a lease)
+    const osmose_trust_entry_t *trusted = osmose_trust_lookup (self->trust, provider->id);
+    const char *curve = trusted && memcmp (trusted->key, provider_key, OSMOSE_KEY_SIZE) == 0?
+                        trusted->z85: NULL;
     json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:i,"
                               " s:I, s:I, s:I, s:I, s:i}",
         "lease", lease, "provider", provider->id, "name", provider->name,
@@ -338,6 +360,8 @@ leasing_answer_lease (osmose_leasing_t *self, leasing_acquire_t *acquire, leasin
         "score_us", (json_int_t) osmose_proximity_candidate_score (
             self->resources.capacity.location, &provider->candidate, weight),
         "hops", hops);
+    if (body && curve)
+        json_object_set_new (body, "provider_curve", json_string (curve));
     leasing_holder_t *holder = (leasing_holder_t *) zmalloc (sizeof (leasing_holder_t));
     if (!body || !holder) {
         json_decref (body);

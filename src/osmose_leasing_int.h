@@ -98,6 +98,12 @@ struct _osmose_leasing_t {
     int64_t next_sample;            //  of tasks/s, once a second
     double per_s [60];              //  the last minute, oldest first
     size_t samples;
+    //  Holders seen in our /proc (pid, start time): a program acquires
+    //  many leases, and reading /proc/PID/stat each time costs ~40 us of
+    //  the acquisition. Seen once is seen for good: a pid namespace does
+    //  not change, and a holder gone since is caught by the holder check.
+    int64_t seen_pid [8], seen_start [8];
+    size_t seen_next;
 };
 
 //  Fill self->members with candidates: alive members advertising a work
