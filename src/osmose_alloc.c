@@ -58,6 +58,18 @@ osmose_alloc_stats (osmose_alloc_stats_t *stats)
     return OSMOSE_ENOTSUP;
 }
 
+int
+osmose_alloc_purge (void)
+{
+#if defined(OSMOSE_WITH_JEMALLOC)
+#   define S_STRING(value) #value
+#   define S_ARENAS_PURGE(all) "arena." S_STRING (all) ".purge"
+    if (mallctl && mallctl (S_ARENAS_PURGE (MALLCTL_ARENAS_ALL), NULL, NULL, NULL, 0) == 0)
+        return 0;
+#endif
+    return OSMOSE_ENOTSUP;
+}
+
 void
 osmose_alloc_test (bool verbose)
 {
@@ -78,7 +90,20 @@ osmose_alloc_test (bool verbose)
     assert (osmose_alloc_stats (&stats) == 0);
     assert (stats.allocated >= before + (8 << 20));
     free (block);
+    //  Freed, the pages of a block under jemalloc's oversize threshold
+    //  (8 MiB, purged at once) stay resident, this program keeping the
+    //  default decay of 10 s, until purged
+    block = malloc (4 << 20);
+    assert (block);
+    memset (block, 1, 4 << 20);
+    free (block);
+    assert (osmose_alloc_stats (&stats) == 0);
+    size_t resident = stats.resident;
+    assert (osmose_alloc_purge () == 0);
+    assert (osmose_alloc_stats (&stats) == 0);
+    assert (stats.resident + (2 << 20) < resident);
 #else
+    assert (osmose_alloc_purge () == OSMOSE_ENOTSUP);
     assert (rc == OSMOSE_ENOTSUP);
     assert (!osmose_alloc_is_jemalloc ());
 #endif

@@ -29,6 +29,12 @@ bool
 int
     osmose_alloc_stats (osmose_alloc_stats_t *stats);
 
+//  Give the pages freed since the last call back to the system (jemalloc
+//  keeps them dirty for reuse, see osmosed.c); returns 0, or OSMOSE_ENOTSUP
+//  when the allocator has no such call.
+int
+    osmose_alloc_purge (void);
+
 void
     osmose_alloc_test (bool verbose);
 

@@ -757,6 +757,9 @@ s_housekeeping (s_peer_t *self)
         s_advertise (self);
         self->next_advert = now + S_ADVERT_MS;
     }
+    //  Freed pages wait for reuse until here (osmosed.c): a burst reuses
+    //  them, an idle peer gives them back within 250 ms
+    (void) osmose_alloc_purge ();           //  ENOTSUP without jemalloc
 }
 
 static void

@@ -17,13 +17,16 @@
 #if defined (OSMOSE_WITH_JEMALLOC)
 //  jemalloc reads this before the first allocation (MALLOC_CONF in the
 //  environment still overrides it). The daemon is one actor thread and
-//  libzmq's: one arena serves them, per-thread caches hold memory an idle
-//  peer does not need, and freed pages go back to the system at once
-//  instead of after 10 s. An idle peer of 32 keeps about 3.4 MB of
-//  private memory instead of 5.8 MB (bench/bench_mesh.sh prints it).
+//  libzmq's: one arena serves them, and per-thread caches hold memory an
+//  idle peer does not need. Freed pages are not given back as they are
+//  freed (each time a page fault to reuse them, and a TLB shootdown on
+//  every core: a log burst's large messages stalled the whole machine)
+//  nor after jemalloc's 10 s: the actor purges them every 250 ms
+//  (osmose_alloc_purge). An idle peer of 32 keeps about 3.4 MB of private
+//  memory instead of 5.8 MB (bench/bench_mesh.sh prints it).
 //  Under ASan (which disables jemalloc) there is nothing to configure.
 __attribute__ ((visibility ("default")))
-const char *malloc_conf = "narenas:1,tcache:false,dirty_decay_ms:0";
+const char *malloc_conf = "narenas:1,tcache:false,dirty_decay_ms:-1,muzzy_decay_ms:0";
 #endif
 
 static void
