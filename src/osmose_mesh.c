@@ -157,7 +157,7 @@ s_link (osmose_mesh_t *self, const char *id, const char *endpoint, const uint8_t
         size_t view_size = osmose_members_active_view (self->members, view, S_MAX_VIEW);
         s_evict (self, view, view_size, view_size + S_EXTRA_LINKS - 1);
     }
-    int rc = osmose_transport_connect (self->transport, id, endpoint, key);
+    int rc = osmose_transport_connect (self->transport, id, endpoint, key, trusted->z85);
     if (rc == 0) {
         int64_t *used = (int64_t *) zhashx_lookup (self->last_used, id);
         if (!used) {
@@ -277,7 +277,8 @@ osmose_mesh_new (osmose_config_t *config, osmose_identity_t *identity,
     }
     zhashx_set_destructor (self->last_used, (zhashx_destructor_fn *) zstr_free);
     for (size_t index = 0; index < osmose_trust_size (trust); index++)
-        if (osmose_transport_allow (self->transport, osmose_trust_at (trust, index)->key)) {
+        if (osmose_transport_allow (self->transport, osmose_trust_at (trust, index)->key,
+                                    osmose_trust_at (trust, index)->z85)) {
             snprintf (error, error_size, "out of memory");
             osmose_mesh_destroy (&self);
             return NULL;

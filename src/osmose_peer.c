@@ -409,7 +409,7 @@ s_api_trust_add (void *arg, json_t *request, json_t **reply)
     }
     int rc = osmose_trust_add (self->trust, key, (osmose_trust_role_t) role, name);
     if (rc == 0)
-        rc = osmose_transport_allow (self->transport, key);
+        rc = osmose_transport_allow (self->transport, key, NULL);
     if (rc == 0 || rc == OSMOSE_EEXIST) {
         char id [OSMOSE_ID_SIZE + 1];
         osmose_identity_id_of (key, id);

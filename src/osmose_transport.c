@@ -204,14 +204,15 @@ osmose_transport_endpoint (osmose_transport_t *self)
 }
 
 int
-osmose_transport_allow (osmose_transport_t *self, const uint8_t *key)
+osmose_transport_allow (osmose_transport_t *self, const uint8_t *key, const char *z85)
 {
     assert (self);
-    char z85 [41], id [OSMOSE_ID_SIZE + 1];
-    if (osmose_identity_curve_z85 (key, z85))
+    char derived [41], id [OSMOSE_ID_SIZE + 1];
+    if (!z85 && osmose_identity_curve_z85 (key, derived))
         return OSMOSE_EINVAL;
     osmose_identity_id_of (key, id);
-    return osmose_zap_allow (self->zap, osmose_identity_id (self->identity), z85, id);
+    return osmose_zap_allow (self->zap, osmose_identity_id (self->identity),
+                             z85? z85: derived, id);
 }
 
 void
@@ -225,7 +226,7 @@ osmose_transport_deny (osmose_transport_t *self, const uint8_t *key)
 
 int
 osmose_transport_connect (osmose_transport_t *self, const char *id,
-                          const char *endpoint, const uint8_t *key)
+                          const char *endpoint, const uint8_t *key, const char *z85)
 {
     assert (self);
     if (!id || !endpoint || !key)
@@ -241,9 +242,11 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
     if (link && streq (link->endpoint, endpoint)
     && !(link->failed && zclock_usecs () - link->opened_us >= S_REOPEN_US))
         return 0;
-    char z85 [41];
-    if (osmose_identity_curve_z85 (key, z85))
+    char derived [41];
+    if (!z85 && osmose_identity_curve_z85 (key, derived))
         return OSMOSE_EINVAL;
+    if (!z85)
+        z85 = derived;
     if (link)
         zhashx_delete (self->links, id);
     link = (s_link_t *) zmalloc (sizeof (s_link_t));
@@ -580,11 +583,11 @@ osmose_transport_test (bool verbose)
                                                   error, sizeof (error));
     assert (a && b && m);
     assert (strncmp (osmose_transport_endpoint (a), "tcp://127.0.0.1:", 16) == 0);
-    assert (osmose_transport_allow (b, osmose_identity_public (alice)) == 0);
+    assert (osmose_transport_allow (b, osmose_identity_public (alice), NULL) == 0);
 
     //  Alice reaches Bob; Bob learns it is Alice from the handshake
     assert (osmose_transport_connect (a, osmose_identity_id (bob), osmose_transport_endpoint (b),
-                                      osmose_identity_public (bob)) == 0);
+                                      osmose_identity_public (bob), NULL) == 0);
     assert (osmose_transport_links (a) == 1);
     assert (osmose_transport_send (a, osmose_identity_id (bob), OSMOSE_MSG_MEMBERS, "ping", 4) == 0);
     assert (osmose_transport_send (a, "nobody", OSMOSE_MSG_MEMBERS, "ping", 4) == OSMOSE_ENOTFOUND);
@@ -619,9 +622,9 @@ osmose_transport_test (bool verbose)
 
     //  Bob opens his own link: until its handshake is done, what he sends
     //  still goes back over Alice's link, at once; then over his
-    assert (osmose_transport_allow (a, osmose_identity_public (bob)) == 0);
+    assert (osmose_transport_allow (a, osmose_identity_public (bob), NULL) == 0);
     assert (osmose_transport_connect (b, osmose_identity_id (alice), osmose_transport_endpoint (a),
-                                      osmose_identity_public (alice)) == 0);
+                                      osmose_identity_public (alice), NULL) == 0);
     assert (osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "soon", 4) == 0);
     which = zpoller_wait (links, 3000);
     assert (which && which != osmose_transport_inbox (a));
@@ -657,7 +660,7 @@ osmose_transport_test (bool verbose)
 
     //  Mallory is not trusted: nothing arrives and Bob sees a refusal
     assert (osmose_transport_connect (m, osmose_identity_id (bob), osmose_transport_endpoint (b),
-                                      osmose_identity_public (bob)) == 0);
+                                      osmose_identity_public (bob), NULL) == 0);
     assert (osmose_transport_send (m, osmose_identity_id (bob), OSMOSE_MSG_MEMBERS, "hi", 2) == 0);
     assert (zpoller_wait (poller, 500) == NULL);
     char last_z85 [41];
@@ -676,11 +679,11 @@ osmose_transport_test (bool verbose)
     //  Once Bob trusts her, Mallory gets through: her refused link is made
     //  anew by the next connect (every send goes through one), within
     //  S_REOPEN_US of the refusal
-    assert (osmose_transport_allow (b, osmose_identity_public (mallory)) == 0);
+    assert (osmose_transport_allow (b, osmose_identity_public (mallory), NULL) == 0);
     bool through = false;
     for (deadline = zclock_mono () + 3000; !through && zclock_mono () < deadline; ) {
         assert (osmose_transport_connect (m, osmose_identity_id (bob), osmose_transport_endpoint (b),
-                                          osmose_identity_public (bob)) == 0);
+                                          osmose_identity_public (bob), NULL) == 0);
         //  A refused link takes no message (EBUSY) until it is made anew
         int sent = osmose_transport_send (m, osmose_identity_id (bob), OSMOSE_MSG_MEMBERS, "hi", 2);
         assert (sent == 0 || sent == OSMOSE_EBUSY);
@@ -699,9 +702,9 @@ osmose_transport_test (bool verbose)
             zframe_destroy (&frame);
 
     //  A client that expects another server key is not fooled by Mallory
-    assert (osmose_transport_allow (m, osmose_identity_public (alice)) == 0);
+    assert (osmose_transport_allow (m, osmose_identity_public (alice), NULL) == 0);
     assert (osmose_transport_connect (a, "fake-bob", osmose_transport_endpoint (m),
-                                      osmose_identity_public (bob)) == 0);
+                                      osmose_identity_public (bob), NULL) == 0);
     assert (osmose_transport_send (a, "fake-bob", OSMOSE_MSG_MEMBERS, "secret", 6) == 0);
     zpoller_t *mallory_poller = zpoller_new (osmose_transport_inbox (m), NULL);
     assert (zpoller_wait (mallory_poller, 500) == NULL);
@@ -726,9 +729,9 @@ osmose_transport_test (bool verbose)
     osmose_identity_t *gone_id = osmose_identity_new ();
     osmose_transport_t *gone = osmose_transport_new (gone_id, "tcp://127.0.0.1:*", 4096,
                                                      error, sizeof (error));
-    assert (gone && osmose_transport_allow (gone, osmose_identity_public (alice)) == 0);
+    assert (gone && osmose_transport_allow (gone, osmose_identity_public (alice), NULL) == 0);
     assert (osmose_transport_connect (a, "gone", osmose_transport_endpoint (gone),
-                                      osmose_identity_public (gone_id)) == 0);
+                                      osmose_identity_public (gone_id), NULL) == 0);
     assert (osmose_transport_send (a, "gone", OSMOSE_MSG_MEMBERS, "hi", 2) == 0);
     zpoller_t *gone_poller = zpoller_new (osmose_transport_inbox (gone), NULL);
     assert (zpoller_wait (gone_poller, 3000) == osmose_transport_inbox (gone));
