@@ -45,8 +45,13 @@ main (int argc, char *argv [])
     zstr_free (&pong);
     zpoller_t *poller = zpoller_new (server, client, NULL);
     int64_t until = zclock_mono () + seconds * 1000;
-    while (poller && zclock_mono () < until)
+    //  Until then, or until bench_mesh's TERM (CZMQ catches it: only the
+    //  poller says so), lest it outlive the benchmark holding its output
+    while (poller && zclock_mono () < until) {
         zpoller_wait (poller, (int) (until - zclock_mono ()));
+        if (zpoller_terminated (poller))
+            break;
+    }
     zpoller_destroy (&poller);
     zsock_destroy (&client);
     zsock_destroy (&server);
