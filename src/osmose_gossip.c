@@ -315,12 +315,10 @@ s_summary (osmose_gossip_t *self, uint64_t *entries_p, uint8_t *hash)
 //  --------------------------------------------------------------------
 //  Building messages
 
-//  Queue entries of SLOT from FIRST on for TO, at most one chunk, with
-//  our latest head of that feed, as KIND ('E' a push, 'R' a reply).
-//  Returns the index reached (FIRST when there was nothing to send).
 //  Write the chunk of SLOT's entries from FIRST (at most chunk_entries,
-//  about chunk_bytes) under its head into WRITER; the end of the chunk, or
-//  FIRST when there is nothing to send (WRITER then holds nothing)
+//  about chunk_bytes) under our latest head of that feed into WRITER, as
+//  KIND ('E' a push, 'R' a reply); the index reached, or FIRST when there
+//  is nothing to send (WRITER then holds nothing)
 static uint64_t
 s_write_entries (osmose_gossip_t *self, s_writer_t *writer, s_feed_t *slot, uint64_t first,
                  uint8_t kind)
@@ -358,7 +356,7 @@ s_write_entries (osmose_gossip_t *self, s_writer_t *writer, s_feed_t *slot, uint
     return index;
 }
 
-//  Send TO the chunk of SLOT's entries from FIRST; returns its end
+//  Queue for TO the chunk of SLOT's entries from FIRST; the index reached
 static uint64_t
 s_send_entries (osmose_gossip_t *self, const char *to, s_feed_t *slot, uint64_t first,
                 uint8_t kind)
