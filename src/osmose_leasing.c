@@ -457,6 +457,19 @@ s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
         s_acquire_done (self, acquire);
 }
 
+//  Tasks and their results take the poller's fast path: their handler
+//  (osmose_leasing_handle) uses the work socket and the workers. (An OPEN
+//  that overtook its AWARD also sends the grant's news to the mesh; an
+//  answer that this hides from the fast path waits a millisecond at most.)
+static int
+s_poll_hot (osmose_poller_t *poller, void *reader)
+{
+    int rc = osmose_poller_add (poller, reader);
+    if (rc == 0)
+        rc = osmose_poller_set_hot (poller, reader, true);
+    return rc;
+}
+
 //  The first grant starts the workers: idle peers keep none
 void
 leasing_exec_require (osmose_leasing_t *self)
@@ -481,7 +494,7 @@ leasing_exec_require (osmose_leasing_t *self)
         return;
     }
     osmose_work_set_exec (self->work, self->exec);
-    if (self->poller && zpoller_add (self->poller, osmose_exec_handle (self->exec)) != 0)
+    if (self->poller && s_poll_hot (self->poller, osmose_exec_handle (self->exec)) != 0)
         zsys_error ("leasing: cannot poll the executor");
 }
 
@@ -803,14 +816,14 @@ osmose_leasing_set_resources (osmose_leasing_t *self, const osmose_resources_t *
 }
 
 int
-osmose_leasing_poll_on (osmose_leasing_t *self, zpoller_t *poller)
+osmose_leasing_poll_on (osmose_leasing_t *self, osmose_poller_t *poller)
 {
     assert (self && poller);
     self->poller = poller;
-    int rc = zpoller_add (poller, osmose_work_socket (self->work));
+    int rc = s_poll_hot (poller, osmose_work_socket (self->work));
     if (rc == 0 && self->exec)
-        rc = zpoller_add (poller, osmose_exec_handle (self->exec));
-    return rc? OSMOSE_ENOMEM: 0;
+        rc = s_poll_hot (poller, osmose_exec_handle (self->exec));
+    return rc;
 }
 
 bool

@@ -76,7 +76,7 @@ void
 //  Add the sockets to poll to POLLER; call osmose_leasing_handle with
 //  whatever the poller returned: true when it was one of ours.
 int OSMOSE_CHECK
-    osmose_leasing_poll_on (osmose_leasing_t *self, zpoller_t *poller);
+    osmose_leasing_poll_on (osmose_leasing_t *self, osmose_poller_t *poller);
 bool
     osmose_leasing_handle (osmose_leasing_t *self, void *which);
 

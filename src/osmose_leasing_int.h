@@ -83,7 +83,7 @@ struct _osmose_leasing_t {
     osmose_work_t *work;
     osmose_exec_t *exec;            //  NULL until the first grant
     bool exec_failed;               //  tried and could not start: say it once
-    zpoller_t *poller;              //  borrowed, to add the executor later
+    osmose_poller_t *poller;        //  borrowed, to add the executor later
     bool battery_low;               //  on battery below policy/battery_min_percent
     bool overloaded;                //  load past policy/load_max_percent
     int64_t next_owner_check;       //  of battery and load, every 2 s

@@ -361,7 +361,7 @@ osmose_mesh_inbox (osmose_mesh_t *self)
 }
 
 int
-osmose_mesh_poll_on (osmose_mesh_t *self, zpoller_t *poller)
+osmose_mesh_poll_on (osmose_mesh_t *self, osmose_poller_t *poller)
 {
     assert (self);
     return osmose_transport_poll_on (self->transport, poller);

@@ -62,10 +62,10 @@ void
 //  Poll our links' sockets on POLLER too: peers answer over the link we
 //  opened to them instead of opening one back. NULL stops it (call that
 //  before destroying the poller). After it,
-//  osmose_mesh_handle_socket takes what zpoller_wait returned: true when
+//  osmose_mesh_handle_socket takes what osmose_poller_wait returned: true when
 //  the socket was the mesh's (and one message was handled).
 int OSMOSE_CHECK
-    osmose_mesh_poll_on (osmose_mesh_t *self, zpoller_t *poller);
+    osmose_mesh_poll_on (osmose_mesh_t *self, osmose_poller_t *poller);
 bool
     osmose_mesh_handle_socket (osmose_mesh_t *self, void *socket);
 

@@ -10,6 +10,7 @@
 #include "osmose_api.h"
 #include "osmose_trust.h"
 #include "osmose_transport.h"
+#include "osmose_poller.h"
 #include "osmose_mesh.h"
 #include "osmose_resources.h"
 #include "osmose_discovery.h"
@@ -37,14 +38,14 @@ typedef struct {
     osmose_gossip_t *gossip;        //  every feed of the mesh
     osmose_leasing_t *leasing;      //  market, work endpoint, executor
     osmose_locator_t *locator;      //  NULL without node/location_source
-    int locator_fd;                 //  its pipe, polled (zpoller takes int *)
+    int locator_fd;                 //  its pipe, polled (the poller takes int *)
     bool advert_due;                //  send the advert now (we moved)
     const char *refusing;           //  what our last advert said of it
     bool feed_dirty;                //  appended since the last commit
     int64_t last_publish;           //  zclock_mono of the last signed head
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
-    zpoller_t *poller;
+    osmose_poller_t *poller;
     int64_t next_housekeeping;  //  zclock_mono of the next periodic duties
     int64_t next_refusal_log;   //  refusals are reported at a bounded pace
     uint64_t refusals;          //  handshakes refused since start
@@ -456,7 +457,7 @@ s_peer_destroy (s_peer_t **self_p)
         //  Detaching cannot fail: only adding to a poller allocates
         if (self->mesh && self->poller && osmose_mesh_poll_on (self->mesh, NULL))
             zsys_warning ("osmose: cannot detach the links from the poller");
-        zpoller_destroy (&self->poller);
+        osmose_poller_destroy (&self->poller);
         osmose_api_destroy (&self->api);
         osmose_discovery_destroy (&self->discovery);
         osmose_mesh_destroy (&self->mesh);
@@ -630,13 +631,17 @@ s_peer_new (zsock_t *pipe, osmose_config_t *config, char *error, size_t error_si
         s_peer_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (pipe, osmose_api_socket (self->api),
-                                osmose_mesh_inbox (self->mesh), NULL);
-    if (self->poller && self->discovery)
-        zpoller_add (self->poller, osmose_discovery_socket (self->discovery));
-    if (self->poller && self->locator && (self->locator_fd = osmose_locator_fd (self->locator)) >= 0)
-        zpoller_add (self->poller, &self->locator_fd);
-    if (!self->poller || osmose_leasing_poll_on (self->leasing, self->poller)
+    self->poller = osmose_poller_new ();
+    rc = self->poller? osmose_poller_add (self->poller, pipe): OSMOSE_ENOMEM;
+    if (rc == 0)
+        rc = osmose_poller_add (self->poller, osmose_api_socket (self->api));
+    if (rc == 0)
+        rc = osmose_poller_add (self->poller, osmose_mesh_inbox (self->mesh));
+    if (rc == 0 && self->discovery)
+        rc = osmose_poller_add (self->poller, osmose_discovery_socket (self->discovery));
+    if (rc == 0 && self->locator && (self->locator_fd = osmose_locator_fd (self->locator)) >= 0)
+        rc = osmose_poller_add (self->poller, &self->locator_fd);
+    if (rc || osmose_leasing_poll_on (self->leasing, self->poller)
     ||  osmose_mesh_poll_on (self->mesh, self->poller)) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&self);
@@ -796,7 +801,7 @@ s_peer_actor (zsock_t *pipe, void *args)
                                               : osmose_feed_commit_due (self->feed);
         if (commit_wait >= 0 && commit_wait < wait)
             wait = commit_wait;
-        void *which = zpoller_wait (self->poller, (int) (wait < 0? 0: wait));
+        void *which = osmose_poller_wait (self->poller, (int) (wait < 0? 0: wait));
         if (which == pipe)
             s_handle_pipe (self);
         else
@@ -824,8 +829,10 @@ s_peer_actor (zsock_t *pipe, void *args)
         if (self->locator && which == &self->locator_fd)
             s_check_locator (self);
         else
-        if (zpoller_terminated (self->poller))
+        if (osmose_poller_terminated (self->poller))
             break;
+        //  The duties send on any socket: the next wait asks every one
+        osmose_poller_touched (self->poller);
         next_duties = zclock_mono () + S_DUTIES_MS;
         osmose_mesh_tick (self->mesh);
         osmose_leasing_tick (self->leasing);

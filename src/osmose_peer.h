@@ -2,7 +2,7 @@
 
     The peer is a CZMQ actor: it owns the daemon's context (configuration,
     identity, local API, and the mesh modules as they are added) and runs
-    one zpoller loop. osmosed is a thin main around it, so tests and the
+    one poller loop. osmosed is a thin main around it, so tests and the
     demo can run many peers in one process or in many.
 */
 #ifndef OSMOSE_PEER_H_INCLUDED

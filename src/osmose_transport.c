@@ -17,7 +17,7 @@ typedef struct {
     zsock_t *socket;                //  DEALER to the peer's inbox
     zsock_t *monitor;               //  PAIR: the socket's disconnect events
     char *endpoint;
-    zpoller_t *poller;              //  where socket is polled, or NULL
+    osmose_poller_t *poller;        //  where socket is polled, or NULL
     int retries;                    //  reconnects scheduled since it was up
     bool up;                        //  its CURVE handshake is done
     bool failed;                    //  a handshake failed: libzmq gave up on it
@@ -42,7 +42,7 @@ struct _osmose_transport_t {
     size_t max_frame;
     zhashx_t *links;                //  peer id -> s_link_t
     zhashx_t *routes;               //  peer id -> s_route_t (incoming links)
-    zpoller_t *poller;              //  polls the links' sockets, or NULL
+    osmose_poller_t *poller;        //  polls the links' sockets, or NULL
     int64_t monitors_due;           //  when to look at the links' monitors
     osmose_transport_stats_t stats;
 };
@@ -52,7 +52,7 @@ s_link_destroy (s_link_t **self_p)
 {
     if (*self_p) {
         if ((*self_p)->poller && (*self_p)->socket)
-            zpoller_remove ((*self_p)->poller, (*self_p)->socket);
+            osmose_poller_remove ((*self_p)->poller, (*self_p)->socket);
         //  Stop the monitor before closing either socket
         if ((*self_p)->socket)
             zmq_socket_monitor (zsock_resolve ((*self_p)->socket), NULL, 0);
@@ -68,12 +68,12 @@ s_link_destroy (s_link_t **self_p)
 //  socket in the poller costs two system calls on each wakeup, tasks'
 //  included, and disconnects can wait a few milliseconds
 static int
-s_link_poll_on (s_link_t *link, zpoller_t *poller)
+s_link_poll_on (s_link_t *link, osmose_poller_t *poller)
 {
     if (link->poller)
-        zpoller_remove (link->poller, link->socket);
+        osmose_poller_remove (link->poller, link->socket);
     link->poller = NULL;
-    if (poller && zpoller_add (poller, link->socket))
+    if (poller && osmose_poller_add (poller, link->socket))
         return OSMOSE_ENOMEM;
     link->poller = poller;
     return 0;
@@ -292,7 +292,7 @@ osmose_transport_connect (osmose_transport_t *self, const char *id,
 }
 
 int
-osmose_transport_poll_on (osmose_transport_t *self, zpoller_t *poller)
+osmose_transport_poll_on (osmose_transport_t *self, osmose_poller_t *poller)
 {
     assert (self && (!poller || !self->poller));
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
@@ -607,10 +607,11 @@ osmose_transport_test (bool verbose)
     //  her links and knows the answer is Bob's by the key her link checked
     assert (!osmose_transport_linked (b, osmose_identity_id (alice)));
     assert (osmose_transport_reachable (b, osmose_identity_id (alice)));
-    zpoller_t *links = zpoller_new (osmose_transport_inbox (a), NULL);
+    osmose_poller_t *links = osmose_poller_new ();
+    assert (links && osmose_poller_add (links, osmose_transport_inbox (a)) == 0);
     assert (osmose_transport_poll_on (a, links) == 0);
     assert (osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "pong", 4) == 0);
-    void *which = zpoller_wait (links, 3000);
+    void *which = osmose_poller_wait (links, 3000);
     assert (which && which != osmose_transport_inbox (a) && osmose_transport_owns (a, which));
     assert (!osmose_transport_owns (a, poller));
     assert (osmose_transport_recv_on (a, which, from, &type, &frame, &body, &size) == 0);
@@ -626,7 +627,7 @@ osmose_transport_test (bool verbose)
     assert (osmose_transport_connect (b, osmose_identity_id (alice), osmose_transport_endpoint (a),
                                       osmose_identity_public (alice), NULL) == 0);
     assert (osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "soon", 4) == 0);
-    which = zpoller_wait (links, 3000);
+    which = osmose_poller_wait (links, 3000);
     assert (which && which != osmose_transport_inbox (a));
     assert (osmose_transport_recv_on (a, which, from, &type, &frame, &body, &size) == 0);
     assert (size == 4 && memcmp (body, "soon", 4) == 0);
@@ -636,7 +637,7 @@ osmose_transport_test (bool verbose)
         s_link_drain (bobs);
     assert (bobs->up);
     assert (osmose_transport_send (b, osmose_identity_id (alice), OSMOSE_MSG_MEMBERS, "late", 4) == 0);
-    assert (zpoller_wait (links, 3000) == osmose_transport_inbox (a));
+    assert (osmose_poller_wait (links, 3000) == osmose_transport_inbox (a));
     assert (osmose_transport_recv (a, from, &type, &frame, &body, &size) == 0);
     assert (streq (from, osmose_identity_id (bob)) && size == 4 && memcmp (body, "late", 4) == 0);
     zframe_destroy (&frame);
@@ -763,7 +764,7 @@ osmose_transport_test (bool verbose)
     osmose_transport_disconnect (a, "gone");
 
     assert (osmose_transport_poll_on (a, NULL) == 0);
-    zpoller_destroy (&links);
+    osmose_poller_destroy (&links);
     zpoller_destroy (&poller);
     osmose_transport_destroy (&m);
     osmose_transport_destroy (&b);

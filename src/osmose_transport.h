@@ -15,6 +15,7 @@
 
 #include "osmose_identity.h"
 #include "osmose_msg.h"
+#include "osmose_poller.h"
 
 typedef struct _osmose_transport_t osmose_transport_t;
 
@@ -67,9 +68,9 @@ bool
 //  and go), where peers' answers arrive. NULL stops it (before the poller
 //  is destroyed).
 int OSMOSE_CHECK
-    osmose_transport_poll_on (osmose_transport_t *self, zpoller_t *poller);
+    osmose_transport_poll_on (osmose_transport_t *self, osmose_poller_t *poller);
 
-//  True when SOCKET (from zpoller_wait) is the inbox or one of the links.
+//  True when SOCKET (from osmose_poller_wait) is the inbox or one of the links.
 bool
     osmose_transport_owns (osmose_transport_t *self, void *socket);
 
