@@ -16,6 +16,7 @@
 #define S_CLIENT_ID_MASK    ((UINT64_C (1) << S_CLIENT_ID_BITS) - 1)
 #define S_FLUSH_BYTES       (1u << 20)      //  send a result batch past this
 #define S_CANCEL_SPAN       4096            //  cancel one by one up to this many
+#define S_SPIN_US           50              //  busy-wait for an answer up to this
 
 typedef struct {
     zframe_t *routing;          //  the connection's ROUTER id
@@ -418,6 +419,7 @@ osmose_work_handle (osmose_work_t *self)
 {
     assert (self);
     //  Drain what is there, a bounded number, so other duties get their turn
+    bool tasks = false;
     for (int count = 0; count < 256; count++) {
         zmsg_t *zmsg = zmsg_recv_nowait (self->socket);
         if (!zmsg)
@@ -443,8 +445,10 @@ osmose_work_handle (osmose_work_t *self)
         }
         else
         if (msg.kind == OSMOSE_WORK_TASKS) {
-            if (self->valid (self->valid_arg, session->lease_id, session->client_key) == 0)
+            if (self->valid (self->valid_arg, session->lease_id, session->client_key) == 0) {
                 s_tasks (self, session, &msg);
+                tasks = true;
+            }
             else {
                 s_send_status (self, session->routing, OSMOSE_WORK_CLOSED, OSMOSE_ENOLEASE,
                                "lease released, expired or revoked");
@@ -460,6 +464,10 @@ osmose_work_handle (osmose_work_t *self)
         zframe_destroy (&frame);
         zmsg_destroy (&zmsg);
     }
+    //  A short task's answer comes sooner than this thread would sleep
+    //  and wake again; its result then leaves without that round
+    if (tasks && self->exec)
+        osmose_exec_spin (self->exec, S_SPIN_US);
     osmose_work_process (self);
 }
 
