@@ -190,10 +190,8 @@ s_round_trips (osmose_exec_t *exec, size_t count, int spin_us, double *p50, doub
     for (size_t index = 0; index < count; index++) {
         int64_t start = s_now_ns ();
         assert (osmose_exec_submit (exec, index, "echo.null", NULL, 0, NULL, 0) == 0);
-        if (spin_us > 0) {
-            osmose_exec_process (exec);
+        if (spin_us > 0)
             osmose_exec_spin (exec, spin_us);
-        }
         while (osmose_exec_next_result (exec, &result) == 0)
             osmose_exec_wait (exec, -1);
         assert (result.status == 0 && result.task_id == index);
