@@ -16,7 +16,6 @@
 #define S_CLIENT_ID_MASK    ((UINT64_C (1) << S_CLIENT_ID_BITS) - 1)
 #define S_FLUSH_BYTES       (1u << 20)      //  send a result batch past this
 #define S_CANCEL_SPAN       4096            //  cancel one by one up to this many
-#define S_SPIN_US           50              //  busy-wait for an answer up to this
 
 typedef struct {
     zframe_t *routing;          //  the connection's ROUTER id
@@ -51,6 +50,7 @@ struct _osmose_work_t {
     size_t slot_count;
     zlistx_t *dirty;            //  sessions with results to send
     osmose_work_writer_t out;   //  scratch for replies
+    int spin_us;                //  busy-wait for answers up to this
     uint64_t opened, refused, tasks, results, malformed;
 };
 
@@ -100,6 +100,7 @@ osmose_work_new (osmose_identity_t *identity, const char *bind, const char *adve
     self->exec = exec;
     self->valid = valid;
     self->valid_arg = valid_arg;
+    self->spin_us = OSMOSE_WORK_SPIN_US;
     snprintf (self->domain, sizeof (self->domain), "work-%s", osmose_identity_id (identity));
     self->zap = osmose_zap_acquire ();
     self->cert = osmose_identity_cert (identity);
@@ -163,6 +164,13 @@ osmose_work_set_exec (osmose_work_t *self, osmose_exec_t *exec)
 {
     assert (self);
     self->exec = exec;
+}
+
+void
+osmose_work_set_spin (osmose_work_t *self, int spin_us)
+{
+    assert (self);
+    self->spin_us = spin_us > 0? spin_us: 0;
 }
 
 zsock_t *
@@ -467,7 +475,7 @@ osmose_work_handle (osmose_work_t *self)
     //  A short task's answer comes sooner than this thread would sleep
     //  and wake again; its result then leaves without that round
     if (tasks && self->exec)
-        osmose_exec_spin (self->exec, S_SPIN_US);
+        osmose_exec_spin (self->exec, self->spin_us);
     osmose_work_process (self);
 }
 
