@@ -65,8 +65,8 @@ s_link_destroy (s_link_t **self_p)
 }
 
 //  Move LINK's socket to POLLER (NULL: to none). Not its monitor: every
-//  socket in the poller costs two system calls on each wakeup, tasks'
-//  included, and disconnects can wait a few milliseconds
+//  socket in the poller costs two system calls on each full wait, and
+//  disconnects can wait a few milliseconds
 static int
 s_link_poll_on (s_link_t *link, osmose_poller_t *poller)
 {
