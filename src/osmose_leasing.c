@@ -16,9 +16,8 @@ s_acquire_destroy (leasing_acquire_t **self_p)
     }
 }
 
-//  The start time of process PID (field 22 of /proc/PID/stat), or -1
-static int64_t
-s_start_time (int64_t pid)
+int64_t
+leasing_start_time (int64_t pid)
 {
     char path [64], line [1024];
     snprintf (path, sizeof (path), "/proc/%" PRId64 "/stat", pid);
@@ -45,7 +44,7 @@ s_holder_visible (osmose_leasing_t *self, int64_t pid, int64_t start)
     for (size_t slot = 0; slot < slots; slot++)
         if (self->seen_pid [slot] == pid && self->seen_start [slot] == start)
             return true;
-    if (s_start_time (pid) != start)
+    if (leasing_start_time (pid) != start)
         return false;
     self->seen_pid [self->seen_next] = pid;
     self->seen_start [self->seen_next] = start;
@@ -620,9 +619,8 @@ s_api_release (void *arg, json_t *request, json_t **reply)
     return rc;
 }
 
-//  The work endpoint asks whether a lease still holds
-static int
-s_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_key)
+int
+leasing_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_key)
 {
     osmose_leasing_t *self = (osmose_leasing_t *) arg;
     char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
@@ -691,7 +689,7 @@ osmose_leasing_new (osmose_config_t *config, osmose_identity_t *identity,
         snprintf (bind, sizeof (bind), "%.*s:*", colon? (int) (colon - mesh_bind): 0, mesh_bind);
     self->work = osmose_work_new (identity, bind, osmose_config_str (config, "work/advertise"),
                                   osmose_mesh_endpoint (mesh), NULL,
-                                  s_lease_valid, self, error, error_size);
+                                  leasing_lease_valid, self, error, error_size);
     if (!self->work) {
         osmose_leasing_destroy (&self);
         return NULL;
@@ -874,7 +872,7 @@ s_check_holders (osmose_leasing_t *self, int64_t now)
         return;
     for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); holder;
          holder = (leasing_holder_t *) zhashx_next (self->holders))
-        if (holder->pid > 0 && s_start_time (holder->pid) != holder->start_time)
+        if (holder->pid > 0 && leasing_start_time (holder->pid) != holder->start_time)
             zlistx_add_end (dead, (void *) zhashx_cursor (self->holders));
     for (const char *lease = (const char *) zlistx_first (dead); lease;
          lease = (const char *) zlistx_next (dead)) {

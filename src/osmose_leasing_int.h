@@ -132,6 +132,15 @@ void
     leasing_exec_require (osmose_leasing_t *self);
 void
     leasing_drain (osmose_leasing_t *self);
+//  The start time of process PID (field 22 of /proc/PID/stat), or -1:
+//  with the pid, it names a holder (pids are reused, start times are not)
+int64_t
+    leasing_start_time (int64_t pid);
+//  The work endpoint's question (osmose_work_valid_fn, ARG the service):
+//  is LEASE_ID live and held by CLIENT_KEY? 0 or OSMOSE_ENOLEASE. A local
+//  lease is ours alone: only our own key holds it
+int
+    leasing_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_key);
 int
     leasing_give_back (osmose_leasing_t *self, const char *lease, const uint8_t *lease_id,
                        const char *reason);
