@@ -119,14 +119,32 @@ s_misplaced (osmose_leasing_t *self, leasing_holder_t *holder, size_t count, int
 void
 leasing_replace (osmose_leasing_t *self, int64_t now)
 {
+    //  A member's advert offers its caps, not what is left of them: less
+    //  what we hold from it, or a lease placed farther because the nearer
+    //  provider was full of our own leases would be given back as soon as
+    //  its hold ends, to be refused there and placed farther again
     size_t count = 0;
-    zlistx_t *moving = zlistx_new ();
-    for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); moving && holder;
+    for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); holder;
          holder = (leasing_holder_t *) zhashx_next (self->holders)) {
         if (holder->local)
             continue;
         if (count == 0)
             count = leasing_members (self, true, false, false);
+        leasing_member_t *provider = leasing_member_find (self, count, holder->provider);
+        if (provider) {
+            provider->candidate.free_cpus -= holder->cpus;
+            provider->candidate.free_gpus -= holder->gpus;
+            provider->candidate.free_npus -= holder->npus;
+            provider->candidate.free_memory_mb -= holder->memory_mb;
+        }
+    }
+    if (count == 0)
+        return;                 //  nothing held elsewhere
+    zlistx_t *moving = zlistx_new ();
+    for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); moving && holder;
+         holder = (leasing_holder_t *) zhashx_next (self->holders)) {
+        if (holder->local)
+            continue;
         if ((holder->replaced = s_misplaced (self, holder, count, now)))
             zlistx_add_end (moving, (void *) zhashx_cursor (self->holders));
     }
