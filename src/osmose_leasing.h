@@ -108,4 +108,7 @@ json_t *
 json_t *
     osmose_leasing_tasks_json (osmose_leasing_t *self);
 
+void
+    osmose_leasing_test (bool verbose);
+
 #endif
