@@ -9,10 +9,11 @@
     we are the slow one (CPU load), so a busy peer does not accuse others.
     Each message also carries the sender's pulse, its fast figures (load),
     heard only from the member itself. Updates ride piggybacked on every
-    message (each sent about
-    3 * log2(n + 1) times) and are pushed to the active view while any are
-    pending; a periodic push-pull with a random member (a table hash first,
-    the full table only when the hashes differ) is the anti-entropy backstop.
+    message (each sent about 3 * log2(n + 1) times) and are pushed, while
+    any are pending, to the active view and to the members whose view
+    holds us (those that pushed to us within the last second); a periodic
+    push-pull with a random member (a table hash first, the full table
+    only when the hashes differ) is the anti-entropy backstop.
 
     The engine does no I/O, reads no clock and starts no thread: the daemon
     hands it time (microseconds, any monotonic origin), received bytes and

@@ -70,6 +70,7 @@ typedef struct {
     int tx_free;                //  and to newer members, uncounted
     int64_t news_at;            //  when its news began
     int64_t added_at;           //  when it entered our table
+    int64_t pushed_at;          //  when it last pushed news to us (its view holds us)
     //  Our probe of it
     members_probe_phase_t probe_phase;
     uint32_t probe_seq;

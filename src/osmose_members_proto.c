@@ -384,6 +384,10 @@ members_handle (osmose_members_t *self, const char *from,
         case MEMBERS_MSG_PING_REQ:
             s_on_ping_req (self, from, header);
             break;
+        case MEMBERS_MSG_GOSSIP:
+            if (sender)
+                sender->pushed_at = self->now;
+            break;
         case MEMBERS_MSG_JOIN:
             if (s_table_allowed (self, sender))
                 s_send_table (self, from, 0);
@@ -523,7 +527,16 @@ s_pending (osmose_members_t *self)
     return false;
 }
 
-//  Push pending updates to a few members of the active view
+//  A member that pushed news to us this recently still holds us in its
+//  view: a full view is looked at once a second
+#define S_PUSHED_US 1000000
+
+//  Push pending updates to a few members of the active view, and of the
+//  views that hold us. Views are chosen one way: a member that joined
+//  after the others filled theirs is in none of them, and would hear of
+//  those who join after it only when it compares tables (hundreds of
+//  milliseconds later). It pushes to its own view, so that view pushes
+//  back, over the link it came by (opening no connection)
 static void
 s_gossip (osmose_members_t *self)
 {
@@ -533,6 +546,12 @@ s_gossip (osmose_members_t *self)
         targets [count++] = self->near [i];
     for (size_t i = 0; i < self->random_size; i++)
         targets [count++] = self->random [i];
+    for (size_t i = 0; i < self->size && count < MEMBERS_VIEW_MAX * 2; i++) {
+        members_entry_t *member = self->members [i];
+        if (member->pushed_at && self->now - member->pushed_at < S_PUSHED_US
+        &&  member->state == OSMOSE_MEMBER_ALIVE && !members_view_has (self, member))
+            targets [count++] = member;
+    }
     int fanout = self->params.gossip_fanout;
     members_entry_t *chosen [16];
     int chosen_size = 0;

@@ -555,6 +555,45 @@ s_test_early_syncs (bool verbose)
     osmose_members_sim_destroy (&sim);
 }
 
+//  A member that joins after the others filled their active views is in
+//  none of them. When another joins 400 ms later (its first early table
+//  comparison is past), the late member must hear of it from those it
+//  pushes to, not only when it next compares tables, 300-900 ms on
+static void
+s_test_late_joiner (bool verbose)
+{
+    osmose_members_params_t params;
+    osmose_members_params_default (&params);
+    params.probe_interval_ms = 1000;    //  the daemon's defaults
+    params.probe_timeout_ms = 300;
+    int64_t worst = 0;
+    //  Seeds two apart: the simulation seeds its generator with seed | 1
+    for (int round = 0; round < 8; round++) {
+        osmose_members_sim_t *sim = osmose_members_sim_new (32, s_seed + 51 + 2 * round, false,
+                                                            &params);
+        int late = sim->n - 2, last = sim->n - 1;
+        for (int i = 0; i < late; i++) {
+            osmose_members_sim_start (sim, i, 0);
+            osmose_members_sim_run (sim, sim->now + 10000);
+        }
+        osmose_members_sim_run (sim, sim->now + 3000000);
+        osmose_members_sim_start (sim, late, 0);
+        osmose_members_sim_run (sim, sim->now + 400000);
+        osmose_members_sim_start (sim, last, 0);
+        int64_t start = sim->now;
+        while (!osmose_members_sim_all_see_all (sim) && sim->now < start + 3000000)
+            osmose_members_sim_run (sim, sim->now + 2000);
+        assert (osmose_members_sim_all_see_all (sim));
+        if (sim->now - start > worst)
+            worst = sim->now - start;
+        osmose_members_sim_destroy (&sim);
+    }
+    if (verbose)
+        printf ("\n   N=32, two late joiners 400 ms apart: all see all %" PRId64
+                " ms after the second (worst of 8)", worst / 1000);
+    assert (worst <= 200000);
+}
+
 //  The RTT floor: a burst of queueing does not raise it; a longer path
 //  raises it within two windows; it forgets nothing sooner
 static void
@@ -594,6 +633,7 @@ osmose_members_test (bool verbose)
     s_test_fuzz (verbose);
     s_test_burst (verbose);
     s_test_early_syncs (verbose);
+    s_test_late_joiner (verbose);
     s_test_mesh (32, s_seed + 21, verbose);
     s_test_mesh (128, s_seed + 23, verbose);
     s_test_false_positives (verbose);
