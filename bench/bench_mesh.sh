@@ -15,16 +15,24 @@ bench=${BENCH_MESH:-bench/bench_mesh}
 . "$top_srcdir/tests/lib/mesh.sh"
 n=${1:-32}
 mesh_init "$n"
-mesh_start 1
-mesh_wait_for 5 mesh_osmose 1 status || exit 1
-for i in $(seq 2 "$n"); do mesh_start "$i" -s node/location="hq/f$((i % 4))/r$i" -s mesh/seeds="$(mesh_seed 1)"; done
-last=$(date +%s.%N)
 # API endpoint, id, pid, state directory and key (the replica directory
-# of a peer's feed on the others is named by its key)
+# of a peer's feed on the others is named by its key). All but the pids
+# are written before the peers start: written after, their command
+# substitutions took 0.4 s (seconds on a busy machine) of the CPU the
+# peers join on, and the bench's first look at the mesh came that late
 for i in $(seq 1 "$n"); do
-    echo "$(mesh_api "$i") $(mesh_id "$i") $(cat "$MESH_DIR/peer$i/pid")" \
-         "$MESH_DIR/peer$i/state $(sed -n 2p "$MESH_DIR/peer$i/state/node.pub")"
-done > "$MESH_DIR/peers"
+    echo "$(mesh_api "$i") $(mesh_id "$i")" >&3
+    echo "$MESH_DIR/peer$i/state $(sed -n 2p "$MESH_DIR/peer$i/state/node.pub")" >&4
+done 3> "$MESH_DIR/names" 4> "$MESH_DIR/places"
+mesh_start 1
+pids=$!
+mesh_wait_for 5 mesh_osmose 1 status || exit 1
+for i in $(seq 2 "$n"); do
+    mesh_start "$i" -s node/location="hq/f$((i % 4))/r$i" -s mesh/seeds="$(mesh_seed 1)"
+    pids="$pids $!"
+done
+last=$(date +%s.%N)
+printf '%s\n' $pids | paste -d ' ' "$MESH_DIR/names" - "$MESH_DIR/places" > "$MESH_DIR/peers"
 #   The libraries' memory floor, measured beside the idle peers
 floor=${BENCH_RSS_FLOOR:-$(dirname "$bench")/bench_rss_floor}
 if [ -x "$floor" ]; then
