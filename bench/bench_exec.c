@@ -22,7 +22,6 @@
 
 #define S_FRAME 48
 #define S_WINDOW 1024
-#define S_SPIN_US 50            //  as the work endpoint's
 
 static int64_t
 s_now_ns (void)
@@ -180,18 +179,14 @@ s_baseline (size_t count, double *p50, double *p99, double *rate)
     waitpid (pid, NULL, 0);
 }
 
-//  Null tasks one at a time; SPIN_US > 0 awaits each answer busy first,
-//  as the work endpoint does (osmose_exec_spin)
 static void
-s_round_trips (osmose_exec_t *exec, size_t count, int spin_us, double *p50, double *p99)
+s_executor (osmose_exec_t *exec, size_t count, double *p50, double *p99, double *rate)
 {
     osmose_exec_result_t result;
     double *samples = (double *) malloc (count * sizeof (double));
     for (size_t index = 0; index < count; index++) {
         int64_t start = s_now_ns ();
         assert (osmose_exec_submit (exec, index, "echo.null", NULL, 0, NULL, 0) == 0);
-        if (spin_us > 0)
-            osmose_exec_spin (exec, spin_us);
         while (osmose_exec_next_result (exec, &result) == 0)
             osmose_exec_wait (exec, -1);
         assert (result.status == 0 && result.task_id == index);
@@ -200,12 +195,6 @@ s_round_trips (osmose_exec_t *exec, size_t count, int spin_us, double *p50, doub
     *p50 = s_percentile (samples, count, 0.5);
     *p99 = s_percentile (samples, count, 0.99);
     free (samples);
-}
-
-static void
-s_executor (osmose_exec_t *exec, size_t count, double *rate)
-{
-    osmose_exec_result_t result;
     size_t total = count * 10, sent = 0, received = 0;
     int64_t start = s_now_ns ();
     while (received < total) {
@@ -304,27 +293,22 @@ main (int argc, char *argv [])
     }
     double base_p50 [100], base_p99 [100], base_rate [100];
     double exec_p50 [100], exec_p99 [100], exec_rate [100], frame_rate [100];
-    double spin_p50 [100], spin_p99 [100];
     for (size_t round = 0; round < rounds; round++) {
         s_baseline (count, &base_p50 [round], &base_p99 [round], &base_rate [round]);
         frame_rate [round] = s_baseline_frames (count * 10);
-        s_round_trips (exec, count, 0, &exec_p50 [round], &exec_p99 [round]);
-        s_round_trips (exec, count, S_SPIN_US, &spin_p50 [round], &spin_p99 [round]);
-        s_executor (exec, count, &exec_rate [round]);
+        s_executor (exec, count, &exec_p50 [round], &exec_p99 [round], &exec_rate [round]);
     }
     double frate = s_median (frame_rate, rounds);
     double bp50 = s_median (base_p50, rounds), bp99 = s_median (base_p99, rounds);
     double brate = s_median (base_rate, rounds);
     double ep50 = s_median (exec_p50, rounds), ep99 = s_median (exec_p99, rounds);
     double erate = s_median (exec_rate, rounds);
-    double sp50 = s_median (spin_p50, rounds), sp99 = s_median (spin_p99, rounds);
     printf ("bench_exec: %zu rounds x %zu round trips, %zu pipelined; %d worker(s); medians\n",
             rounds, count, count * 10, workers);
     printf ("  %-28s %10s %10s %14s\n", "", "p50 us", "p99 us", "per second");
     printf ("  %-28s %10.2f %10.2f %14.0f\n", "baseline: socketpair echo", bp50, bp99, brate);
     printf ("  %-28s %10s %10s %14.0f\n", "baseline: frame by frame", "", "", frate);
     printf ("  %-28s %10.2f %10.2f %14.0f\n", "executor: echo.null task", ep50, ep99, erate);
-    printf ("  %-28s %10.2f %10.2f\n", "  answer awaited busy", sp50, sp99);
     printf ("  %-28s %10.2f %10.2f %14.2f\n", "ratio executor/baseline", ep50 / bp50, ep99 / bp99,
             erate / brate);
     printf ("  %-28s %10s %10s %14.2f\n", "ratio executor/frame by frame", "", "", erate / frate);

@@ -126,9 +126,6 @@ static const s_setting_t s_schema [] = {
       "Worker processes for tasks; 0 means one per CPU" },
     { "exec/task_timeout_ms", S_INT, "30000", 1, 86400000, NULL,
       "A task running longer than this is killed" },
-    { "exec/spin_us", S_INT, "50", 0, 1000, NULL,
-      "After handing tasks to the workers, wait this long busy for short"
-      " answers instead of sleeping; 0 never spins (saves power)" },
     { "exec/task_memory_mb", S_INT, "1024", 1, S_MAXINT, NULL,
       "Address-space limit of a worker process" },
     { "exec/plugin_dir", S_PATH, OSMOSE_PLUGIN_DIR, 0, 0, NULL,

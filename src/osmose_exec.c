@@ -22,7 +22,6 @@
 #include "osmose_plugins.h"
 #include "osmose_exec_wire.h"
 #include "osmose_spawn.h"
-#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -115,7 +114,6 @@ struct _osmose_exec_t {
     s_group_t *ring_tail;
     size_t queued;              //  tasks waiting, all groups
     s_fifo_t done;              //  results ready
-    int64_t answer_us;          //  moving average, task handed over to result read
     s_task_t *returned;         //  last result handed out, freed next call
     uint64_t next_seq;
     zhashx_t *functions;        //  names offered by workers (a set)
@@ -611,7 +609,6 @@ s_frame (osmose_exec_t *self, s_worker_t *worker, const osmose_wire_t *header,
     task->ckpt_size = header->ckpt_size;
     task->run_us = header->run_ns / 1000;
     worker->run_us += ((int64_t) task->run_us - worker->run_us) / 4;
-    self->answer_us += (s_now_us () - task->start_us - self->answer_us) / 8;
     task->group->run_us += ((int64_t) task->run_us - task->group->run_us) / 4;
     char reason [160] = "";
     if (header->flags & OSMOSE_WIRE_TIMED_OUT)
@@ -960,30 +957,6 @@ osmose_exec_process (osmose_exec_t *self)
     struct epoll_event events [64];
     int count = epoll_wait (self->epoll_fd, events, 64, 0);
     return s_handle (self, events, count > 0? count: 0);
-}
-
-size_t
-osmose_exec_spin (osmose_exec_t *self, int max_us)
-{
-    if (self->done.size || max_us <= 0 || self->answer_us > max_us)
-        return self->done.size;
-    bool flying = false;
-    for (size_t index = 0; index < self->worker_count && !flying; index++)
-        flying = self->workers [index].flight.size > 0;
-    if (!flying)
-        return 0;
-    self->stats.spins++;
-    int64_t until = s_now_us () + max_us;
-    do {
-        struct epoll_event events [64];
-        int count = epoll_wait (self->epoll_fd, events, 64, 0);
-        if (count > 0)
-            return s_handle (self, events, count);
-        //  A worker waiting for this very CPU runs first
-        sched_yield ();
-    } while (s_now_us () < until);
-    self->stats.spins_missed++;
-    return 0;
 }
 
 size_t

@@ -67,8 +67,6 @@ typedef struct {
     uint64_t timeouts;          //  tasks killed for time
     uint64_t cancelled;
     uint64_t restarts;          //  workers started after the first ones
-    uint64_t spins;             //  busy waits for an answer (osmose_exec_spin)
-    uint64_t spins_missed;      //  of which the answer came later
 } osmose_exec_stats_t;
 
 //  Start the pool and wait (up to 10 s) until a worker is ready. NULL when
@@ -121,14 +119,6 @@ int OSMOSE_CHECK
 //  the number of results ready.
 size_t
     osmose_exec_process (osmose_exec_t *self);
-
-//  Busy-wait up to MAX_US for a result of the tasks in flight, when
-//  workers answer sooner than that (moving average): a thread that sleeps
-//  until a short task's answer comes takes two context switches more on the
-//  task's path, longer than the task itself. Returns the results ready (0
-//  at once when there is no task in flight, or answers come slower).
-size_t
-    osmose_exec_spin (osmose_exec_t *self, int max_us);
 
 //  Wait up to TIMEOUT_MS (-1: forever) for at least one result, processing
 //  as it goes; for programs without a poller of their own (tests, tools).

@@ -187,50 +187,6 @@ s_test_crash (osmose_exec_t *exec, s_got_t *got)
     s_got_reset (got, 500);
 }
 
-//  A short task's answer is awaited busy; none is awaited when nothing
-//  is in flight, or when answers come slower than the budget
-static void
-s_test_spin (osmose_exec_t *exec)
-{
-    osmose_exec_stats_t before, after;
-    osmose_exec_stats (exec, &before);
-    assert (osmose_exec_spin (exec, 1000000) == 0);
-    osmose_exec_stats (exec, &after);
-    assert (after.spins == before.spins);
-    for (uint64_t id = 0; id < 20; id++) {
-        //  An idle worker gets it at once; no result is read before the
-        //  spin. A generous budget: a loaded machine may run the worker late
-        assert (osmose_exec_submit (exec, id, "echo.null", NULL, 0, NULL, 0) == 0);
-        assert (osmose_exec_spin (exec, 1000000) == 1);
-        osmose_exec_result_t result;
-        assert (osmose_exec_next_result (exec, &result) == 1 && result.task_id == id);
-    }
-    osmose_exec_stats (exec, &after);
-    assert (after.spins == before.spins + 20 && after.spins_missed == before.spins_missed);
-    //  Answers of 30 ms: a budget of 1 ms is not worth spending
-    for (uint64_t id = 0; id < 8; id++)
-        assert (osmose_exec_submit (exec, id, "sleep.ms", "30", 2, NULL, 0) == 0);
-    assert (osmose_exec_wait (exec, 5000) >= 1);
-    osmose_exec_result_t result;
-    size_t done = 0;
-    while (osmose_exec_next_result (exec, &result) == 1)
-        done++;
-    assert (done < 8);
-    osmose_exec_stats (exec, &before);
-    int64_t start = zclock_usecs ();
-    assert (osmose_exec_spin (exec, 1000) == 0);
-    assert (zclock_usecs () - start < 1000);
-    osmose_exec_stats (exec, &after);
-    assert (after.spins == before.spins);
-    int64_t until = zclock_mono () + 5000;
-    while (done < 8 && zclock_mono () < until) {
-        osmose_exec_wait (exec, 100);
-        while (osmose_exec_next_result (exec, &result) == 1)
-            done++;
-    }
-    assert (done == 8);
-}
-
 //  Groups on two workers: a group limited to one worker runs its tasks
 //  one at a time however many it sends, and a second group sent behind it
 //  gets the other worker in turn instead of waiting for the first to drain
@@ -430,7 +386,6 @@ osmose_exec_test (bool verbose)
     assert (memcmp (result.output, "poll", 4) == 0 && streq (result.reason, ""));
     assert (osmose_exec_next_result (exec, &result) == 0);
     zpoller_destroy (&poller);
-    s_test_spin (exec);
     s_test_many (exec, got);
     s_test_groups (exec);
     s_test_crash (exec, got);

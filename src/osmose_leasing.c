@@ -493,7 +493,6 @@ leasing_exec_require (osmose_leasing_t *self)
         return;
     }
     osmose_work_set_exec (self->work, self->exec);
-    osmose_work_set_spin (self->work, (int) osmose_config_int (self->config, "exec/spin_us"));
     if (self->poller && s_poll_hot (self->poller, osmose_exec_handle (self->exec)) != 0)
         zsys_error ("leasing: cannot poll the executor");
 }

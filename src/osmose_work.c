@@ -50,7 +50,6 @@ struct _osmose_work_t {
     size_t slot_count;
     zlistx_t *dirty;            //  sessions with results to send
     osmose_work_writer_t out;   //  scratch for replies
-    int spin_us;                //  busy-wait for answers up to this
     uint64_t opened, refused, tasks, results, malformed;
 };
 
@@ -100,7 +99,6 @@ osmose_work_new (osmose_identity_t *identity, const char *bind, const char *adve
     self->exec = exec;
     self->valid = valid;
     self->valid_arg = valid_arg;
-    self->spin_us = OSMOSE_WORK_SPIN_US;
     snprintf (self->domain, sizeof (self->domain), "work-%s", osmose_identity_id (identity));
     self->zap = osmose_zap_acquire ();
     self->cert = osmose_identity_cert (identity);
@@ -164,13 +162,6 @@ osmose_work_set_exec (osmose_work_t *self, osmose_exec_t *exec)
 {
     assert (self);
     self->exec = exec;
-}
-
-void
-osmose_work_set_spin (osmose_work_t *self, int spin_us)
-{
-    assert (self);
-    self->spin_us = spin_us > 0? spin_us: 0;
 }
 
 zsock_t *
@@ -427,7 +418,6 @@ osmose_work_handle (osmose_work_t *self)
 {
     assert (self);
     //  Drain what is there, a bounded number, so other duties get their turn
-    bool tasks = false;
     for (int count = 0; count < 256; count++) {
         zmsg_t *zmsg = zmsg_recv_nowait (self->socket);
         if (!zmsg)
@@ -453,10 +443,8 @@ osmose_work_handle (osmose_work_t *self)
         }
         else
         if (msg.kind == OSMOSE_WORK_TASKS) {
-            if (self->valid (self->valid_arg, session->lease_id, session->client_key) == 0) {
+            if (self->valid (self->valid_arg, session->lease_id, session->client_key) == 0)
                 s_tasks (self, session, &msg);
-                tasks = true;
-            }
             else {
                 s_send_status (self, session->routing, OSMOSE_WORK_CLOSED, OSMOSE_ENOLEASE,
                                "lease released, expired or revoked");
@@ -472,10 +460,6 @@ osmose_work_handle (osmose_work_t *self)
         zframe_destroy (&frame);
         zmsg_destroy (&zmsg);
     }
-    //  A short task's answer comes sooner than this thread would sleep
-    //  and wake again; its result then leaves without that round
-    if (tasks && self->exec)
-        osmose_exec_spin (self->exec, self->spin_us);
     osmose_work_process (self);
 }
 

@@ -51,12 +51,6 @@ void
 void
     osmose_work_set_exec (osmose_work_t *self, osmose_exec_t *exec);
 
-//  After handing tasks over, wait up to SPIN_US busy for their answers
-//  (osmose_exec_spin; 0: never, the default OSMOSE_WORK_SPIN_US).
-#define OSMOSE_WORK_SPIN_US 50
-void
-    osmose_work_set_spin (osmose_work_t *self, int spin_us);
-
 //  The socket to poll; call osmose_work_handle when it is readable.
 zsock_t *
     osmose_work_socket (osmose_work_t *self);
