@@ -154,7 +154,13 @@ osmose_members_sim_new (int n, uint64_t seed, bool signatures,
 {
     osmose_members_sim_t *self = (osmose_members_sim_t *) zmalloc (sizeof (osmose_members_sim_t));
     self->n = n;
-    self->rng = seed | 1;
+    //  splitmix64: every seed its own sequence (seed | 1 made 2k and 2k + 1
+    //  the same), and never the xorshift's stuck state 0
+    uint64_t mixed = seed + UINT64_C (0x9e3779b97f4a7c15);
+    mixed = (mixed ^ (mixed >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
+    mixed = (mixed ^ (mixed >> 27)) * UINT64_C (0x94d049bb133111eb);
+    mixed ^= mixed >> 31;
+    self->rng = mixed? mixed: 1;
     self->engines = (osmose_members_t **) zmalloc (n * sizeof (void *));
     self->identities = (osmose_identity_t **) zmalloc (n * sizeof (void *));
     self->refs = (osmose_members_sim_ref_t *) zmalloc (n * sizeof (osmose_members_sim_ref_t));
