@@ -16,6 +16,13 @@ s_acquire_destroy (leasing_acquire_t **self_p)
     }
 }
 
+static void
+s_holder_destroy (leasing_holder_t **self_p)
+{
+    free (*self_p);
+    *self_p = NULL;
+}
+
 int64_t
 leasing_start_time (int64_t pid)
 {
@@ -670,6 +677,7 @@ osmose_leasing_new (osmose_config_t *config, osmose_identity_t *identity,
     }
     zlistx_set_destructor (self->acquires, (zlistx_destructor_fn *) s_acquire_destroy);
     zhashx_set_destructor (self->replaced, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor (self->holders, (zhashx_destructor_fn *) s_holder_destroy);
     zhashx_set_duplicator (self->replaced, (zhashx_duplicator_fn *) strdup);
     if (osmose_market_apply_config (self->market, config) != 0) {
         snprintf (error, error_size, "policy/allow: expected * or peer ids (16 hex digits)");
@@ -869,13 +877,17 @@ s_check_holders (osmose_leasing_t *self, int64_t now)
     zlistx_t *dead = zlistx_new ();
     if (!dead)
         return;
+    zlistx_set_destructor (dead, (zlistx_destructor_fn *) zstr_free);
     for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); holder;
          holder = (leasing_holder_t *) zhashx_next (self->holders))
         if (holder->pid > 0 && leasing_start_time (holder->pid) != holder->start_time)
-            zlistx_add_end (dead, (void *) zhashx_cursor (self->holders));
+            //  A copy: giving the lease back frees the table's key
+            zlistx_add_end (dead, strdup ((const char *) zhashx_cursor (self->holders)));
     for (const char *lease = (const char *) zlistx_first (dead); lease;
          lease = (const char *) zlistx_next (dead)) {
         leasing_holder_t *holder = (leasing_holder_t *) zhashx_lookup (self->holders, lease);
+        if (!holder)
+            continue;           //  gone meanwhile
         zsys_info ("leasing: holder %" PRId64 " of lease %s exited; releasing it",
                    holder->pid, lease);
         uint8_t lease_id [OSMOSE_LEASE_ID_SIZE];

@@ -141,16 +141,21 @@ leasing_replace (osmose_leasing_t *self, int64_t now)
     if (count == 0)
         return;                 //  nothing held elsewhere
     zlistx_t *moving = zlistx_new ();
+    if (moving)
+        zlistx_set_destructor (moving, (zlistx_destructor_fn *) zstr_free);
     for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); moving && holder;
          holder = (leasing_holder_t *) zhashx_next (self->holders)) {
         if (holder->local)
             continue;
+        //  A copy of the key: giving the lease back frees the table's
         if ((holder->replaced = s_misplaced (self, holder, count, now)))
-            zlistx_add_end (moving, (void *) zhashx_cursor (self->holders));
+            zlistx_add_end (moving, strdup ((const char *) zhashx_cursor (self->holders)));
     }
     for (const char *lease = (const char *) zlistx_first (moving); lease;
          lease = (const char *) zlistx_next (moving)) {
         leasing_holder_t *holder = (leasing_holder_t *) zhashx_lookup (self->holders, lease);
+        if (!holder)
+            continue;           //  gone meanwhile
         zsys_info ("leasing: re-placing lease %s from %s: %s", lease, holder->provider,
                    holder->replaced);
         zhashx_update (self->replaced, lease, (void *) holder->replaced);
