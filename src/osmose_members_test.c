@@ -497,6 +497,15 @@ s_test_false_positives (bool verbose)
     osmose_members_sim_destroy (&sim);
 }
 
+//  The engine's parameters as the daemon sets them
+static void
+s_daemon_params (osmose_members_params_t *params)
+{
+    osmose_members_params_default (params);
+    params->probe_interval_ms = 1000;
+    params->probe_timeout_ms = 300;
+}
+
 //  A join burst on a loaded machine: 32 members start 10 ms apart and
 //  each message takes up to 30 ms more, as when 32 daemons start at once
 //  on two cores
@@ -504,9 +513,7 @@ static void
 s_test_burst (bool verbose)
 {
     osmose_members_params_t params;
-    osmose_members_params_default (&params);
-    params.probe_interval_ms = 1000;    //  the daemon's defaults
-    params.probe_timeout_ms = 300;
+    s_daemon_params (&params);
     int64_t worst = 0;
     for (int round = 0; round < 4; round++) {
         osmose_members_sim_t *sim = osmose_members_sim_new (32, s_seed + 31 + round, false, &params);
@@ -563,9 +570,7 @@ static void
 s_test_late_joiner (bool verbose)
 {
     osmose_members_params_t params;
-    osmose_members_params_default (&params);
-    params.probe_interval_ms = 1000;    //  the daemon's defaults
-    params.probe_timeout_ms = 300;
+    s_daemon_params (&params);
     int64_t worst = 0;
     for (int round = 0; round < 8; round++) {
         osmose_members_sim_t *sim = osmose_members_sim_new (32, s_seed + 51 + round, false,
