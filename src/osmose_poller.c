@@ -178,17 +178,17 @@ s_mark (osmose_poller_t *self, s_item_t *item)
     }
 }
 
-//  The first item marked ready that still is (another reader's handler
-//  may have read it since), or NULL
+//  The first item marked ready, or NULL. RECHECK when handlers ran since
+//  it was found: another reader's may have read it, so it is asked again
 static s_item_t *
-s_take_pending (osmose_poller_t *self)
+s_take_pending (osmose_poller_t *self, bool recheck)
 {
     for (size_t index = 0; index < self->count && self->pending; index++) {
         s_item_t *item = &self->items [index];
         if (item->ready) {
             item->ready = false;
             self->pending--;
-            if (s_item_readable (item) > 0)
+            if (!recheck || s_item_readable (item) > 0)
                 return item;
         }
     }
@@ -270,7 +270,7 @@ osmose_poller_wait (osmose_poller_t *self, int timeout_ms)
         self->terminated = true;
         return NULL;
     }
-    s_item_t *item = s_take_pending (self);
+    s_item_t *item = s_take_pending (self, true);
     if (item)
         return s_deliver (self, item);
     int64_t now = zclock_usecs ();
@@ -284,7 +284,8 @@ osmose_poller_wait (osmose_poller_t *self, int timeout_ms)
             self->terminated = true;
             return NULL;
         }
-        if ((item = s_take_pending (self)))
+        //  Found just now: no handler ran since, nothing to ask again
+        if ((item = s_take_pending (self, false)))
             return s_deliver (self, item);
         now = zclock_usecs ();
         if (now >= end) {
