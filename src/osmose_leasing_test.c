@@ -373,6 +373,15 @@ s_test_nearest (s_test_t *test)
     assert (s_valid (test, B, near, A) == OSMOSE_ENOLEASE);
     assert (test->nodes [B].entries [OSMOSE_ENTRY_LEASE_RELEASE] == 1);
     assert (s_release (test, near) == OSMOSE_ENOLEASE);
+    //  A lease id that is not one is refused with the reason, and frees nothing
+    json_t *body;
+    assert (s_call (test, A, "LEASE_RELEASE", json_pack ("{s:s}", "lease", "not-a-lease"),
+                    &body) == OSMOSE_EINVAL);
+    assert (strstr (json_string_value (json_object_get (body, "error")), "32 hex digits"));
+    json_decref (body);
+    assert (s_call (test, A, "LEASE_RELEASE", json_object (), &body) == OSMOSE_EINVAL);
+    json_decref (body);
+    assert (s_figure (test, A, S_HELD) == 1);
     assert (s_release (test, far) == 0);
     assert (s_await (test, C, S_FREE_CPUS, 4));
     assert (s_figure (test, A, S_HELD) == 0);
