@@ -22,10 +22,9 @@ typedef struct {
 struct _osmose_poller_t {
     s_item_t *items;            //  in the order they were added
     size_t count, capacity;
-    zmq_pollitem_t *set;        //  for zmq_poll
-    struct pollfd *fds;         //  for the fast path's poll ()
-    size_t built;               //  entries of set and fds allocated
-    bool stale;                 //  set and fds must be rebuilt
+    struct pollfd *fds;         //  what ppoll () watches, one per item
+    size_t built;               //  entries of fds allocated
+    bool stale;                 //  fds must be rebuilt
     size_t pending;             //  items marked ready
     bool fast;                  //  no other socket touched since a full wait
     int64_t full_due;           //  when a wait must ask every socket (us)
@@ -45,7 +44,6 @@ osmose_poller_destroy (osmose_poller_t **self_p)
     assert (self_p);
     if (*self_p) {
         free ((*self_p)->items);
-        free ((*self_p)->set);
         free ((*self_p)->fds);
         free (*self_p);
         *self_p = NULL;
@@ -125,25 +123,15 @@ static int
 s_rebuild (osmose_poller_t *self)
 {
     if (self->count > self->built) {
-        zmq_pollitem_t *set = (zmq_pollitem_t *) realloc (self->set,
-                                                          self->count * sizeof (zmq_pollitem_t));
-        if (set)
-            self->set = set;
         struct pollfd *fds = (struct pollfd *) realloc (self->fds,
                                                         self->count * sizeof (struct pollfd));
-        if (fds)
-            self->fds = fds;
-        if (!set || !fds)
+        if (!fds)
             return OSMOSE_ENOMEM;
+        self->fds = fds;
         self->built = self->count;
     }
-    for (size_t index = 0; index < self->count; index++) {
-        const s_item_t *item = &self->items [index];
-        self->set [index] = (zmq_pollitem_t) {
-            .socket = item->socket, .fd = item->socket? 0: item->fd, .events = ZMQ_POLLIN
-        };
-        self->fds [index] = (struct pollfd) { .fd = item->fd, .events = POLLIN };
-    }
+    for (size_t index = 0; index < self->count; index++)
+        self->fds [index] = (struct pollfd) { .fd = self->items [index].fd, .events = POLLIN };
     self->stale = false;
     return 0;
 }
@@ -195,46 +183,16 @@ s_take_pending (osmose_poller_t *self, bool recheck)
     return NULL;
 }
 
-//  What zmq_poll does: every socket is asked for its events
+//  Sleep in one ppoll () on every reader's descriptor, up to UNTIL, and
+//  mark the readers it found ready. A ZeroMQ socket's descriptor fires
+//  only for commands that came after the socket was last asked, so the
+//  caller asked every socket whose signal may have been taken
 static int
-s_wait_full (osmose_poller_t *self, int64_t now, int64_t end)
+s_sleep (osmose_poller_t *self, int64_t now, int64_t until)
 {
-    long timeout = end == INT64_MAX? -1: (long) ((end - now + 999) / 1000);
-    self->stats.full++;
-    int rc = zmq_poll (self->set, (int) self->count, timeout);
-    if (rc < 0)
-        return -1;
-    for (size_t index = 0; index < self->count; index++)
-        if (self->set [index].revents & ZMQ_POLLIN)
-            s_mark (self, &self->items [index]);
-    self->fast = true;
-    self->full_due = zclock_usecs () + OSMOSE_POLLER_FULL_US;
-    return 0;
-}
-
-//  The fast path: the hot sockets are asked, the rest only when their
-//  descriptor wakes us, up to UNTIL
-static int
-s_wait_fast (osmose_poller_t *self, int64_t now, int64_t until)
-{
-    self->stats.fast++;
-    //  The hot handlers' own sends and receives may have taken the signal
-    //  of a message that came meanwhile
-    for (size_t index = 0; index < self->count; index++) {
-        s_item_t *item = &self->items [index];
-        if (item->hot && item->socket) {
-            int readable = s_socket_readable (item->socket);
-            if (readable < 0)
-                return -1;
-            if (readable)
-                s_mark (self, item);
-        }
-    }
-    if (self->pending)
-        return 0;
-    int64_t left = until > now? until - now: 0;
+    int64_t left = until == INT64_MAX? -1: until > now? until - now: 0;
     struct timespec timeout = { .tv_sec = left / 1000000, .tv_nsec = (left % 1000000) * 1000 };
-    int rc = ppoll (self->fds, self->count, &timeout, NULL);
+    int rc = ppoll (self->fds, self->count, left < 0? NULL: &timeout, NULL);
     if (rc < 0)
         return -1;
     for (size_t index = 0; rc > 0 && index < self->count; index++) {
@@ -249,6 +207,48 @@ s_wait_fast (osmose_poller_t *self, int64_t now, int64_t until)
             s_mark (self, item);
     }
     return 0;
+}
+
+//  Ask the sockets (the hot ones, or all) for their events; 0, or -1
+static int
+s_ask (osmose_poller_t *self, bool hot_only)
+{
+    for (size_t index = 0; index < self->count; index++) {
+        s_item_t *item = &self->items [index];
+        if (item->socket && (item->hot || !hot_only)) {
+            int readable = s_socket_readable (item->socket);
+            if (readable < 0)
+                return -1;
+            if (readable)
+                s_mark (self, item);
+        }
+    }
+    return 0;
+}
+
+//  Every socket is asked once, as zmq_poll does before it sleeps; then
+//  only those whose descriptor fires (zmq_poll asks every one again)
+static int
+s_wait_full (osmose_poller_t *self, int64_t now, int64_t end)
+{
+    self->stats.full++;
+    if (s_ask (self, false))
+        return -1;
+    self->fast = true;
+    self->full_due = now + OSMOSE_POLLER_FULL_US;
+    return self->pending? 0: s_sleep (self, now, end);
+}
+
+//  The fast path: the hot sockets are asked, the rest only when their
+//  descriptor wakes us, up to UNTIL. The hot handlers' own sends and
+//  receives may have taken the signal of a message that came meanwhile
+static int
+s_wait_fast (osmose_poller_t *self, int64_t now, int64_t until)
+{
+    self->stats.fast++;
+    if (s_ask (self, true))
+        return -1;
+    return self->pending? 0: s_sleep (self, now, until);
 }
 
 static void *
@@ -329,6 +329,20 @@ s_test_pair (const char *name, zsock_t **writer)
     return reader;
 }
 
+//  Sends "late" to inproc://poller-late 50 ms after it started
+static void
+s_test_late_sender (zsock_t *pipe, void *args)
+{
+    zsock_t *writer = zsock_new_pair (">inproc://poller-late");
+    assert (writer);
+    zsock_signal (pipe, 0);
+    zclock_sleep (50);
+    zstr_send (writer, "late");
+    char *command = zstr_recv (pipe);       //  $TERM
+    zstr_free (&command);
+    zsock_destroy (&writer);
+}
+
 static void
 s_test_read (zsock_t *reader, const char *expected)
 {
@@ -360,6 +374,21 @@ osmose_poller_test (bool verbose)
     //  Nothing: the time runs out
     assert (osmose_poller_wait (poller, 20) == NULL);
     assert (osmose_poller_expired (poller) && !osmose_poller_terminated (poller));
+
+    //  A message that comes while a full wait sleeps wakes it
+    zsock_t *late = zsock_new_pair ("@inproc://poller-late");
+    assert (late && osmose_poller_add (poller, late) == 0);
+    osmose_poller_touched (poller);
+    zactor_t *sender = zactor_new (s_test_late_sender, NULL);
+    assert (sender);
+    int64_t slept = zclock_usecs ();
+    assert (osmose_poller_wait (poller, 5000) == late);
+    slept = zclock_usecs () - slept;
+    assert (slept < 2000 * 1000);
+    s_test_read (late, "late");
+    zactor_destroy (&sender);
+    osmose_poller_remove (poller, late);
+    zsock_destroy (&late);
 
     //  A descriptor, then two sockets ready at once: both are returned,
     //  in the order they were added, though one poll took both signals
