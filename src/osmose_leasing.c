@@ -465,8 +465,8 @@ s_done (osmose_leasing_t *self, const osmose_market_event_t *event)
 
 //  Tasks and their results take the poller's fast path: their handler
 //  (osmose_leasing_handle) uses the work socket and the workers. (An OPEN
-//  that overtook its AWARD also sends the grant's news to the mesh; an
-//  answer that this hides from the fast path waits a millisecond at most.)
+//  that overtook its AWARD also sends the grant's news to the mesh, and
+//  so tells the poller: leasing_lease_valid.)
 static int
 s_poll_hot (osmose_poller_t *poller, void *reader)
 {
@@ -549,20 +549,28 @@ s_on_event (osmose_leasing_t *self, const osmose_market_event_t *event)
         self->log (self->log_arg, types [event->kind], osmose_market_event_json (event));
 }
 
-void
+size_t
 leasing_drain (osmose_leasing_t *self)
 {
+    size_t done = 0;
     osmose_market_out_t out;
-    while (osmose_market_next_out (self->market, &out))
+    while (osmose_market_next_out (self->market, &out)) {
         if (osmose_mesh_send (self->mesh, out.to, OSMOSE_MSG_MARKET, out.data, out.size) != 0)
             zsys_debug ("leasing: market message to %s dropped", out.to);
+        done++;
+    }
     osmose_market_event_t event;
-    while (osmose_market_next_event (self->market, &event))
+    while (osmose_market_next_event (self->market, &event)) {
         s_on_event (self, &event);
+        done++;
+    }
     //  Fallbacks may have queued more
-    while (osmose_market_next_out (self->market, &out))
+    while (osmose_market_next_out (self->market, &out)) {
         if (osmose_mesh_send (self->mesh, out.to, OSMOSE_MSG_MARKET, out.data, out.size) != 0)
             zsys_debug ("leasing: market message to %s dropped", out.to);
+        done++;
+    }
+    return done;
 }
 
 //  Give back the lease LEASE (hex) we hold for a local program, wherever
@@ -638,8 +646,10 @@ leasing_lease_valid (void *arg, const uint8_t *lease_id, const uint8_t *client_k
     int rc = osmose_market_lease_valid (self->market, lease_id, client_key, osmose_token_now_us ());
     //  An OPEN that overtook its AWARD granted the lease just now: the
     //  GRANT (log entry, the first one's workers) must come before its tasks
-    if (rc == 0)
-        leasing_drain (self);
+    //  Sends there (rare: once a lease) may have taken the wake-up of a
+    //  message on their links, so the next wait asks every socket
+    if (rc == 0 && leasing_drain (self) && self->poller)
+        osmose_poller_touched (self->poller);
     return rc;
 }
 

@@ -130,7 +130,8 @@ int
                           const osmose_token_t *grant, int64_t ttl_us, bool local);
 void
     leasing_exec_require (osmose_leasing_t *self);
-void
+//  Send what the market queued and act on its events: how many there were
+size_t
     leasing_drain (osmose_leasing_t *self);
 //  The start time of process PID (field 22 of /proc/PID/stat), or -1:
 //  with the pid, it names a holder (pids are reused, start times are not)
