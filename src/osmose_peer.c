@@ -23,7 +23,7 @@
 
 #define S_REFUSAL_LOG_MS 10000      //  at most one refusal report this often
 #define S_ADVERT_MS 1000            //  fast resource figures into our pulse
-#define S_DUTIES_MS 5               //  under a stream of tasks, duties this often
+#define S_DUTIES_MS 50              //  under a stream of tasks, duties at least this often
 
 typedef struct {
     zsock_t *pipe;              //  to the front end
@@ -767,6 +767,25 @@ s_housekeeping (s_peer_t *self)
     (void) osmose_alloc_purge ();           //  ENOTSUP without jemalloc
 }
 
+//  Milliseconds until a periodic duty is due (0: now): housekeeping, the
+//  mesh's and the market's timers, a commit or a publish of our log
+static int64_t
+s_duties_wait (s_peer_t *self)
+{
+    int64_t wait = self->next_housekeeping - zclock_mono ();
+    int mesh_wait = osmose_mesh_timeout (self->mesh);
+    if (mesh_wait < wait)
+        wait = mesh_wait;
+    int64_t lease_wait = osmose_leasing_timeout (self->leasing);
+    if (lease_wait < wait)
+        wait = lease_wait;
+    int64_t commit_wait = self->feed_dirty? s_publish_wait (self)
+                                          : osmose_feed_commit_due (self->feed);
+    if (commit_wait >= 0 && commit_wait < wait)
+        wait = commit_wait;
+    return wait < 0? 0: wait;
+}
+
 static void
 s_peer_actor (zsock_t *pipe, void *args)
 {
@@ -790,17 +809,7 @@ s_peer_actor (zsock_t *pipe, void *args)
                osmose_trust_size (self->trust));
     int64_t next_duties = 0;
     while (!self->terminated) {
-        int64_t wait = self->next_housekeeping - zclock_mono ();
-        int mesh_wait = osmose_mesh_timeout (self->mesh);
-        if (mesh_wait < wait)
-            wait = mesh_wait;
-        int64_t lease_wait = osmose_leasing_timeout (self->leasing);
-        if (lease_wait < wait)
-            wait = lease_wait;
-        int64_t commit_wait = self->feed_dirty? s_publish_wait (self)
-                                              : osmose_feed_commit_due (self->feed);
-        if (commit_wait >= 0 && commit_wait < wait)
-            wait = commit_wait;
+        int64_t wait = s_duties_wait (self);
         void *which = osmose_poller_wait (self->poller, (int) (wait < 0? 0: wait));
         if (which == pipe)
             s_handle_pipe (self);
@@ -819,10 +828,9 @@ s_peer_actor (zsock_t *pipe, void *args)
         else
         if (which && osmose_leasing_handle (self->leasing, which)) {
             //  Tasks come in thousands a second: the periodic duties run
-            //  when due, or every few milliseconds, not on every batch
-            int64_t now = zclock_mono ();
-            if (now < next_duties && osmose_mesh_timeout (self->mesh) > 0
-            &&  osmose_leasing_timeout (self->leasing) > 0)
+            //  when one is due, not on every batch (each run costs the
+            //  next wait a question to every socket)
+            if (zclock_mono () < next_duties && s_duties_wait (self) > 0)
                 continue;
         }
         else
