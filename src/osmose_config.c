@@ -100,8 +100,9 @@ static const s_setting_t s_schema [] = {
     { "policy/battery_min_percent", S_INT, "20", 0, 100, NULL,
       "On battery below this level, refuse and hand back leases" },
     { "policy/load_max_percent", S_INT, "0", 0, 100000, NULL,
-      "Hand leases back when the 1-minute load per CPU passes this percent"
-      " (the owner's work first; leased tasks count too); 0 means never" },
+      "Refuse new leases and hand the granted ones back while the 1-minute load"
+      " per CPU is past this percent (the owner's work first; leased tasks"
+      " count too); 0 means never" },
     { "policy/allow", S_STRING, "*", 0, 0, NULL,
       "Who may lease: * (every trusted key) or space-separated key ids" },
     { "proximity/topology_weight_us", S_INT, "1000", 0, 10000000, NULL,

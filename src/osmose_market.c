@@ -73,6 +73,7 @@ osmose_market_apply_config (osmose_market_t *self, osmose_config_t *config)
     settings.ttl_us = osmose_config_int (config, "lease/ttl_ms") * 1000;
     settings.heartbeat_us = osmose_config_int (config, "lease/heartbeat_ms") * 1000;
     settings.battery_min_percent = (int) osmose_config_int (config, "policy/battery_min_percent");
+    settings.load_max_percent = osmose_config_int (config, "policy/load_max_percent");
     settings.topology_weight_us = osmose_config_int (config, "proximity/topology_weight_us");
     int rc = osmose_market_set_allow (self, osmose_config_str (config, "policy/allow"));
     if (rc == 0)
@@ -99,6 +100,7 @@ osmose_market_set_settings (osmose_market_t *self, const osmose_market_settings_
     ||  settings->bid_timeout_max_us < settings->bid_timeout_min_us
     ||  settings->extra < 0 || settings->extra > OSMOSE_MARKET_MAX_ASKED
     ||  settings->battery_min_percent < 0 || settings->battery_min_percent > 100
+    ||  settings->load_max_percent < 0
     ||  settings->topology_weight_us < 0)
         return OSMOSE_EINVAL;
     self->settings = *settings;

@@ -36,7 +36,8 @@
 
     Provider side: a CALL_FOR_BIDS is refused (REFUSE with a reason) when
     the client is not in policy/allow (POLICY), the device runs on battery
-    below policy/battery_min_percent (BATTERY), the lease caps less what is
+    below policy/battery_min_percent (BATTERY), its 1-minute load per CPU
+    is past policy/load_max_percent (WITHDRAWN), the lease caps less what is
     reserved and leased cannot cover it (CAPACITY), or too many
     reservations are open (BUSY). Otherwise the resources are reserved for
     hold_us, so two clients are never promised the same CPU, and the bid
@@ -72,6 +73,7 @@ typedef struct _osmose_market_t osmose_market_t;
 
 //  Timing and policy. osmose_market_new reads them from the config:
 //  lease/ttl_ms, lease/heartbeat_ms, policy/battery_min_percent,
+//  policy/load_max_percent,
 //  proximity/topology_weight_us; the rest are the defaults shown.
 typedef struct {
     int64_t ttl_us;                 //  lease life without renewal (10 s)
@@ -81,6 +83,7 @@ typedef struct {
     int64_t bid_timeout_max_us;     //  (200 ms)
     int extra;                      //  d: candidates asked beyond wanted (2)
     int battery_min_percent;        //  (20)
+    int64_t load_max_percent;       //  load per CPU that refuses (0: never)
     int64_t topology_weight_us;     //  (1000)
     //  Client: also verify the signature of tokens received (false). The
     //  token is for the provider's work endpoint; the LEASE itself came

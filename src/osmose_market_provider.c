@@ -142,6 +142,12 @@ s_on_call (osmose_market_t *self, const char *from, const uint8_t *from_key,
         s_refuse (self, from, msg->request, OSMOSE_MARKET_BATTERY);
         return;
     }
+    //  The owner's work comes first: an overloaded device gave its leases
+    //  back (osmose_leasing) and lends nothing new until the load falls
+    if (osmose_resources_overloaded (&self->resources, self->settings.load_max_percent)) {
+        s_refuse (self, from, msg->request, OSMOSE_MARKET_WITHDRAWN);
+        return;
+    }
     if (msg->cpus == 0 && msg->gpus == 0 && msg->npus == 0 && msg->memory_mb == 0) {
         s_refuse (self, from, msg->request, OSMOSE_MARKET_INVALID);
         return;

@@ -107,6 +107,32 @@ s_test_refusals (void)
     assert (s_refusals (sim, 3, OSMOSE_MARKET_BATTERY) == 1);
     assert (s_refusals (sim, 1, OSMOSE_MARKET_CAPACITY) == 2);
 
+    //  On the wall again but loaded past policy/load_max_percent, peer 2
+    //  refuses too: its owner's work comes first
+    osmose_market_t *busy = osmose_market_sim_engine (sim, 2);
+    osmose_resources_t *busy_resources = osmose_market_sim_resources (sim, 2);
+    osmose_market_settings_t settings;
+    osmose_market_settings (busy, &settings);
+    settings.load_max_percent = 80;
+    assert (osmose_market_set_settings (busy, &settings) == 0);
+    busy_resources->capacity.power = OSMOSE_POWER_WALL;
+    busy_resources->load.load1 = 100 * busy_resources->capacity.cpus;   //  100% a CPU
+    osmose_market_sim_apply (sim, 2);
+    done = s_acquire (sim, 0, &s_one_cpu);
+    assert (s_event (sim, done)->status == OSMOSE_ENOPEER);
+    assert (s_refusals (sim, 2, OSMOSE_MARKET_WITHDRAWN) == 1);
+    //  Under the maximum it lends again
+    busy_resources->load.load1 = 50 * busy_resources->capacity.cpus;
+    osmose_market_sim_apply (sim, 2);
+    done = s_acquire (sim, 0, &s_one_cpu);
+    assert (s_event (sim, done)->status == 0 && s_last_provider (sim, 0) == 2);
+    assert (s_refusals (sim, 2, OSMOSE_MARKET_WITHDRAWN) == 1);
+    settings.load_max_percent = -1;
+    assert (osmose_market_set_settings (busy, &settings) == OSMOSE_EINVAL);
+    //  Back on a low battery for what follows
+    busy_resources->capacity.power = OSMOSE_POWER_BATTERY;
+    osmose_market_sim_apply (sim, 2);
+
     //  The next floor allows only peer 15
     char allow [OSMOSE_ID_SIZE + 1];
     snprintf (allow, sizeof (allow), "%s", osmose_market_sim_id (sim, 15));

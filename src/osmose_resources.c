@@ -609,6 +609,14 @@ osmose_resources_battery_low (const osmose_resources_t *self, int min_percent)
         && self->load.battery_percent < min_percent;
 }
 
+bool
+osmose_resources_overloaded (const osmose_resources_t *self, int64_t max_percent)
+{
+    assert (self);
+    int cpus = self->capacity.cpus > 0? self->capacity.cpus: 1;
+    return max_percent > 0 && self->load.load1 / cpus > max_percent;
+}
+
 //  --------------------------------------------------------------------------
 //  Self-test: fake machines under a temporary root
 
@@ -721,6 +729,13 @@ osmose_resources_test (bool verbose)
     assert (cap->lease_memory_mb == cap->memory_total_mb);
     assert (osmose_resources_battery_low (&res, 20));
     assert (!osmose_resources_battery_low (&res, 10));
+    //  Load per CPU against policy/load_max_percent (load1 is x 100)
+    int load1 = res.load.load1;
+    res.load.load1 = 4 * 90;
+    assert (osmose_resources_overloaded (&res, 80));
+    assert (!osmose_resources_overloaded (&res, 90));
+    assert (!osmose_resources_overloaded (&res, 0));
+    res.load.load1 = load1;
 
     //  Overrides and caps from the config
     osmose_config_t *config = osmose_config_new_default ();

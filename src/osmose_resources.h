@@ -125,6 +125,12 @@ bool
 bool
     osmose_resources_battery_low (const osmose_resources_t *self, int min_percent);
 
+//  True when the 1-minute load per CPU passes MAX_PERCENT (policy
+//  load_max_percent; 0 means never): the owner's work comes first, so it
+//  should refuse new leases and hand back old ones.
+bool
+    osmose_resources_overloaded (const osmose_resources_t *self, int64_t max_percent);
+
 //  JSON forms (caller owns the result; NULL only when out of memory):
 //  capacity {"cpus", "cpu_model", "memory_total_mb", "gpus", "gpu_models":
 //  [{"vendor", "name"}], "npus", "power", "location", "lease": {"cpus",
