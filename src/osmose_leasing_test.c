@@ -6,8 +6,10 @@
     the nearest peer with room, that a provider at its cap or on a low
     battery refuses and that its lease goes elsewhere, that a battery
     drop or a cut cap takes granted leases back, that a lease dies with
-    the process holding it, and what the work endpoint is told about
-    leases (leasing_lease_valid).
+    the process holding it, that a load past policy/load_max_percent
+    hands leases back and refuses, what the failure policies do when no
+    peer will lease, and what the work endpoint is told about leases
+    (leasing_lease_valid).
 */
 #include "osmose_prelude.h"
 #include "osmose_leasing_int.h"
@@ -169,10 +171,9 @@ s_pump (s_test_t *test)
     }
 }
 
-//  Call COMMAND with ARGUMENTS (taken) on NODE's API, running every node
-//  until the answer comes; returns its code, the body in *BODY_P
-static int
-s_call (s_test_t *test, int index, const char *command, json_t *arguments, json_t **body_p)
+//  Send COMMAND with ARGUMENTS (taken) to NODE's API
+static void
+s_send (s_test_t *test, int index, const char *command, json_t *arguments)
 {
     s_node_t *node = &test->nodes [index];
     char sequence [24], *text = json_dumps (arguments, JSON_COMPACT);
@@ -181,6 +182,18 @@ s_call (s_test_t *test, int index, const char *command, json_t *arguments, json_
     snprintf (sequence, sizeof (sequence), "%" PRIu64, ++test->sequence);
     assert (zstr_sendx (node->client, sequence, command, text, NULL) == 0);
     free (text);
+    if (test->verbose)
+        zsys_debug ("leasing test: %s on node%d", command, index);
+}
+
+//  Run every node until the answer to what s_send sent comes; returns its
+//  code, the body in *BODY_P
+static int
+s_answer (s_test_t *test, int index, json_t **body_p)
+{
+    s_node_t *node = &test->nodes [index];
+    char sequence [24];
+    snprintf (sequence, sizeof (sequence), "%" PRIu64, test->sequence);
     int64_t deadline = zclock_mono () + S_WAIT_MS;
     while (!(zsock_events (node->client) & ZMQ_POLLIN) && zclock_mono () < deadline)
         s_pump (test);
@@ -193,28 +206,50 @@ s_call (s_test_t *test, int index, const char *command, json_t *arguments, json_
     *body_p = json_loads (body, 0, &error);
     assert (*body_p);
     if (test->verbose)
-        zsys_debug ("leasing test: %s on node%d: %d", command, index, rc);
+        zsys_debug ("leasing test: answered %d", rc);
     zstr_free (&answered);
     zstr_free (&code);
     zstr_free (&body);
     return rc;
 }
 
-//  LEASE_ACQUIRE of CPUS on node A with STRATEGY, for the process PID
-//  (0: none): the lease's id (hex) into LEASE and its provider's index,
-//  or -1 when refused
+//  Call COMMAND with ARGUMENTS (taken) on NODE's API, running every node
+//  until the answer comes; returns its code, the body in *BODY_P
 static int
-s_acquire (s_test_t *test, int cpus, const char *strategy, int64_t pid, char *lease)
+s_call (s_test_t *test, int index, const char *command, json_t *arguments, json_t **body_p)
+{
+    s_send (test, index, command, arguments);
+    return s_answer (test, index, body_p);
+}
+
+//  Send LEASE_ACQUIRE of CPUS to node A with STRATEGY and FAILURE, for
+//  the process PID (0: none)
+static void
+s_acquire_send (s_test_t *test, int cpus, const char *strategy, const char *failure,
+                int64_t pid)
 {
     uint8_t session [32];
     char session_hex [65];
     randombytes_buf (session, sizeof (session));
     sodium_bin2hex (session_hex, sizeof (session_hex), session, sizeof (session));
-    json_t *body;
-    int rc = s_call (test, A, "LEASE_ACQUIRE", json_pack ("{s:i, s:s, s:s, s:s, s:I, s:I}",
-        "cpus", cpus, "strategy", strategy, "failure", "fail", "session_key", session_hex,
+    s_send (test, A, "LEASE_ACQUIRE", json_pack ("{s:i, s:s, s:s, s:s, s:I, s:I}",
+        "cpus", cpus, "strategy", strategy, "failure", failure, "session_key", session_hex,
         "pid", (json_int_t) pid,
-        "start_time", (json_int_t) (pid? leasing_start_time (pid): 0)), &body);
+        "start_time", (json_int_t) (pid? leasing_start_time (pid): 0)));
+}
+
+//  The answer to s_acquire_send: the lease's id (hex) into LEASE and its
+//  provider's index, or -1 when refused (the answer's code in *RC_P)
+static int
+s_acquire_answer (s_test_t *test, int cpus, char *lease, int *rc_p)
+{
+    json_t *body;
+    int rc = s_answer (test, A, &body);
+    if (rc_p)
+        *rc_p = rc;
+    if (rc && test->verbose)
+        zsys_debug ("leasing test: refused: %s",
+                    json_string_value (json_object_get (body, "error")));
     int provider = -1;
     for (int index = 0; rc == 0 && index < S_NODES; index++)
         if (streq (json_string_value (json_object_get (body, "provider")),
@@ -234,6 +269,15 @@ s_acquire (s_test_t *test, int cpus, const char *strategy, int64_t pid, char *le
     }
     json_decref (body);
     return provider;
+}
+
+//  LEASE_ACQUIRE of CPUS on node A with STRATEGY and no fallback, for the
+//  process PID (0: none): the provider's index, or -1 when refused
+static int
+s_acquire (s_test_t *test, int cpus, const char *strategy, int64_t pid, char *lease)
+{
+    s_acquire_send (test, cpus, strategy, "fail", pid);
+    return s_acquire_answer (test, cpus, lease, NULL);
 }
 
 //  Figures of a node's LEASES: CPUs it lends, remote leases it holds,
@@ -303,6 +347,15 @@ s_reconfigure (s_test_t *test, int index, const char *key, const char *value)
     assert (osmose_config_set (node->config, key, value) == 0);
     s_resources (node);
     assert (osmose_leasing_apply_config (node->leasing) == 0);
+    osmose_leasing_set_resources (node->leasing, &node->resources);
+}
+
+//  NODE's 1-minute load becomes LOAD1 (x 100), as its resources say
+static void
+s_load (s_test_t *test, int index, int load1)
+{
+    s_node_t *node = &test->nodes [index];
+    node->resources.load.load1 = load1;
     osmose_leasing_set_resources (node->leasing, &node->resources);
 }
 
@@ -437,6 +490,75 @@ s_test_owner (s_test_t *test)
     assert (s_await (test, A, S_HELD, 0));
     s_reconfigure (test, B, "policy/lease_cpus", "-1");
     assert (s_figure (test, B, S_FREE_CPUS) == 4);
+
+    //  A load past policy/load_max_percent hands leases back too, and B
+    //  refuses until its load falls (4 CPUs: 1-minute load 4.0 is 100%)
+    assert (s_acquire (test, 2, "eager_remote", 0, lease) == B);
+    assert (s_await (test, B, S_GRANTED, 1));
+    s_reconfigure (test, B, "policy/load_max_percent", "80");
+    policies = test->nodes [B].entries [OSMOSE_ENTRY_POLICY];
+    s_load (test, B, 300);                              //  75%: lends on
+    assert (osmose_leasing_refusing (test->nodes [B].leasing) == NULL);
+    assert (s_figure (test, B, S_GRANTED) == 1);
+    s_load (test, B, 400);
+    assert (streq (osmose_leasing_refusing (test->nodes [B].leasing), "load"));
+    assert (test->nodes [B].entries [OSMOSE_ENTRY_POLICY] == policies + 1);
+    assert (counters->revocations == revoked + 3);
+    assert (s_figure (test, B, S_GRANTED) == 0);
+    assert (s_await (test, A, S_HELD, 0));
+    refused = counters->refusals_sent [OSMOSE_MARKET_WITHDRAWN];
+    assert (s_acquire (test, 1, "eager_remote", 0, lease) == C);
+    assert (counters->refusals_sent [OSMOSE_MARKET_WITHDRAWN] == refused + 1);
+    assert (s_release (test, lease) == 0);
+    assert (s_await (test, C, S_FREE_CPUS, 4));
+    s_load (test, B, 100);
+    assert (osmose_leasing_refusing (test->nodes [B].leasing) == NULL);
+    assert (s_acquire (test, 1, "eager_remote", 0, lease) == B);
+    assert (s_release (test, lease) == 0);
+    assert (s_await (test, B, S_FREE_CPUS, 4));
+    s_reconfigure (test, B, "policy/load_max_percent", "0");
+}
+
+//  When no peer will lease: FAIL says so; RETRY_LOCAL leases this device;
+//  RETRY_REMOTE bids again (every LEASING_RETRY_US) until a peer lends
+static void
+s_test_fallbacks (s_test_t *test)
+{
+    s_reconfigure (test, B, "policy/lease_cpus", "0");
+    s_reconfigure (test, C, "policy/lease_cpus", "0");
+    char lease [2 * OSMOSE_LEASE_ID_SIZE + 1];
+    int rc;
+    s_acquire_send (test, 1, "eager_remote", "fail", 0);
+    assert (s_acquire_answer (test, 1, lease, &rc) == -1 && rc == OSMOSE_ENOPEER);
+
+    //  This device has room: the lease is local, held like a remote one
+    s_acquire_send (test, 1, "eager_remote", "retry_local", 0);
+    assert (s_acquire_answer (test, 1, lease, &rc) == A && rc == 0);
+    assert (s_figure (test, A, S_LOCAL) == 1);
+    assert (s_valid (test, A, lease, A) == 0);
+    assert (s_release (test, lease) == 0);
+    assert (s_figure (test, A, S_LOCAL) == 0);
+    //  ... even when it lends nothing: its caps bind what others get
+    s_reconfigure (test, A, "policy/lease_cpus", "0");
+    s_acquire_send (test, 1, "eager_remote", "retry_local", 0);
+    assert (s_acquire_answer (test, 1, lease, &rc) == A && rc == 0);
+    assert (s_release (test, lease) == 0);
+    s_reconfigure (test, A, "policy/lease_cpus", "-1");
+
+    //  RETRY_REMOTE: no answer while every peer refuses; once B lends
+    //  again, the next round gets its lease
+    const osmose_market_counters_t *counters =
+        osmose_market_counters (test->nodes [B].leasing->market);
+    uint64_t refused = counters->refusals_sent [OSMOSE_MARKET_CAPACITY];
+    s_acquire_send (test, 1, "eager_remote", "retry_remote", 0);
+    s_run (test, 3 * LEASING_RETRY_US / 1000);
+    assert (!(zsock_events (test->nodes [A].client) & ZMQ_POLLIN));
+    assert (counters->refusals_sent [OSMOSE_MARKET_CAPACITY] >= refused + 2);
+    s_reconfigure (test, B, "policy/lease_cpus", "-1");
+    assert (s_acquire_answer (test, 1, lease, &rc) == B && rc == 0);
+    assert (s_release (test, lease) == 0);
+    assert (s_await (test, B, S_FREE_CPUS, 4));
+    s_reconfigure (test, C, "policy/lease_cpus", "-1");
 }
 
 //  Leases die with their program: a child process holds a lease from B
@@ -510,6 +632,7 @@ osmose_leasing_test (bool verbose)
         printf ("(converged in %" PRId64 " ms) ", zclock_mono () - start);
     s_test_nearest (&test);
     s_test_owner (&test);
+    s_test_fallbacks (&test);
     s_test_holder (&test);
 
     //  A stopping hands back what it holds: B lends all again
