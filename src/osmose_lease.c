@@ -36,12 +36,12 @@
     instead; under RETRY_LOCAL the new lease may be this device.
 */
 #include "osmose_prelude.h"
-#include <poll.h>
 #include "osmose_client.h"
 #include "osmose_identity.h"
 #include "osmose_token.h"
 #include "osmose_work_msg.h"
 #include "osmose_inflight.h"
+#include <poll.h>
 
 #define S_BATCH_TASKS   512             //  a batch leaves at this many tasks
 #define S_BATCH_BYTES   (256u * 1024)   //  or at this many bytes
@@ -967,7 +967,6 @@ s_on_opened (osmose_lease_t *self, const osmose_work_msg_t *msg)
     return s_migrate (self, why, false);
 }
 
-//  Read one frame from the provider, waiting up to TIMEOUT_MS (-1: ever)
 #define S_WOKEN_SOCKET  1
 #define S_WOKEN_MONITOR 2
 
@@ -1008,6 +1007,7 @@ s_sleep (osmose_lease_t *self, int left)
     return fds [0].revents || fds [1].revents? S_WOKEN_SOCKET: 0;
 }
 
+//  Read one frame from the provider, waiting up to TIMEOUT_MS (-1: ever)
 static int
 s_receive (osmose_lease_t *self, int timeout_ms)
 {
