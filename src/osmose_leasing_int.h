@@ -19,6 +19,7 @@
 #define LEASING_MAX_CANDIDATES    OSMOSE_MARKET_MAX_ASKED * 16
 #define LEASING_HOLDER_CHECK_US   500000      //  how often holders' processes are checked
 #define LEASING_RETRY_US          100000      //  RETRY_REMOTE: bid again after this
+#define LEASING_REFUSED_HOLD_US   60000000    //  no move toward a peer that refused us
 #define LEASING_MAX_TIMEOUT_MS    600000
 #define LEASING_REBIDS      2           //  rounds after a round everyone refused
 #define LEASING_WIDEN       4           //  more candidates asked in each of them

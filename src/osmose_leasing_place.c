@@ -108,6 +108,11 @@ s_misplaced (osmose_leasing_t *self, leasing_holder_t *holder, size_t count, int
         ||  candidate->free_cpus < holder->cpus || candidate->free_gpus < holder->gpus
         ||  candidate->free_npus < holder->npus || candidate->free_memory_mb < holder->memory_mb)
             continue;
+        //  Its advert offers room, but it refused us lately: other clients
+        //  hold it, unseen here, and a move would only be refused again
+        int64_t refused = osmose_market_refused_at (self->market, other->id);
+        if (refused && now - refused < LEASING_REFUSED_HOLD_US)
+            continue;
         if (s_floor_score (here, other, weight) + gain <= score)
             return "moved: a much nearer provider has room";
     }
@@ -122,7 +127,9 @@ leasing_replace (osmose_leasing_t *self, int64_t now)
     //  A member's advert offers its caps, not what is left of them: less
     //  what we hold from it, or a lease placed farther because the nearer
     //  provider was full of our own leases would be given back as soon as
-    //  its hold ends, to be refused there and placed farther again
+    //  its hold ends, to be refused there and placed farther again. (What
+    //  other clients hold is not in the advert: a provider that refused us
+    //  lately is not moved toward, s_misplaced)
     size_t count = 0;
     for (leasing_holder_t *holder = (leasing_holder_t *) zhashx_first (self->holders); holder;
          holder = (leasing_holder_t *) zhashx_next (self->holders)) {

@@ -4,7 +4,7 @@
     location, driven as programs drive a daemon: LEASE_ACQUIRE, LEASES,
     NEAR and LEASE_RELEASE over the API. It checks that a lease comes from
     the nearest peer with room, that a provider at its cap or on a low
-    battery refuses and that its lease goes elsewhere, that a battery
+    battery refuses and that its lease goes elsewhere (and stays there), that a battery
     drop or a cut cap takes granted leases back, that a lease dies with
     the process holding it, that a load past policy/load_max_percent
     hands leases back and refuses, what the failure policies do when no
@@ -438,6 +438,22 @@ s_test_nearest (s_test_t *test)
     assert (s_release (test, far) == 0);
     assert (s_await (test, C, S_FREE_CPUS, 4));
     assert (s_figure (test, A, S_HELD) == 0);
+    //  B's advert offers room that B does not have (other clients hold
+    //  it, unseen here; a cap cut its advert does not show yet): B refuses,
+    //  C lends, and the lease stays on C, not moved toward B to be
+    //  refused again at each holder check
+    s_reconfigure (test, B, "policy/lease_cpus", "1");
+    assert (s_acquire (test, 2, "eager_remote", 0, far) == C);
+    assert (osmose_market_refused_at (test->nodes [A].leasing->market,
+                                      osmose_identity_id (test->nodes [B].identity)) > 0);
+    assert (osmose_market_refused_at (test->nodes [A].leasing->market,
+                                      osmose_identity_id (test->nodes [C].identity)) == 0);
+    s_run (test, 2 * LEASING_HOLDER_CHECK_US / 1000 + 200);
+    assert (s_figure (test, A, S_HELD) == 1);
+    assert (s_release (test, far) == 0);
+    assert (s_await (test, C, S_FREE_CPUS, 4));
+    s_reconfigure (test, B, "policy/lease_cpus", "-1");
+
     //  A lease nobody granted is unknown to the work endpoint
     char unknown [2 * OSMOSE_LEASE_ID_SIZE + 1];
     memset (unknown, '7', sizeof (unknown) - 1);

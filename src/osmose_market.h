@@ -294,6 +294,14 @@ void
 const osmose_market_counters_t *
     osmose_market_counters (osmose_market_t *self);
 
+//  When peer ID last refused one of our calls for bids (the engine's
+//  clock, us), or 0: not among the last OSMOSE_MARKET_REFUSERS to refuse.
+//  An advert offers a provider's caps, not what other clients hold of
+//  them; a refusal says it had no room for us.
+#define OSMOSE_MARKET_REFUSERS 16
+int64_t
+    osmose_market_refused_at (osmose_market_t *self, const char *id);
+
 //  This peer's id.
 const char *
     osmose_market_id (osmose_market_t *self);

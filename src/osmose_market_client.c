@@ -454,6 +454,30 @@ s_on_renewed (osmose_market_t *self, const char *from, const uint8_t *from_key,
     }
 }
 
+//  Remember that FROM refused us now: its own slot, else the oldest
+static void
+s_note_refuser (osmose_market_t *self, const char *from)
+{
+    size_t slot = self->next_refuser;
+    for (size_t index = 0; index < OSMOSE_MARKET_REFUSERS; index++)
+        if (streq (self->refusers [index].id, from))
+            slot = index;
+    if (slot == self->next_refuser)
+        self->next_refuser = (self->next_refuser + 1) % OSMOSE_MARKET_REFUSERS;
+    snprintf (self->refusers [slot].id, sizeof (self->refusers [slot].id), "%s", from);
+    self->refusers [slot].at_us = self->now_us;
+}
+
+int64_t
+osmose_market_refused_at (osmose_market_t *self, const char *id)
+{
+    assert (self && id);
+    for (size_t index = 0; index < OSMOSE_MARKET_REFUSERS; index++)
+        if (streq (self->refusers [index].id, id))
+            return self->refusers [index].at_us;
+    return 0;
+}
+
 static void
 s_on_refuse (osmose_market_t *self, const char *from, const osmose_market_msg_t *msg)
 {
@@ -462,6 +486,7 @@ s_on_refuse (osmose_market_t *self, const char *from, const osmose_market_msg_t 
     osmose_market_asked_t *asked = pending? s_asked (pending, from): NULL;
     if (asked && asked->state == S_PENDING) {
         self->counters.refusals_received++;
+        s_note_refuser (self, from);
         asked->state = S_REFUSED;
         s_decide (self, index, false);
         return;

@@ -107,6 +107,12 @@ struct _osmose_market_t {
     osmose_market_event_t *events;  //  FIFO
     size_t event_head, event_tail, event_size;
 
+    struct {                        //  client: who refused us last, and when
+        char id [OSMOSE_ID_SIZE + 1];
+        int64_t at_us;
+    } refusers [OSMOSE_MARKET_REFUSERS];
+    size_t next_refuser;            //  the slot the next one takes
+
     osmose_market_msg_t *scratch;   //  decoded incoming message
     osmose_market_msg_t *reply;     //  outgoing message being built
     osmose_market_counters_t counters;
