@@ -808,9 +808,9 @@ s_peer_actor (zsock_t *pipe, void *args)
                osmose_config_str (self->config, "api/endpoint"),
                osmose_trust_size (self->trust));
     int64_t next_duties = 0;
+    int64_t wait = s_duties_wait (self);        //  until the next duty, ms
     while (!self->terminated) {
-        int64_t wait = s_duties_wait (self);
-        void *which = osmose_poller_wait (self->poller, (int) (wait < 0? 0: wait));
+        void *which = osmose_poller_wait (self->poller, (int) wait);
         if (which == pipe)
             s_handle_pipe (self);
         else
@@ -830,7 +830,7 @@ s_peer_actor (zsock_t *pipe, void *args)
             //  Tasks come in thousands a second: the periodic duties run
             //  when one is due, not on every batch (each run costs the
             //  next wait a question to every socket)
-            if (zclock_mono () < next_duties && s_duties_wait (self) > 0)
+            if (zclock_mono () < next_duties && (wait = s_duties_wait (self)) > 0)
                 continue;
         }
         else
@@ -846,6 +846,7 @@ s_peer_actor (zsock_t *pipe, void *args)
         osmose_leasing_tick (self->leasing);
         s_commit (self);
         s_housekeeping (self);
+        wait = s_duties_wait (self);
     }
     zsys_info ("osmose: peer %s stopping", osmose_identity_id (self->identity));
     s_peer_destroy (&self);
