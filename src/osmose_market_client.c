@@ -458,12 +458,14 @@ s_on_renewed (osmose_market_t *self, const char *from, const uint8_t *from_key,
 static void
 s_note_refuser (osmose_market_t *self, const char *from)
 {
-    size_t slot = self->next_refuser;
+    size_t slot = OSMOSE_MARKET_REFUSERS;
     for (size_t index = 0; index < OSMOSE_MARKET_REFUSERS; index++)
         if (streq (self->refusers [index].id, from))
             slot = index;
-    if (slot == self->next_refuser)
-        self->next_refuser = (self->next_refuser + 1) % OSMOSE_MARKET_REFUSERS;
+    if (slot == OSMOSE_MARKET_REFUSERS) {
+        slot = self->next_refuser;
+        self->next_refuser = (slot + 1) % OSMOSE_MARKET_REFUSERS;
+    }
     snprintf (self->refusers [slot].id, sizeof (self->refusers [slot].id), "%s", from);
     self->refusers [slot].at_us = self->now_us;
 }
