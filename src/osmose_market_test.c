@@ -1,6 +1,7 @@
 /*  osmose_market_test.c: self-test of the market engine on a simulated
     mesh of sixteen peers (osmose_market_sim): nearest provider wins,
-    refusals for capacity, battery and policy, races for the last CPU,
+    refusals for capacity, battery and policy, the refusers remembered,
+    races for the last CPU,
     expiry on silence, renewals, release, withdraw, peer death, tokens,
     hostile input, and the cost of one acquisition in messages and round
     trips.
@@ -159,6 +160,55 @@ s_test_refusals (void)
     assert (osmose_market_set_allow (engine, "not-an-id") == OSMOSE_EINVAL);
     assert (osmose_market_set_allow (engine, "* 0123456789abcdef") == OSMOSE_EINVAL);
     assert (osmose_market_set_allow (engine, "*") == 0);
+    osmose_market_sim_destroy (&sim);
+}
+
+//  The client remembers the last OSMOSE_MARKET_REFUSERS peers to refuse
+//  it: a new refuser takes the oldest slot, one already there keeps its
+static void
+s_test_refusers (void)
+{
+    int peers = OSMOSE_MARKET_REFUSERS + 2;         //  one refuser too many
+    osmose_market_sim_t *sim = osmose_market_sim_new (peers, NULL, 4, 50, 100);
+    //  Every provider on a low battery, each a little farther than the
+    //  last, so that their refusals come back in order
+    osmose_market_sim_set_delay (sim, 50);
+    for (int peer = 1; peer < peers; peer++) {
+        osmose_market_sim_set_link_delay (sim, peer, 0, 100 * peer);
+        osmose_resources_t *resources = osmose_market_sim_resources (sim, peer);
+        resources->capacity.power = OSMOSE_POWER_BATTERY;
+        resources->load.battery_percent = 10;
+        osmose_market_sim_apply (sim, peer);
+    }
+    osmose_market_t *client = osmose_market_sim_engine (sim, 0);
+    osmose_market_request_t all = s_one_cpu;
+    all.extra = peers - 2;                          //  asks every other peer
+    int done = s_acquire (sim, 0, &all);
+    assert (s_event (sim, done)->status == OSMOSE_ENOPEER);
+    //  The first to refuse was the one pushed out by the last
+    assert (osmose_market_refused_at (client, osmose_market_sim_id (sim, 1)) == 0);
+    int64_t last = 0;
+    for (int peer = 2; peer < peers; peer++) {
+        int64_t at = osmose_market_refused_at (client, osmose_market_sim_id (sim, peer));
+        assert (at > last);
+        last = at;
+    }
+    //  Peer 1 refusing again is new: it takes the oldest slot, peer 2's
+    osmose_market_sim_run (sim, osmose_market_sim_now (sim) + S_SECOND);
+    osmose_market_request_t nearest = s_one_cpu;
+    nearest.extra = 0;                              //  asks peer 1 alone
+    done = s_acquire (sim, 0, &nearest);
+    assert (s_event (sim, done)->status == OSMOSE_ENOPEER);
+    int64_t first = osmose_market_refused_at (client, osmose_market_sim_id (sim, 1));
+    assert (first > last + S_SECOND / 2);
+    assert (osmose_market_refused_at (client, osmose_market_sim_id (sim, 2)) == 0);
+    //  On record already, it keeps its slot with the new time: nobody goes
+    osmose_market_sim_run (sim, osmose_market_sim_now (sim) + S_SECOND);
+    done = s_acquire (sim, 0, &nearest);
+    assert (s_event (sim, done)->status == OSMOSE_ENOPEER);
+    assert (osmose_market_refused_at (client, osmose_market_sim_id (sim, 1)) > first + S_SECOND / 2);
+    for (int peer = 3; peer < peers; peer++)
+        assert (osmose_market_refused_at (client, osmose_market_sim_id (sim, peer)) > 0);
     osmose_market_sim_destroy (&sim);
 }
 
@@ -748,6 +798,7 @@ osmose_market_test (bool verbose)
 {
     printf (" * osmose_market: ");
     s_test_refusals ();
+    s_test_refusers ();
     s_test_race ();
     s_test_lifecycle ();
     s_test_requests ();
