@@ -808,11 +808,11 @@ s_owner_check (osmose_leasing_t *self, const osmose_resources_t *resources)
     }
     self->battery_low = low;
     int64_t load_max = osmose_config_int (self->config, "policy/load_max_percent");
-    int cpus = resources->capacity.cpus > 0? resources->capacity.cpus: 1;
     bool overloaded = osmose_resources_overloaded (resources, load_max);
     if (overloaded && !self->overloaded)
         s_withdraw (self, OSMOSE_MARKET_WITHDRAWN, "load past policy/load_max_percent",
-                    json_pack ("{s:i, s:I}", "load_percent_per_cpu", resources->load.load1 / cpus,
+                    json_pack ("{s:i, s:I}", "load_percent_per_cpu",
+                               osmose_resources_load_percent (resources),
                                "maximum", (json_int_t) load_max));
     self->overloaded = overloaded;
     int free_cpus, free_gpus, free_npus;

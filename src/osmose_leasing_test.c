@@ -4,12 +4,12 @@
     location, driven as programs drive a daemon: LEASE_ACQUIRE, LEASES,
     NEAR and LEASE_RELEASE over the API. It checks that a lease comes from
     the nearest peer with room, that a provider at its cap or on a low
-    battery refuses and that its lease goes elsewhere (and stays there), that a battery
-    drop or a cut cap takes granted leases back, that a lease dies with
-    the process holding it, that a load past policy/load_max_percent
-    hands leases back and refuses, what the failure policies do when no
-    peer will lease, and what the work endpoint is told about leases
-    (leasing_lease_valid).
+    battery refuses and that its lease goes elsewhere (and stays there),
+    that a battery drop or a cut cap takes granted leases back, that a
+    lease dies with the process holding it, that a load past
+    policy/load_max_percent hands leases back and refuses, what the
+    failure policies do when no peer will lease, and what the work
+    endpoint is told about leases (leasing_lease_valid).
 */
 #include "osmose_prelude.h"
 #include "osmose_leasing_int.h"

@@ -1,8 +1,7 @@
 /*  osmose_market_test.c: self-test of the market engine on a simulated
     mesh of sixteen peers (osmose_market_sim): nearest provider wins,
-    refusals for capacity, battery and policy, the refusers remembered,
-    races for the last CPU,
-    expiry on silence, renewals, release, withdraw, peer death, tokens,
+    refusals for capacity, battery and policy, the refusers remembered
+    (eighteen peers), races for the last CPU, expiry on silence, renewals, release, withdraw, peer death, tokens,
     hostile input, and the cost of one acquisition in messages and round
     trips.
 */

@@ -609,12 +609,18 @@ osmose_resources_battery_low (const osmose_resources_t *self, int min_percent)
         && self->load.battery_percent < min_percent;
 }
 
-bool
-osmose_resources_overloaded (const osmose_resources_t *self, int64_t max_percent)
+int
+osmose_resources_load_percent (const osmose_resources_t *self)
 {
     assert (self);
     int cpus = self->capacity.cpus > 0? self->capacity.cpus: 1;
-    return max_percent > 0 && self->load.load1 / cpus > max_percent;
+    return self->load.load1 / cpus;
+}
+
+bool
+osmose_resources_overloaded (const osmose_resources_t *self, int64_t max_percent)
+{
+    return max_percent > 0 && osmose_resources_load_percent (self) > max_percent;
 }
 
 //  --------------------------------------------------------------------------
@@ -731,7 +737,8 @@ osmose_resources_test (bool verbose)
     assert (!osmose_resources_battery_low (&res, 10));
     //  Load per CPU against policy/load_max_percent (load1 is x 100)
     int load1 = res.load.load1;
-    res.load.load1 = 4 * 90;
+    res.load.load1 = cap->cpus * 90;
+    assert (osmose_resources_load_percent (&res) == 90);
     assert (osmose_resources_overloaded (&res, 80));
     assert (!osmose_resources_overloaded (&res, 90));
     assert (!osmose_resources_overloaded (&res, 0));

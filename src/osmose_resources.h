@@ -125,6 +125,10 @@ bool
 bool
     osmose_resources_battery_low (const osmose_resources_t *self, int min_percent);
 
+//  The 1-minute load per CPU, in percent of one CPU
+int
+    osmose_resources_load_percent (const osmose_resources_t *self);
+
 //  True when the 1-minute load per CPU passes MAX_PERCENT (policy
 //  load_max_percent; 0 means never): the owner's work comes first, so it
 //  should refuse new leases and hand back old ones.
