@@ -11,6 +11,7 @@ static const osmose_market_settings_t s_defaults = {
     .hold_us = INT64_C (500000),
     .bid_timeout_min_us = INT64_C (5000),
     .bid_timeout_max_us = INT64_C (200000),
+    .bid_grace_us = INT64_C (500),
     .extra = 2,
     .battery_min_percent = 20,
     .topology_weight_us = 1000
@@ -98,6 +99,7 @@ osmose_market_set_settings (osmose_market_t *self, const osmose_market_settings_
     ||  settings->hold_us < 1 || settings->hold_us > UINT32_MAX
     ||  settings->bid_timeout_min_us < 1
     ||  settings->bid_timeout_max_us < settings->bid_timeout_min_us
+    ||  settings->bid_grace_us < 0
     ||  settings->extra < 0 || settings->extra > OSMOSE_MARKET_MAX_ASKED
     ||  settings->battery_min_percent < 0 || settings->battery_min_percent > 100
     ||  settings->load_max_percent < 0

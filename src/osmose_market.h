@@ -81,6 +81,9 @@ typedef struct {
     int64_t hold_us;                //  reservation behind a bid (500 ms)
     int64_t bid_timeout_min_us;     //  (5 ms)
     int64_t bid_timeout_max_us;     //  (200 ms)
+    //  A candidate ranked above a bid in hand by its RTT alone is waited
+    //  for twice its RTT plus this grace, plus what it would gain (500 us)
+    int64_t bid_grace_us;
     int extra;                      //  d: candidates asked beyond wanted (2)
     int battery_min_percent;        //  (20)
     int64_t load_max_percent;       //  load per CPU that refuses (0: never)

@@ -133,6 +133,7 @@ osmose_market_acquire (osmose_market_t *self, const osmose_market_request_t *req
         asked->fresh.location = asked->location;
         asked->score = osmose_proximity_candidate_score (location, candidate,
                                                          self->settings.topology_weight_us);
+        asked->topology_us = asked->score - osmose_proximity_score (candidate->rtt_us, 0, 0);
         asked->state = S_PENDING;
         if (candidate->rtt_us > largest_rtt)
             largest_rtt = candidate->rtt_us;
@@ -147,6 +148,7 @@ osmose_market_acquire (osmose_market_t *self, const osmose_market_request_t *req
     pending->timeout_us = timeout;
     pending->started_us = now_us;
     pending->deadline_us = now_us + timeout;
+    pending->recheck_us = OSMOSE_MARKET_NEVER;
     self->requests [self->request_count++] = pending;
 
     osmose_market_msg_t *call = osmose_market_outgoing (self, OSMOSE_MARKET_MSG_CALL_FOR_BIDS);
@@ -297,6 +299,42 @@ s_obtain (osmose_market_t *self, osmose_market_pending_t *pending, osmose_market
     return true;
 }
 
+//  Whether BID, in hand, beats SILENT, still to answer. On scores alone,
+//  unless SILENT ranks above BID by its RTT only (it is no nearer by
+//  topology): the RTT in its score is a mean, and its silence is a fresh
+//  sample. Past twice that mean and the grace, every microsecond it keeps
+//  us waiting counts against it, so a peer stalled for a moment does not
+//  stall the request. Otherwise notes in the request when to look again.
+static bool
+s_beats_silent (osmose_market_t *self, osmose_market_pending_t *pending,
+                const osmose_market_asked_t *bid, const osmose_market_asked_t *silent)
+{
+    if (bid->score <= silent->score)
+        return true;
+    if (bid->topology_us > silent->topology_us)
+        return false;
+    int64_t rtt = silent->fresh.rtt_us > 0? silent->fresh.rtt_us: 0;
+    int64_t until = pending->started_us + 2 * rtt + self->settings.bid_grace_us
+                  + (bid->score - silent->score);
+    if (self->now_us >= until)
+        return true;
+    if (until < pending->recheck_us)
+        pending->recheck_us = until;
+    return false;
+}
+
+//  Whether BID beats every candidate still silent
+static bool
+s_beats_all_silent (osmose_market_t *self, osmose_market_pending_t *pending,
+                    const osmose_market_asked_t *bid)
+{
+    bool beats = true;
+    for (size_t at = 0; at < pending->asked_count; at++)
+        if (pending->asked [at].state == S_PENDING)
+            beats &= s_beats_silent (self, pending, bid, &pending->asked [at]);
+    return beats;
+}
+
 //  Award the best bids and reject the rest, when the time has come (FINAL:
 //  the bid timeout passed). Returns true when the request finished.
 static bool
@@ -304,7 +342,6 @@ s_decide (osmose_market_t *self, size_t index, bool final)
 {
     osmose_market_pending_t *pending = self->requests [index];
     size_t bids = 0, silent = 0;
-    int64_t nearest_silent = INT64_MAX;
     for (size_t at = 0; at < pending->asked_count; at++) {
         osmose_market_asked_t *asked = &pending->asked [at];
         if (asked->state == S_BID && asked->bid_valid_until <= self->now_us) {
@@ -312,21 +349,18 @@ s_decide (osmose_market_t *self, size_t index, bool final)
             s_send_simple (self, asked->id, OSMOSE_MARKET_MSG_REJECT, pending->id);
             self->counters.rejects_sent++;
         }
-        if (asked->state == S_BID)
-            bids++;
-        if (asked->state == S_PENDING) {
-            silent++;
-            if (asked->score < nearest_silent)
-                nearest_silent = asked->score;
-        }
+        bids += asked->state == S_BID;
+        silent += asked->state == S_PENDING;
     }
     size_t wanted = (size_t) pending->spec.count;
     if (!final && silent > 0) {
-        //  A silent candidate farther than `wanted` bids in hand cannot win
+        //  Silent candidates that cannot beat `wanted` bids in hand are not
+        //  worth waiting for
         size_t sure = 0;
+        pending->recheck_us = OSMOSE_MARKET_NEVER;
         for (size_t at = 0; at < pending->asked_count; at++)
             sure += pending->asked [at].state == S_BID
-                 && pending->asked [at].score <= nearest_silent;
+                 && s_beats_all_silent (self, pending, &pending->asked [at]);
         if (sure < wanted)
             return false;
     }
@@ -648,7 +682,9 @@ osmose_market_client_tick (osmose_market_t *self)
     while (index < self->request_count) {
         osmose_market_pending_t *pending = self->requests [index];
         if (pending->deadline_us > self->now_us) {
-            index++;
+            //  A late candidate may have stopped blocking the bids in hand
+            if (pending->recheck_us > self->now_us || !s_decide (self, index, false))
+                index++;
             continue;
         }
         if (s_first_bid_wait (self, pending) || s_nearer_silent_wait (self, pending)) {
@@ -674,9 +710,13 @@ int64_t
 osmose_market_client_deadline (osmose_market_t *self)
 {
     int64_t deadline = OSMOSE_MARKET_NEVER;
-    for (size_t index = 0; index < self->request_count; index++)
-        if (self->requests [index]->deadline_us < deadline)
-            deadline = self->requests [index]->deadline_us;
+    for (size_t index = 0; index < self->request_count; index++) {
+        const osmose_market_pending_t *pending = self->requests [index];
+        if (pending->deadline_us < deadline)
+            deadline = pending->deadline_us;
+        if (pending->recheck_us < deadline)
+            deadline = pending->recheck_us;
+    }
     for (size_t index = 0; index < self->held_count; index++) {
         const osmose_market_held_t *held = &self->held [index];
         if (held->expiry_us < deadline)

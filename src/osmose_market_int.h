@@ -36,6 +36,7 @@ typedef struct {
     char location [OSMOSE_LOCATION_MAX_LENGTH + 1];
     osmose_proximity_candidate_t fresh;     //  advert, updated by the bid
     int64_t score;
+    int64_t topology_us;                    //  the part of score that is not RTT
     osmose_market_asked_state_t state;
     int64_t bid_valid_until;
     //  The lease its bid carried: ours once we award it
@@ -51,6 +52,7 @@ typedef struct {
     int64_t timeout_us;
     int64_t deadline_us;
     int64_t started_us;
+    int64_t recheck_us;             //  when a late candidate stops blocking
     bool waiting_first;             //  past the bid timeout, with no bid yet
     bool waited_nearer;             //  the bid timeout was stretched once
     bool timed_out;                 //  someone stayed silent

@@ -431,6 +431,55 @@ s_test_lifecycle (void)
     osmose_market_sim_destroy (&sim);
 }
 
+//  Three candidates in one room, ranked by RTT alone (200, 300, 400 us),
+//  the nearest's bid STALL_US late. Returns the provider and when (after
+//  the start) the request was done.
+static int
+s_stalled_nearest_run (const osmose_market_request_t *request, int64_t stall_us,
+                       int64_t *took_us)
+{
+    const char *room [] = { "b/f0/r0/d0", "b/f0/r0/d1", "b/f0/r0/d1", "b/f0/r0/d1" };
+    osmose_market_sim_t *sim = osmose_market_sim_new (4, room, 4, 0, 0);
+    for (int peer = 1; peer < 4; peer++) {
+        osmose_market_sim_set_link_delay (sim, 0, peer, 50 + 50 * peer);
+        osmose_market_sim_set_link_delay (sim, peer, 0, 50 + 50 * peer);
+    }
+    uint64_t id;
+    int64_t start = osmose_market_sim_now (sim);
+    assert (osmose_market_sim_acquire (sim, 0, request, &id) == 0);
+    osmose_market_sim_set_link_delay (sim, 1, 0, 100 + stall_us);
+    int done = osmose_market_sim_run_request (sim, 0, id, start + S_SECOND);
+    assert (done >= 0 && s_event (sim, done)->status == 0);
+    const osmose_market_sim_event_t *events;
+    osmose_market_sim_events (sim, &events);
+    *took_us = events [done].at_us - start;
+    int provider = s_last_provider (sim, 0);
+    osmose_market_sim_destroy (&sim);
+    return provider;
+}
+
+//  A candidate nearest only by its mean RTT is waited for twice that RTT,
+//  the grace and what it would gain; then its silence says it is farther
+//  now, and a bid in hand wins (long before the bid timeout)
+static void
+s_test_stalled_nearest (const osmose_market_request_t *any_of_three)
+{
+    osmose_market_sim_t *defaults = osmose_market_sim_new (1, NULL, 1, 0, 0);
+    osmose_market_settings_t settings;
+    osmose_market_settings (osmose_market_sim_engine (defaults, 0), &settings);
+    osmose_market_sim_destroy (&defaults);
+    int64_t patience = 2 * 200 + settings.bid_grace_us + (300 - 200);
+    int64_t took;
+    //  A little late, within the patience: the nearest still wins
+    assert (s_stalled_nearest_run (any_of_three, patience - 300, &took) == 1);
+    assert (took == patience - 100);
+    //  Stalled: the next one's bid, in hand since 300 us, wins at the
+    //  patience's end
+    assert (s_stalled_nearest_run (any_of_three, 4000, &took) == 2);
+    assert (took == patience);
+    assert (took < settings.bid_timeout_min_us);
+}
+
 //  Timeouts, a candidate that is ourselves, several leases at once
 static void
 s_test_requests (void)
@@ -488,6 +537,7 @@ s_test_requests (void)
     osmose_market_sim_events (near, &events);
     assert (events [done].at_us - start < 20000);
     osmose_market_sim_destroy (&near);
+    s_test_stalled_nearest (&any_of_three);
 
     //  The AWARD is lost on the way: we hold the lease the bid carried, the
     //  provider's hold lapses by itself, and the first renewal tells us

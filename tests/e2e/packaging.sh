@@ -16,7 +16,12 @@ debian_version=$(sed -n '1s/^osmose (\([^)]*\)).*/\1/p' "$top_srcdir/packaging/d
 
 start=$(date +%s)
 make -C "$top_builddir" deb >"$E2E_DIR/deb.log" 2>&1 \
-    || { tail -n 40 "$E2E_DIR/deb.log"; fail "make deb failed (log above)"; }
+    || { tail -n 40 "$E2E_DIR/deb.log"
+         #   last, so the runner's short tail shows them: each failed inner
+         #   test with the end of its log
+         echo "--- failed in the package build:"
+         grep -A 14 '^ *FAIL  ' "$E2E_DIR/deb.log" | head -n 60
+         fail "make deb failed (log above)"; }
 echo "make deb: $(( $(date +%s) - start )) s"
 arch=$(dpkg --print-architecture)
 debs="$top_builddir/debs"
