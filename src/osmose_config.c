@@ -77,6 +77,8 @@ static const s_setting_t s_schema [] = {
     { "log/publish_ms", S_INT, "100", 0, 10000, NULL,
       "New entries after a quiet spell are signed and pushed at once; in a burst,"
       " at most one signed head this often" },
+    { "log/publish_max_ms", S_INT, "500", 0, 60000, NULL,
+      "In a burst that goes on, pushes to the mesh wait twice as long each time, up to this" },
     { "resources/cpus", S_INT, "-1", -1, 65536, NULL,
       "Advertised CPUs; -1 means probe the machine" },
     { "resources/memory_mb", S_INT, "-1", -1, S_MAXINT, NULL,

@@ -94,6 +94,7 @@ struct _osmose_gossip_t {
     char view [S_MAX_VIEW][OSMOSE_ID_SIZE + 1];
     size_t view_size;
     uint64_t own_pushed;            //  our feed's size last pushed to the view
+    osmose_sth_t own_told;          //  its head then (size 0: none yet)
     int64_t now_us;                 //  the latest time we were given
     s_graft_batch_t grafts [S_MAX_VIEW];    //  GRAFTs being gathered, by peer
     size_t graft_count;
@@ -290,6 +291,20 @@ s_head (s_feed_t *slot, osmose_sth_t *sth)
     return sth->size;
 }
 
+//  The head of SLOT's feed that we tell others of: of our own feed, the
+//  one last pushed. Entries signed since wait for their push (the peer
+//  paces them); a summary or news naming them would only have replicas
+//  pull them early, one by one, and undo the pacing.
+static uint64_t
+s_told_head (osmose_gossip_t *self, s_feed_t *slot, osmose_sth_t *sth)
+{
+    if (slot->own && self->own_told.size) {
+        *sth = self->own_told;
+        return sth->size;
+    }
+    return s_head (slot, sth);
+}
+
 static void
 s_summary (osmose_gossip_t *self, uint64_t *entries_p, uint8_t *hash)
 {
@@ -298,7 +313,7 @@ s_summary (osmose_gossip_t *self, uint64_t *entries_p, uint8_t *hash)
     uint64_t entries = 0;
     for (size_t index = 0; index < self->feed_count; index++) {
         osmose_sth_t sth;
-        uint64_t size = s_head (&self->feeds [index], &sth);
+        uint64_t size = s_told_head (self, &self->feeds [index], &sth);
         if (size == 0)
             continue;
         uint8_t size_bytes [8];
@@ -379,7 +394,7 @@ s_send_heads (osmose_gossip_t *self, const char *to)
     uint32_t count = 0;
     for (size_t index = 0; index < self->feed_count; index++) {
         osmose_sth_t sth;
-        if (s_head (&self->feeds [index], &sth) == 0)
+        if (s_told_head (self, &self->feeds [index], &sth) == 0)
             continue;
         uint8_t bytes [OSMOSE_STH_SIZE];
         osmose_sth_encode (&sth, bytes);
@@ -779,7 +794,8 @@ s_lazy_round (osmose_gossip_t *self)
         for (size_t index = 0; index < self->feed_count; index++) {
             s_feed_t *slot = &self->feeds [index];
             osmose_sth_t sth;
-            if (!s_ripe (self, slot) || !((slot->lazy >> member) & 1) || s_head (slot, &sth) == 0)
+            if (!s_ripe (self, slot) || !((slot->lazy >> member) & 1)
+            ||  s_told_head (self, slot, &sth) == 0)
                 continue;
             uint8_t bytes [OSMOSE_STH_SIZE];
             osmose_sth_encode (&sth, bytes);
@@ -1163,6 +1179,7 @@ osmose_gossip_local (osmose_gossip_t *self)
         return;
     s_push (self, NULL, slot, self->own_pushed, NULL, 0);
     self->own_pushed = head_size;
+    self->own_told = sth;
 }
 
 int64_t

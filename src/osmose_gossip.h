@@ -78,6 +78,8 @@ void
     osmose_gossip_set_view (osmose_gossip_t *self, const char **ids, size_t count);
 
 //  Our own feed signed a new head: push what the view has not seen yet.
+//  Summaries and news tell others of our feed only as far as this last
+//  push, so heads signed in between wait for the caller's next push.
 void
     osmose_gossip_local (osmose_gossip_t *self);
 

@@ -43,6 +43,9 @@ typedef struct {
     const char *refusing;           //  what our last advert said of it
     bool feed_dirty;                //  appended since the last commit
     int64_t last_publish;           //  zclock_mono of the last signed head
+    bool push_due;                  //  signed entries not pushed yet
+    int64_t last_push;              //  zclock_mono of the last push
+    int64_t push_interval;          //  ms from one push to the next, now
     osmose_resources_t resources;   //  what we advertise
     int64_t next_advert;            //  zclock_mono of the next load refresh
     osmose_poller_t *poller;
@@ -233,13 +236,52 @@ s_publish_wait (s_peer_t *self)
     return wait > 0? wait: 0;
 }
 
+//  Milliseconds until our signed entries may be pushed to the mesh, -1
+//  when none wait
+static int64_t
+s_push_wait (s_peer_t *self)
+{
+    if (!self->push_due)
+        return -1;
+    int64_t wait = self->last_push + self->push_interval - zclock_mono ();
+    return wait > 0? wait: 0;
+}
+
+//  Push our signed entries to the mesh when due. A push wakes every
+//  replica for a check, and that fixed cost, not the bytes, is what a
+//  busy mesh feels (16 peers on 2 cores: each push stalls the CPUs for
+//  a millisecond or two). So while pushes keep coming within twice the
+//  interval, each waits twice as long as the last, up to
+//  log/publish_max_ms; after a quiet spell the interval is back to
+//  log/publish_ms and a lone entry goes out at once.
+static void
+s_push (s_peer_t *self)
+{
+    if (s_push_wait (self) != 0)
+        return;
+    int64_t now = zclock_mono ();
+    int64_t least = osmose_config_int (self->config, "log/publish_ms");
+    int64_t most = osmose_config_int (self->config, "log/publish_max_ms");
+    bool busy = now - self->last_push < 2 * self->push_interval;
+    self->push_interval = busy? 2 * self->push_interval: least;
+    if (self->push_interval > most)
+        self->push_interval = most;
+    if (self->push_interval < least)
+        self->push_interval = least;
+    self->push_due = false;
+    self->last_push = now;
+    osmose_gossip_local (self->gossip);
+    s_gossip_flush (self);
+}
+
 static void
 s_commit (s_peer_t *self)
 {
-    if (!self->feed_dirty && osmose_feed_commit_due (self->feed) != 0)
+    if ((!self->feed_dirty && osmose_feed_commit_due (self->feed) != 0)
+    ||  (self->feed_dirty && s_publish_wait (self) > 0)) {
+        s_push (self);
         return;
-    if (self->feed_dirty && s_publish_wait (self) > 0)
-        return;
+    }
     int rc = osmose_feed_commit (self->feed, false);
     if (rc)
         zsys_error ("osmose: log commit failed: %s", osmose_strerror (rc));
@@ -247,9 +289,9 @@ s_commit (s_peer_t *self)
     if (self->feed_dirty) {
         self->feed_dirty = false;
         self->last_publish = zclock_mono ();
-        osmose_gossip_local (self->gossip);
-        s_gossip_flush (self);
+        self->push_due = true;
     }
+    s_push (self);
 }
 
 //  Every feed held here: ours and the replicas, with their signed heads
@@ -783,6 +825,9 @@ s_duties_wait (s_peer_t *self)
                                           : osmose_feed_commit_due (self->feed);
     if (commit_wait >= 0 && commit_wait < wait)
         wait = commit_wait;
+    int64_t push_wait = s_push_wait (self);
+    if (push_wait >= 0 && push_wait < wait)
+        wait = push_wait;
     return wait < 0? 0: wait;
 }
 
