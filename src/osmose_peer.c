@@ -277,19 +277,18 @@ s_push (s_peer_t *self)
 static void
 s_commit (s_peer_t *self)
 {
-    if ((!self->feed_dirty && osmose_feed_commit_due (self->feed) != 0)
-    ||  (self->feed_dirty && s_publish_wait (self) > 0)) {
-        s_push (self);
-        return;
-    }
-    int rc = osmose_feed_commit (self->feed, false);
-    if (rc)
-        zsys_error ("osmose: log commit failed: %s", osmose_strerror (rc));
-    else
-    if (self->feed_dirty) {
-        self->feed_dirty = false;
-        self->last_publish = zclock_mono ();
-        self->push_due = true;
+    bool due = self->feed_dirty? s_publish_wait (self) == 0
+                               : osmose_feed_commit_due (self->feed) == 0;
+    if (due) {
+        int rc = osmose_feed_commit (self->feed, false);
+        if (rc)
+            zsys_error ("osmose: log commit failed: %s", osmose_strerror (rc));
+        else
+        if (self->feed_dirty) {
+            self->feed_dirty = false;
+            self->last_publish = zclock_mono ();
+            self->push_due = true;
+        }
     }
     s_push (self);
 }
